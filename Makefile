@@ -1,0 +1,60 @@
+# One-command set-up, synth and tests. `make synth` and `make test` install what they need
+# (idempotently) and then run; see README.md.
+SHELL := /bin/bash
+VENV := .venv
+STAMP := .setup
+
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+export CDK_DISABLE_VERSION_CHECK := 1
+export CARGO_TERM_COLOR := never
+
+# rustup here cannot add targets; Debian's rustc (installed by setup) carries the aarch64 std.
+# Use it when the default rustc lacks that std and the caller did not choose a RUSTC.
+ifeq ($(origin RUSTC),undefined)
+  ifneq ($(wildcard /usr/lib/rustlib/aarch64-unknown-linux-gnu/lib),)
+    ifeq ($(wildcard $(shell rustc --print sysroot 2>/dev/null)/lib/rustlib/aarch64-unknown-linux-gnu/lib),)
+      export RUSTC := /usr/bin/rustc
+    endif
+  endif
+endif
+
+.PHONY: setup synth test test-fast deploy-local bench clean
+
+setup: $(STAMP)/system $(STAMP)/python $(STAMP)/node
+
+$(STAMP)/system: scripts/setup-system.sh
+	@mkdir -p $(STAMP)
+	scripts/setup-system.sh
+	@touch $@
+
+$(STAMP)/python: pyproject.toml
+	@mkdir -p $(STAMP)
+	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	@touch $@
+
+$(STAMP)/node: package.json package-lock.json
+	@mkdir -p $(STAMP)
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Re-enter make after set-up so RUSTC detection above sees the freshly installed rustc.
+synth: setup
+	@$(MAKE) --no-print-directory _synth
+_synth:
+	cdk synth --quiet
+	@echo "templates written to cdk.out/"
+
+test: setup
+	@$(MAKE) --no-print-directory _test
+_test:
+	python -m pytest $(PYTEST_ARGS)
+
+# Unit and construct tests only (no Rust compilation).
+test-fast: setup
+	@$(MAKE) --no-print-directory _test PYTEST_ARGS='-m "not build and not invoke and not cli and not deploy and not docker"'
+
+clean:
+	rm -rf cdk.out $(STAMP) lambdas/target

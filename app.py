@@ -1,0 +1,32 @@
+#!/usr/bin/env python3
+"""The example app: every stack of stacks/, built from the Rust lambdas in lambdas/.
+
+    make synth                      # or: npx cdk synth
+    npx cdk synth -e PiStack        # builds only pi_digits (both architectures)
+"""
+
+import os
+
+import aws_cdk as cdk
+
+from stacks import EchoStack, HelloHttpStack, MultiFunctionStack, PiStack
+
+
+def build_app(app: cdk.App) -> cdk.App:
+    # Deploy-local mode (make deploy-local) targets moto's fixed account; otherwise the stacks
+    # stay environment-agnostic.
+    env = None
+    if os.environ.get("CONSTRUCTS_RUST_ENV_ACCOUNT"):
+        env = cdk.Environment(
+            account=os.environ["CONSTRUCTS_RUST_ENV_ACCOUNT"],
+            region=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        )
+    HelloHttpStack(app, "HelloHttpStack", env=env)
+    EchoStack(app, "EchoStack", env=env)
+    PiStack(app, "PiStack", env=env)
+    MultiFunctionStack(app, "MultiFunctionStack", env=env)
+    return app
+
+
+if __name__ == "__main__":
+    build_app(cdk.App()).synth()

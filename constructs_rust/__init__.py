@@ -1,0 +1,18 @@
+"""constructs_rust: AWS CDK constructs for Rust on AWS Lambda."""
+
+from .errors import CargoError, ConfigurationError, ConstructsRustError, ToolchainError
+from .function import RustFunction
+from .options import DEFAULT_DOCKER_IMAGE, BundlingOptions, CommandHooks, FunctionOptions, UrlOptions
+
+__all__ = [
+    "BundlingOptions",
+    "CargoError",
+    "CommandHooks",
+    "ConfigurationError",
+    "ConstructsRustError",
+    "DEFAULT_DOCKER_IMAGE",
+    "FunctionOptions",
+    "RustFunction",
+    "ToolchainError",
+    "UrlOptions",
+]

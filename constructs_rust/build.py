@@ -1,0 +1,372 @@
+"""Building Rust binaries: one cargo-lambda run per workspace group, cached by fingerprint.
+
+How it fits CDK. CDK stages an asset while the construct is created, before later functions
+exist, so building there would mean one cargo run per function. Instead the asset's local
+bundler only leaves a placeholder and the function registers a ``BuildRequest``; the build
+runs when the app is synthesized (a construct validation, which CDK runs once every construct
+exists). The first validation builds every pending request of the app: requests that share
+(workspace, target, profile, features, flags, environment, hooks, local/Docker) are compiled
+by ONE ``cargo lambda build`` with several ``--bin``. Only functions of stacks that need
+bundling register requests, so ``cdk synth -e OneStack`` builds only that stack's binaries.
+
+Outputs are stored in ``<target-dir>/constructs-rust/artifacts/<fingerprint>/`` (written to a
+temp dir and renamed, under a file lock), so a later synth, or one after ``rm -rf cdk.out``,
+copies the cached bootstrap and runs no cargo at all.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+from . import commands, toolchain
+from .cargo import Package, Workspace
+from .errors import ConstructsRustError, ToolchainError
+from .options import BundlingOptions
+from .targets import Target, host_docker_platform
+
+#: Left in a staged asset directory until the real bootstrap replaces it.
+PLACEHOLDER = ".constructs-rust-pending"
+_ERROR_LINES = 20
+
+
+def build_settings(options: BundlingOptions, target: Target, use_docker: bool) -> List[str]:
+    """Everything about HOW a binary is built, as stable strings (grouping key + fingerprint)."""
+    hooks = options.command_hooks
+    settings = [
+        f"target={target.cargo_lambda_target}",
+        f"profile={options.profile}",
+        f"features={','.join(sorted(options.features))}",
+        f"no_default_features={options.no_default_features}",
+        f"flags={chr(31).join(options.effective_flags())}",
+        "environment=" + chr(31).join(f"{k}={v}" for k, v in sorted(options.environment.items())),
+        "before_build=" + chr(31).join(hooks.before_build if hooks else ()),
+        "after_build=" + chr(31).join(hooks.after_build if hooks else ()),
+        f"mode={'docker ' + options.docker_image if use_docker else 'local'}",
+    ]
+    if "RUSTFLAGS" not in options.environment and os.environ.get("RUSTFLAGS"):
+        settings.append(f"host_rustflags={os.environ['RUSTFLAGS']}")
+    return settings
+
+
+@dataclass(eq=False)
+class BuildRequest:
+    """One function's binary, to be placed in its staged asset directory."""
+
+    construct_path: str
+    workspace: Workspace
+    package: Package
+    binary: str
+    target: Target
+    options: BundlingOptions
+    use_docker: bool
+    fingerprint: str
+    asset_dir: Path
+    error: Optional[str] = None
+    done: bool = False
+
+    @property
+    def group_key(self) -> Tuple:
+        # Features apply to one package, so such builds are grouped per package.
+        scoped = self.package.name if (self.options.features or self.options.no_default_features) else ""
+        return (str(self.workspace.root), scoped, tuple(build_settings(self.options, self.target, self.use_docker)))
+
+
+def _build_dir(workspace: Workspace) -> Path:
+    return workspace.target_dir / "constructs-rust"
+
+
+def artifact_dir(workspace: Workspace, fingerprint: str) -> Path:
+    return _build_dir(workspace) / "artifacts" / fingerprint
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _say(message: str) -> None:
+    print(f"constructs_rust: {message}", file=sys.stderr, flush=True)
+
+
+def _error_excerpt(lines: Sequence[str]) -> str:
+    start = next((i for i, line in enumerate(lines) if line.lstrip().startswith("error")), None)
+    chosen = lines[start : start + _ERROR_LINES] if start is not None else lines[-_ERROR_LINES:]
+    return "\n".join(line.rstrip() for line in chosen)
+
+
+def _stream(argv: Sequence[str], *, cwd: Path, env: Dict[str, str]) -> Tuple[int, List[str]]:
+    """Run argv, echo its output to stderr as it comes (cargo's progress), keep the lines."""
+    lines: List[str] = []
+    proc = subprocess.Popen(
+        list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        sys.stderr.write(line)
+        lines.append(line)
+    return proc.wait(), lines
+
+
+def _run_hooks(hook_commands: Sequence[str], *, cwd: Path, env: Dict[str, str], what: str) -> None:
+    for command in hook_commands:
+        _say(f"{what} hook: {command}")
+        code, lines = _stream(["sh", "-c", command], cwd=cwd, env=env)
+        if code != 0:
+            raise ConstructsRustError(
+                f"{what} hook `{command}` exited with {code}:\n{_error_excerpt(lines)}",
+                prop="bundling.command_hooks",
+                fix="fix the hook command (hooks run through `sh -c`)",
+            )
+
+
+def _cargo_home() -> str:
+    return os.environ.get("CARGO_HOME") or os.path.join(os.path.expanduser("~"), ".cargo")
+
+
+def _rustflags(options: BundlingOptions, target: Target, remaps: Sequence[tuple]) -> str:
+    user = options.environment.get("RUSTFLAGS", os.environ.get("RUSTFLAGS", ""))
+    return commands.encoded_rustflags(
+        remaps=remaps,
+        target_cpu=target.target_cpu if options.profile == "release" else "",
+        user_flags=user.split(),
+    )
+
+
+def _command(batch: Sequence[BuildRequest], lambda_dir: str, manifest: str) -> List[str]:
+    first = batch[0]
+    return commands.cargo_lambda_build_argv(
+        manifest_path=manifest,
+        target=first.target.cargo_lambda_target,
+        profile=first.options.profile,
+        packages=[r.package.name for r in batch],
+        binaries=[r.binary for r in batch],
+        lambda_dir=lambda_dir,
+        features=first.options.features,
+        no_default_features=first.options.no_default_features,
+        extra_flags=first.options.effective_flags(),
+    )
+
+
+def local_invocation(batch: Sequence[BuildRequest], out: Path) -> Tuple[List[str], Dict[str, str]]:
+    first = batch[0]
+    ws = first.workspace
+    zig = toolchain.preflight_local(first.target, ws.root)
+    env = dict(os.environ)
+    env.update(first.options.environment)
+    env.update(zig.env)
+    env.pop("RUSTFLAGS", None)
+    env["CARGO_ENCODED_RUSTFLAGS"] = _rustflags(
+        first.options, first.target,
+        [(_cargo_home(), commands.CONTAINER_CARGO_HOME), (str(ws.root), commands.CONTAINER_WORKSPACE)],
+    )
+    cargo_lambda = toolchain.find_cargo_lambda()
+    if cargo_lambda and not shutil.which("cargo-lambda"):
+        env["PATH"] = os.path.dirname(cargo_lambda) + os.pathsep + env.get("PATH", "")
+    return _command(batch, str(out), str(ws.root_manifest)), env
+
+
+def docker_invocation(batch: Sequence[BuildRequest], out: Path) -> Tuple[List[str], Dict[str, str]]:
+    first = batch[0]
+    ws = first.workspace
+    problem = toolchain.docker_engine_problem()
+    if problem:
+        fixes = [toolchain.FIX_DOCKER]
+        if not toolchain.find_cargo_lambda():
+            raise ToolchainError(
+                f"cargo-lambda is not installed and {problem}",
+                fix=f"either {toolchain.FIX_CARGO_LAMBDA} to build locally, or start a Docker engine",
+            )
+        raise ToolchainError(f"Docker bundling was forced but {problem}", fix=" or ".join(fixes))
+    build_dir = _build_dir(ws)
+    container_out = f"{commands.CONTAINER_BUILD_DIR}/{out.relative_to(build_dir).as_posix()}"
+    command = _command(batch, container_out, f"{commands.CONTAINER_WORKSPACE}/Cargo.toml")
+    environment = dict(first.options.environment)
+    environment.update(
+        {
+            "CARGO_HOME": commands.CONTAINER_CARGO_HOME,
+            "HOME": "/tmp",
+            "CARGO_TARGET_DIR": f"{commands.CONTAINER_BUILD_DIR}/docker-target",
+            "CARGO_ENCODED_RUSTFLAGS": _rustflags(first.options, first.target, []),
+        }
+    )
+    mounts = [
+        (str(ws.root), commands.CONTAINER_WORKSPACE, (ws.root / "Cargo.lock").is_file()),
+        (str(build_dir), commands.CONTAINER_BUILD_DIR, False),
+    ]
+    if first.options.docker_cargo_cache:
+        from .cache import cache_root
+
+        cargo_cache = cache_root() / "docker-cargo"
+        cargo_cache.mkdir(parents=True, exist_ok=True)
+        mounts.append((str(cargo_cache), commands.CONTAINER_CARGO_HOME, False))
+    else:
+        environment["CARGO_HOME"] = "/tmp/cargo"
+    argv = commands.docker_run_argv(
+        image=first.options.docker_image,
+        platform=host_docker_platform(),
+        user=f"{os.getuid()}:{os.getgid()}",
+        command=command,
+        mounts=mounts,
+        environment=environment,
+    )
+    return argv, dict(os.environ)
+
+
+def _batches(requests: Sequence[BuildRequest]) -> List[List[BuildRequest]]:
+    """Split so that no binary name appears twice in one cargo run (outputs are per name)."""
+    batches: List[List[BuildRequest]] = []
+    for request in requests:
+        for batch in batches:
+            if all(r.binary != request.binary for r in batch):
+                batch.append(request)
+                break
+        else:
+            batches.append([request])
+    return batches
+
+
+def _store(request: BuildRequest, built: Path) -> None:
+    """Move one built bootstrap (plus after-build hook output) into the artifact cache."""
+    final = artifact_dir(request.workspace, request.fingerprint)
+    tmp = final.parent / f".tmp-{uuid.uuid4().hex}"
+    tmp.mkdir(parents=True)
+    try:
+        shutil.copy2(built, tmp / "bootstrap")
+        os.chmod(tmp / "bootstrap", 0o755)
+        hooks = request.options.command_hooks
+        if hooks and hooks.after_build:
+            env = dict(os.environ, INPUT_DIR=str(request.workspace.root), OUTPUT_DIR=str(tmp))
+            _run_hooks(hooks.after_build, cwd=request.workspace.root, env=env, what="after-build")
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not (final / "bootstrap").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _build_batch(batch: List[BuildRequest]) -> None:
+    first = batch[0]
+    ws = first.workspace
+    out = _build_dir(ws) / "lambda-out" / uuid.uuid4().hex
+    out.mkdir(parents=True)
+    try:
+        hooks = first.options.command_hooks
+        if hooks and hooks.before_build:
+            env = dict(os.environ, INPUT_DIR=str(ws.root))
+            _run_hooks(hooks.before_build, cwd=ws.root, env=env, what="before-build")
+        if first.use_docker:
+            argv, env = docker_invocation(batch, out)
+        else:
+            argv, env = local_invocation(batch, out)
+        mode = f"Docker ({first.options.docker_image})" if first.use_docker else "local cargo-lambda"
+        _say(
+            f"building {', '.join(sorted({r.binary for r in batch}))} for "
+            f"{first.target.cargo_lambda_target} ({first.options.profile}, {mode}) "
+            f"for {', '.join(sorted({r.construct_path for r in batch}))}"
+        )
+        code, lines = _stream(argv, cwd=ws.root, env=env)
+        if code != 0:
+            raise ConstructsRustError(
+                f"cargo lambda build failed (exit {code}) for {', '.join(sorted({r.binary for r in batch}))}:\n"
+                + _error_excerpt(lines),
+                fix="fix the compile error above; the full cargo output is printed before this message",
+            )
+        for request in batch:
+            built = out / request.binary / "bootstrap"
+            if not built.is_file():
+                raise ConstructsRustError(
+                    f"cargo-lambda did not produce {request.binary}/bootstrap",
+                    fix="check that the binary builds with `cargo lambda build --bin " + request.binary + "`",
+                )
+            _store(request, built)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def _install(request: BuildRequest) -> None:
+    """Copy the cached artifact into the staged asset directory and drop the placeholder."""
+    source = artifact_dir(request.workspace, request.fingerprint)
+    request.asset_dir.mkdir(parents=True, exist_ok=True)
+    for item in sorted(source.iterdir()):
+        target = request.asset_dir / item.name
+        if item.is_dir():
+            shutil.copytree(item, target, dirs_exist_ok=True)
+        else:
+            shutil.copy2(item, target)
+    placeholder = request.asset_dir / PLACEHOLDER
+    if placeholder.exists():
+        placeholder.unlink()
+
+
+class BuildQueue:
+    """The build requests of one CDK app."""
+
+    def __init__(self) -> None:
+        self.requests: List[BuildRequest] = []
+
+    def add(self, request: BuildRequest) -> None:
+        self.requests.append(request)
+
+    def ensure(self, request: BuildRequest) -> Optional[str]:
+        """Build everything pending (once) and return this request's error, if any."""
+        if not request.done:
+            self.run_pending()
+        return request.error
+
+    def run_pending(self) -> None:
+        groups: Dict[Tuple, List[BuildRequest]] = {}
+        for request in self.requests:
+            if not request.done:
+                groups.setdefault(request.group_key, []).append(request)
+        for group in groups.values():
+            self._run_group(group)
+
+    def _run_group(self, group: List[BuildRequest]) -> None:
+        ws = group[0].workspace
+        try:
+            with _locked(_build_dir(ws) / ".lock"):
+                misses: Dict[Tuple[str, str], BuildRequest] = {}
+                for request in group:
+                    if not (artifact_dir(ws, request.fingerprint) / "bootstrap").is_file():
+                        misses.setdefault((request.package.name, request.binary), request)
+                for batch in _batches(list(misses.values())):
+                    _build_batch(batch)
+        except (ConstructsRustError, OSError) as exc:
+            message = str(exc)
+            for request in group:
+                if not (artifact_dir(ws, request.fingerprint) / "bootstrap").is_file():
+                    request.error = message
+        for request in group:
+            request.done = True
+            if request.error is None:
+                try:
+                    _install(request)
+                except OSError as exc:
+                    request.error = f"could not stage the bootstrap: {exc}"
+            if request.error is not None:
+                shutil.rmtree(request.asset_dir, ignore_errors=True)
+
+
+_queues: Dict[str, BuildQueue] = {}
+
+
+def queue_for(app_address: str) -> BuildQueue:
+    return _queues.setdefault(app_address, BuildQueue())

@@ -1,0 +1,149 @@
+"""CDK glue: the asset of a Rust function and its deferred build.
+
+``plan_bundle`` resolves the crate and binary (through cargo metadata), fingerprints the
+inputs and returns a ``lambda_.Code`` whose asset hash IS that fingerprint (AssetHashType
+CUSTOM). CDK therefore skips staging when ``cdk.out/asset.<fingerprint>`` already exists, and
+the build itself happens later (see build.py). When the stack does not need bundling
+(``cdk ls``, ``cdk synth -e OtherStack``, the ``aws:cdk:bundling-stacks`` context set to
+``[]``), nothing runs: no cargo, no Docker, and the asset hash is a stand-in derived from the
+options only.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Optional
+
+import aws_cdk as cdk
+import jsii
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct, IValidation
+
+from . import cargo, fingerprint, toolchain
+from .build import PLACEHOLDER, BuildRequest, build_settings, queue_for
+from .cache import digest
+from .options import BundlingOptions
+from .targets import Target
+
+_docker_notice_shown = False
+
+
+@jsii.implements(cdk.ILocalBundling)
+class _DeferredBundling:
+    """CDK's local bundler for Rust assets: leaves a placeholder; the build comes later."""
+
+    def try_bundle(self, output_dir: str, *args: Any, **kwargs: Any) -> bool:
+        Path(output_dir, PLACEHOLDER).write_text(
+            "constructs_rust replaces this file with the bootstrap binary when the app is synthesized\n"
+        )
+        return True
+
+
+@jsii.implements(IValidation)
+class _BuildOnSynth:
+    def __init__(self, request: BuildRequest, app_address: str) -> None:
+        self._request = request
+        self._app_address = app_address
+
+    def validate(self) -> list:
+        error = queue_for(self._app_address).ensure(self._request)
+        return [error] if error else []
+
+
+@dataclass(frozen=True)
+class BundlePlan:
+    code: lambda_.Code
+    request: Optional[BuildRequest]
+    """None when the stack does not need bundling."""
+    binary: Optional[str]
+    package_directory: Path
+
+
+def _use_docker(options: BundlingOptions) -> bool:
+    global _docker_notice_shown
+    if options.force_docker:
+        return True
+    if toolchain.find_cargo_lambda() is None:
+        if not _docker_notice_shown:
+            print(
+                "constructs_rust: cargo-lambda not found; bundling Rust functions in Docker "
+                f"({options.docker_image})",
+                file=sys.stderr,
+            )
+            _docker_notice_shown = True
+        return True
+    return False
+
+
+def _bundling(options: BundlingOptions) -> cdk.BundlingOptions:
+    # The image is never run by CDK (the local bundler always succeeds); from_registry costs
+    # nothing until used. Docker builds are run by build.py with the same argv as local ones.
+    return cdk.BundlingOptions(
+        image=cdk.DockerImage.from_registry(options.docker_image),
+        local=_DeferredBundling(),
+    )
+
+
+def plan_bundle(
+    scope: Construct,
+    *,
+    manifest_path: str,
+    binary_name: Optional[str],
+    target: Target,
+    options: BundlingOptions,
+    construct_path: str,
+) -> BundlePlan:
+    manifest = cargo.normalize_manifest_path(manifest_path)
+    if not cdk.Stack.of(scope).bundling_required:
+        standin = digest(["standin", binary_name or "", *build_settings(options, target, options.force_docker)])
+        code = lambda_.Code.from_asset(
+            str(manifest.parent),
+            asset_hash=standin,
+            asset_hash_type=cdk.AssetHashType.CUSTOM,
+            bundling=_bundling(options),
+        )
+        return BundlePlan(code=code, request=None, binary=binary_name, package_directory=manifest.parent)
+
+    workspace = cargo.load_workspace(manifest)
+    package, binary = cargo.resolve_binary(workspace, manifest, binary_name)
+    use_docker = _use_docker(options)
+    tools = f"docker {options.docker_image}" if use_docker else toolchain.local_identity(workspace.root)
+    fp = fingerprint.compute(
+        workspace=workspace,
+        package=package,
+        binary=binary,
+        settings=build_settings(options, target, use_docker),
+        toolchain=tools,
+    )
+    code = lambda_.Code.from_asset(
+        str(package.directory),
+        asset_hash=fp,
+        asset_hash_type=cdk.AssetHashType.CUSTOM,
+        bundling=_bundling(options),
+    )
+    request = BuildRequest(
+        construct_path=construct_path,
+        workspace=workspace,
+        package=package,
+        binary=binary,
+        target=target,
+        options=options,
+        use_docker=use_docker,
+        fingerprint=fp,
+        asset_dir=Path(),  # known once CDK has staged the asset
+    )
+    return BundlePlan(code=code, request=request, binary=binary, package_directory=package.directory)
+
+
+def register_build(owner: Construct, plan: BundlePlan, staged_dir: Path) -> None:
+    """After CDK staged the asset: queue a build unless the staged dir already has bootstrap."""
+    if plan.request is None:
+        return
+    if (staged_dir / "bootstrap").is_file() and not (staged_dir / PLACEHOLDER).exists():
+        return
+    request = replace(plan.request, asset_dir=staged_dir)
+    app_address = owner.node.root.node.addr
+    queue_for(app_address).add(request)
+    owner.node.add_validation(_BuildOnSynth(request, app_address))

@@ -1,0 +1,92 @@
+"""Pure argv builders. The same cargo-lambda argv runs locally and inside Docker.
+
+No shell strings: every element is one argv entry, so paths with spaces or non-ASCII
+characters need no quoting. User command hooks are the only shell commands (see build.py).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+#: Where the workspace, the cargo home and the construct's build dir appear inside Docker,
+#: and what host paths are remapped to in the binary (``--remap-path-prefix``).
+CONTAINER_WORKSPACE = "/workspace"
+CONTAINER_CARGO_HOME = "/cargo"
+CONTAINER_BUILD_DIR = "/constructs-rust"
+
+
+def cargo_lambda_build_argv(
+    *,
+    manifest_path: str,
+    target: str,
+    profile: str,
+    packages: Sequence[str],
+    binaries: Sequence[str],
+    lambda_dir: str,
+    features: Sequence[str] = (),
+    no_default_features: bool = False,
+    extra_flags: Sequence[str] = (),
+) -> list:
+    """``cargo lambda build`` for several binaries of one workspace in one run.
+
+    cargo-lambda writes ``<lambda_dir>/<binary>/bootstrap`` for each binary.
+    ``--skip-target-check`` because the construct's preflight already checked the Rust std
+    (cargo-lambda would otherwise try ``rustup target add``, which may prompt or download).
+    """
+    argv = ["cargo", "lambda", "build", "--manifest-path", manifest_path, "--target", target]
+    argv += ["--release"] if profile == "release" else ["--profile", profile]
+    for package in sorted(set(packages)):
+        argv += ["--package", package]
+    for binary in sorted(set(binaries)):
+        argv += ["--bin", binary]
+    if features:
+        argv += ["--features", ",".join(features)]
+    if no_default_features:
+        argv.append("--no-default-features")
+    argv += ["--lambda-dir", lambda_dir, "--skip-target-check", "--color", "never"]
+    argv += list(extra_flags)
+    return argv
+
+
+def encoded_rustflags(
+    *,
+    remaps: Sequence[tuple],
+    target_cpu: str = "",
+    user_flags: Sequence[str] = (),
+) -> str:
+    """``CARGO_ENCODED_RUSTFLAGS`` (0x1f-separated, so paths may contain spaces).
+
+    cargo prefers this variable over RUSTFLAGS, so the ``-C target-cpu`` cargo-lambda would add
+    to RUSTFLAGS for release builds is added here instead.
+    """
+    flags = list(user_flags)
+    if target_cpu and not any("target-cpu=" in f for f in flags):
+        flags += ["-C", f"target-cpu={target_cpu}"]
+    for host, mapped in remaps:
+        flags.append(f"--remap-path-prefix={host}={mapped}")
+    return "\x1f".join(flags)
+
+
+def docker_run_argv(
+    *,
+    image: str,
+    platform: str,
+    user: str,
+    command: Sequence[str],
+    mounts: Sequence[tuple],
+    environment: Mapping[str, str],
+    workdir: str = CONTAINER_WORKSPACE,
+) -> list:
+    """``docker run`` of ``command`` in ``image`` as ``user`` (``uid:gid``).
+
+    ``mounts`` are ``(host_path, container_path, read_only)``; ``--mount`` syntax is used so
+    host paths with spaces or colons need no escaping.
+    """
+    argv = ["docker", "run", "--rm", "--platform", platform, "--user", user, "--workdir", workdir]
+    for host, container, read_only in mounts:
+        spec = f"type=bind,source={host},target={container}"
+        argv += ["--mount", spec + (",readonly" if read_only else "")]
+    for key in sorted(environment):
+        argv += ["--env", f"{key}={environment[key]}"]
+    argv += ["--entrypoint", command[0], image, *command[1:]]
+    return argv

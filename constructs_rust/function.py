@@ -1,0 +1,121 @@
+"""RustFunction: a lambda_.Function whose code is a Rust binary built with cargo-lambda."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+from typing_extensions import Unpack
+
+from .bundling import BundlePlan, plan_bundle, register_build
+from .errors import ConstructsRustError
+from .options import BundlingOptions, FunctionOptions, UrlOptions, validate_binary_name
+from .targets import resolve_target
+from .wiring import finish_function, prepare_function_props
+
+
+def _construct_path(scope: Construct, id: str) -> str:
+    return f"{scope.node.path}/{id}" if scope.node.path else id
+
+
+def warn_hooks(construct: Construct, options: BundlingOptions) -> None:
+    if options.command_hooks and (options.command_hooks.before_build or options.command_hooks.after_build):
+        cdk.Annotations.of(construct).add_warning_v2(
+            "constructs_rust:command-hooks",
+            "bundling.command_hooks run arbitrary shell commands on the synthesizing machine: "
+            + "; ".join([*options.command_hooks.before_build, *options.command_hooks.after_build]),
+        )
+
+
+def plan_rust_code(
+    scope: Construct,
+    id: str,
+    *,
+    manifest_path: str,
+    binary_name: Optional[str],
+    architecture: lambda_.Architecture,
+    runtime: lambda_.Runtime,
+    bundling: BundlingOptions,
+) -> BundlePlan:
+    """Validate the Rust-specific props and plan the asset (shared with the container variant)."""
+    path = _construct_path(scope, id)
+    try:
+        validate_binary_name(binary_name)
+        bundling.validate()
+        target = resolve_target(architecture, runtime)
+        return plan_bundle(
+            scope,
+            manifest_path=manifest_path,
+            binary_name=binary_name,
+            target=target,
+            options=bundling,
+            construct_path=path,
+        )
+    except ConstructsRustError as exc:
+        raise exc.at(path) from None
+
+
+class RustFunction(lambda_.Function):
+    """A Lambda function running a Rust binary as ``bootstrap`` on an OS-only runtime.
+
+    :param manifest_path: a ``Cargo.toml`` or a directory holding one (crate or workspace root);
+        relative paths are resolved against the current working directory.
+    :param binary_name: the binary target to deploy. Default: the crate's only binary (an error
+        lists them when there are several).
+    :param runtime: ``PROVIDED_AL2023`` (default) or ``PROVIDED_AL2`` (builds against glibc 2.26).
+    :param architecture: ``ARM_64`` (default: Graviton is cheaper per GB-second) or ``X86_64``.
+        The one knob: it sets the function's architecture, the build target and Docker platform.
+    :param bundling: how the binary is built. Default: ``BundlingOptions()``.
+    :param url: add a function URL. Default: none.
+    :param function_options: every other ``aws_lambda.Function`` option, unchanged. Defaults
+        that differ from CDK's: ``memory_size`` 256, ``timeout`` 10 s, a log group with one
+        month retention and RETAIN removal (``log_retention``/``log_removal_policy`` configure
+        it), and a role that may only write to that log group.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        manifest_path: str,
+        binary_name: Optional[str] = None,
+        runtime: Optional[lambda_.Runtime] = None,
+        architecture: Optional[lambda_.Architecture] = None,
+        bundling: Optional[BundlingOptions] = None,
+        url: Optional[UrlOptions] = None,
+        **function_options: Unpack[FunctionOptions],
+    ) -> None:
+        runtime = runtime or lambda_.Runtime.PROVIDED_AL2023
+        architecture = architecture or lambda_.Architecture.ARM_64
+        bundling = bundling or BundlingOptions()
+        plan = plan_rust_code(
+            scope,
+            id,
+            manifest_path=manifest_path,
+            binary_name=binary_name,
+            architecture=architecture,
+            runtime=runtime,
+            bundling=bundling,
+        )
+        props = prepare_function_props(scope, id, _construct_path(scope, id), dict(function_options))
+        super().__init__(
+            scope,
+            id,
+            code=plan.code,
+            handler="bootstrap",
+            runtime=runtime,
+            architecture=architecture,
+            **props,
+        )
+        self.binary_name: Optional[str] = plan.binary
+        """The binary deployed (None when bundling was skipped and no name was given)."""
+        self.url: Optional[lambda_.FunctionUrl] = finish_function(self, props, url)
+        """The function URL, when ``url`` was given."""
+        warn_hooks(self, bundling)
+        asset = self.node.try_find_child("Code")
+        if plan.request is not None and asset is not None:
+            register_build(self, plan, Path(cdk.Stage.of(self).asset_outdir) / asset.asset_path)

@@ -1,0 +1,296 @@
+"""Options of the Rust constructs: frozen keyword-only dataclasses and typed pass-through props."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, Mapping, Optional, Sequence, TypedDict, Union
+
+import aws_cdk
+from aws_cdk import aws_codeguruprofiler, aws_ec2, aws_iam, aws_logs, aws_sns, aws_sqs
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk.interfaces import aws_kms as kms_refs
+from aws_cdk.interfaces import aws_lambda as lambda_refs
+from aws_cdk.interfaces import aws_logs as logs_refs
+
+from .errors import ConfigurationError
+
+#: Pinned cargo-lambda build image (same release as the PyPI `cargo-lambda` the project uses).
+#: Never `latest`: an untagged image drifts to another rustc and breaks builds.
+DEFAULT_DOCKER_IMAGE = "ghcr.io/cargo-lambda/cargo-lambda:1.9.2"
+
+_SHELL_META = ("\n", "\r", ";", "&", "|", "`", "$", "<", ">")
+
+# Flags the construct manages itself, with the option to use instead.
+_MANAGED_FLAGS = {
+    "--target": "the `architecture` prop (and `runtime` for the glibc version)",
+    "--arm64": "the `architecture` prop",
+    "--x86-64": "the `architecture` prop",
+    "--x86_64": "the `architecture` prop",
+    "--lambda-dir": "nothing: the construct chooses where bootstrap lands",
+    "-l": "nothing: the construct chooses where bootstrap lands",
+    "--flatten": "nothing: the construct places bootstrap at the asset root",
+    "--output-format": "nothing: the asset is the bootstrap binary, zipped by CDK",
+    "-o": "nothing: the asset is the bootstrap binary, zipped by CDK",
+    "--manifest-path": "the `manifest_path` prop",
+    "--bin": "the `binary_name` prop",
+    "--bins": "the `binary_name` prop",
+    "--package": "the `manifest_path`/`binary_name` props",
+    "-p": "the `manifest_path`/`binary_name` props",
+    "--workspace": "the `manifest_path`/`binary_name` props",
+    "--profile": "BundlingOptions(profile=...)",
+    "--features": "BundlingOptions(features=[...])",
+    "-F": "BundlingOptions(features=[...])",
+    "--no-default-features": "BundlingOptions(no_default_features=True)",
+    "--target-dir": "CARGO_TARGET_DIR in your shell or .cargo/config.toml (cargo metadata reports it)",
+    "--compiler": "nothing: local builds use cargo-zigbuild, Docker builds use the pinned image",
+    "-c": "nothing: local builds use cargo-zigbuild, Docker builds use the pinned image",
+}
+
+#: Environment variables Lambda reserves; a function cannot set them.
+RESERVED_ENV_NAMES = frozenset(
+    {
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+    }
+)
+RESERVED_ENV_PREFIXES = ("AWS_LAMBDA_",)
+
+_BINARY_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommandHooks:
+    """Shell commands run around the cargo-lambda build.
+
+    These are TRUSTED input: they run through ``sh -c`` on the synthesizing machine (or in the
+    build container) with the user's rights. The construct adds a CDK warning annotation when
+    hooks are set, so a reviewer of ``cdk synth`` output sees them.
+    """
+
+    before_build: Sequence[str] = ()
+    """Commands run in the workspace root before cargo-lambda. ``$INPUT_DIR`` is the workspace
+    root. Default: none."""
+    after_build: Sequence[str] = ()
+    """Commands run after the build; ``$OUTPUT_DIR`` holds ``bootstrap`` and anything written
+    there is added to the asset. Default: none."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BundlingOptions:
+    """How the Rust binary is built. Every field is part of the asset fingerprint."""
+
+    profile: str = "release"
+    """Cargo profile. ``release`` uses cargo-lambda's release optimisations (it fills
+    strip/lto/codegen-units/panic only where your ``[profile.release]`` leaves them unset).
+    Default: ``"release"``."""
+    features: Sequence[str] = ()
+    """Cargo features of the function's package to enable. Default: none."""
+    no_default_features: bool = False
+    """Disable the package's default features. Default: False."""
+    cargo_lambda_flags: Sequence[str] = ()
+    """Extra argv appended to ``cargo lambda build`` (e.g. ``["--locked"]``). Flags the
+    construct manages (target, profile, binary selection, output dir) are rejected.
+    Default: none."""
+    environment: Mapping[str, str] = field(default_factory=dict)
+    """Build-time environment variables for cargo (not the function's runtime environment).
+    Default: none."""
+    command_hooks: Optional[CommandHooks] = None
+    """Trusted shell commands around the build. Default: none."""
+    force_docker: bool = False
+    """Build in the pinned cargo-lambda Docker image even when cargo-lambda is installed.
+    Default: False (Docker is used only when cargo-lambda is missing)."""
+    docker_image: str = DEFAULT_DOCKER_IMAGE
+    """Build image for Docker bundling. Default: ``DEFAULT_DOCKER_IMAGE`` (a pinned
+    ``ghcr.io/cargo-lambda/cargo-lambda`` version tag, never ``latest``)."""
+    docker_cargo_cache: bool = True
+    """Mount a host cargo registry/git cache into Docker builds so crates are downloaded once.
+    Default: True (``$XDG_CACHE_HOME/constructs-rust/docker-cargo``)."""
+
+    def validate(self) -> None:
+        """Raise ConfigurationError for an option that cannot work."""
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", self.profile or ""):
+            raise ConfigurationError(
+                "not a valid cargo profile name",
+                prop="bundling.profile",
+                value=self.profile,
+                fix='use "release" (default), "dev" or a profile defined in Cargo.toml',
+            )
+        for feature in self.features:
+            if not re.fullmatch(r"[A-Za-z0-9_+./-]+", feature):
+                raise ConfigurationError(
+                    "not a valid cargo feature name",
+                    prop="bundling.features",
+                    value=feature,
+                    fix="pass each feature as its own list item, e.g. features=['json-logs']",
+                )
+        for flag in self.cargo_lambda_flags:
+            bad = next((m for m in _SHELL_META if m in flag), None)
+            if bad is not None:
+                raise ConfigurationError(
+                    f"contains the shell metacharacter {bad!r}; flags are passed as argv, "
+                    "never through a shell",
+                    prop="bundling.cargo_lambda_flags",
+                    value=flag,
+                    fix="pass plain flags such as ['--locked']; run shell commands through "
+                    "command_hooks instead",
+                )
+            name = flag.split("=", 1)[0]
+            if name in ("--release", "-r"):
+                if self.profile != "release":
+                    raise ConfigurationError(
+                        f"fights profile={self.profile!r}",
+                        prop="bundling.cargo_lambda_flags",
+                        value=flag,
+                        fix="remove --release and choose the profile with BundlingOptions(profile=...)",
+                    )
+                continue
+            if name in _MANAGED_FLAGS:
+                raise ConfigurationError(
+                    "is managed by the construct",
+                    prop="bundling.cargo_lambda_flags",
+                    value=flag,
+                    fix=f"remove it and use {_MANAGED_FLAGS[name]}",
+                )
+        for key in self.environment:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+                raise ConfigurationError(
+                    "not a valid environment variable name",
+                    prop="bundling.environment",
+                    value=key,
+                    fix="use letters, digits and underscores",
+                )
+
+    def effective_flags(self) -> tuple:
+        """The extra flags with the redundant ``--release`` dropped."""
+        return tuple(f for f in self.cargo_lambda_flags if f not in ("--release", "-r"))
+
+
+def validate_binary_name(binary_name: Optional[str]) -> None:
+    if binary_name is not None and not _BINARY_NAME.fullmatch(binary_name):
+        raise ConfigurationError(
+            "is not a cargo binary target name (no path separators or shell characters)",
+            prop="binary_name",
+            value=binary_name,
+            fix="give the [[bin]] name from Cargo.toml, e.g. binary_name='hello_http'",
+        )
+
+
+def validate_function_environment(environment: Optional[Mapping[str, str]]) -> None:
+    for key in environment or {}:
+        if key in RESERVED_ENV_NAMES or key.startswith(RESERVED_ENV_PREFIXES):
+            raise ConfigurationError(
+                "is reserved by AWS Lambda and cannot be set on a function",
+                prop="environment",
+                value=key,
+                fix="rename the variable (Lambda sets AWS_LAMBDA_*, AWS_REGION, _HANDLER, ... itself)",
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class UrlOptions:
+    """A Lambda function URL added by the construct."""
+
+    auth_type: lambda_.FunctionUrlAuthType = lambda_.FunctionUrlAuthType.AWS_IAM
+    """Who may call the URL. ``NONE`` makes it public and adds a CDK warning unless
+    ``acknowledge_public`` is set. Default: ``AWS_IAM``."""
+    cors: Optional[lambda_.FunctionUrlCorsOptions] = None
+    """CORS configuration. Default: no CORS headers."""
+    invoke_mode: lambda_.InvokeMode = lambda_.InvokeMode.BUFFERED
+    """``BUFFERED`` or ``RESPONSE_STREAM``. Default: ``BUFFERED``."""
+    acknowledge_public: bool = False
+    """Set to True to state that a public (``NONE``) URL is intended; silences the warning.
+    Default: False."""
+
+
+class FunctionOptions(TypedDict, total=False):
+    """Every ``aws_lambda.Function`` option that RustFunction passes through unchanged.
+
+    ``log_retention`` and ``log_removal_policy`` are applied to the log group the construct
+    creates (no LogRetention custom resource). ``architecture`` is a named parameter of its own.
+    """
+
+    max_event_age: aws_cdk.Duration
+    on_failure: lambda_.IDestination
+    on_success: lambda_.IDestination
+    retry_attempts: Union[int, float]
+    adot_instrumentation: Union[lambda_.AdotInstrumentationConfig, Dict[str, Any]]
+    allow_all_ipv6_outbound: bool
+    allow_all_outbound: bool
+    allow_public_subnet: bool
+    application_log_level: str
+    application_log_level_v2: lambda_.ApplicationLogLevel
+    code_signing_config: lambda_refs.ICodeSigningConfigRef
+    current_version_options: Union[lambda_.VersionOptions, Dict[str, Any]]
+    dead_letter_queue: aws_sqs.IQueue
+    dead_letter_queue_enabled: bool
+    dead_letter_topic: aws_sns.ITopic
+    description: str
+    durable_config: Union[lambda_.DurableConfig, Dict[str, Any]]
+    environment: Mapping[str, str]
+    environment_encryption: kms_refs.IKeyRef
+    ephemeral_storage_size: aws_cdk.Size
+    events: Sequence[lambda_.IEventSource]
+    filesystem: lambda_.FileSystem
+    function_name: str
+    initial_policy: Sequence[aws_iam.PolicyStatement]
+    insights_version: lambda_.LambdaInsightsVersion
+    ipv6_allowed_for_dual_stack: bool
+    layers: Sequence[lambda_.ILayerVersion]
+    log_format: str
+    logging_format: lambda_.LoggingFormat
+    log_group: logs_refs.ILogGroupRef
+    log_removal_policy: aws_cdk.RemovalPolicy
+    log_retention: aws_logs.RetentionDays
+    memory_size: Union[int, float]
+    params_and_secrets: lambda_.ParamsAndSecretsLayerVersion
+    profiling: bool
+    profiling_group: aws_codeguruprofiler.IProfilingGroup
+    recursive_loop: lambda_.RecursiveLoop
+    reserved_concurrent_executions: Union[int, float]
+    role: aws_iam.IRole
+    runtime_management_mode: lambda_.RuntimeManagementMode
+    security_groups: Sequence[aws_ec2.ISecurityGroup]
+    snap_start: lambda_.SnapStartConf
+    system_log_level: str
+    system_log_level_v2: lambda_.SystemLogLevel
+    tenancy_config: lambda_.TenancyConfig
+    timeout: aws_cdk.Duration
+    tracing: lambda_.Tracing
+    vpc: aws_ec2.IVpc
+    vpc_subnets: Union[aws_ec2.SubnetSelection, Dict[str, Any]]
+
+
+#: Options of aws_lambda.Function that RustFunction does not accept, with the reason.
+UNSUPPORTED_FUNCTION_OPTIONS = {
+    "log_retention_retry_options": "RustFunction creates a real log group; there is no LogRetention custom resource to configure",
+    "log_retention_role": "RustFunction creates a real log group; there is no LogRetention custom resource to configure",
+    "code": "the code is the bundled Rust binary",
+    "handler": "the handler is always `bootstrap`",
+}
+
+
+def check_function_options(options: Mapping[str, Any]) -> None:
+    known = FunctionOptions.__annotations__
+    for key in options:
+        if key in UNSUPPORTED_FUNCTION_OPTIONS:
+            raise ConfigurationError(
+                f"is not supported: {UNSUPPORTED_FUNCTION_OPTIONS[key]}",
+                prop=key,
+                fix=f"remove {key}",
+            )
+        if key not in known:
+            raise ConfigurationError(
+                "is not an aws_lambda.Function option",
+                prop=key,
+                fix="check the spelling against aws_cdk.aws_lambda.FunctionOptions",
+            )

@@ -1,0 +1,100 @@
+"""Lambda architecture + runtime → Rust target triple, cargo-lambda target and Docker platform.
+
+The architecture is the one knob: it decides the function's ``Architectures``, the target
+cargo-lambda builds for and the platform of any container image.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+from typing import Optional
+
+from aws_cdk import aws_lambda as lambda_
+
+from .errors import ConfigurationError
+
+#: glibc version of Amazon Linux 2; binaries linked against newer glibc fail there with
+#: ``GLIBC_2.28 not found`` (SAM pins the same version).
+AL2_GLIBC = "2.26"
+
+_ARCHES = {
+    "arm64": ("aarch64", "linux/arm64", "neoverse-n1"),
+    "x86_64": ("x86_64", "linux/amd64", "haswell"),
+}
+
+_RUNTIMES = {
+    lambda_.Runtime.PROVIDED_AL2023.name: None,
+    lambda_.Runtime.PROVIDED_AL2.name: AL2_GLIBC,
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Everything derived from (architecture, runtime)."""
+
+    lambda_arch: str
+    """Lambda's name of the architecture: ``arm64`` or ``x86_64``."""
+    glibc: Optional[str] = None
+    """glibc version to link against, or None for the toolchain's default."""
+
+    @property
+    def rust_arch(self) -> str:
+        return _ARCHES[self.lambda_arch][0]
+
+    @property
+    def triple(self) -> str:
+        """The rustc target triple (no glibc suffix)."""
+        return f"{self.rust_arch}-unknown-linux-gnu"
+
+    @property
+    def cargo_lambda_target(self) -> str:
+        """The ``--target`` given to cargo-lambda (with a ``.<glibc>`` suffix when pinned)."""
+        return f"{self.triple}.{self.glibc}" if self.glibc else self.triple
+
+    @property
+    def docker_platform(self) -> str:
+        return _ARCHES[self.lambda_arch][1]
+
+    @property
+    def target_cpu(self) -> str:
+        """The ``-C target-cpu`` cargo-lambda uses for release builds of this architecture."""
+        return _ARCHES[self.lambda_arch][2]
+
+
+def resolve_target(architecture: lambda_.Architecture, runtime: lambda_.Runtime) -> Target:
+    """Validate the runtime and architecture and derive the build target."""
+    if runtime.name not in _RUNTIMES:
+        raise ConfigurationError(
+            "Rust functions run on an OS-only runtime; this runtime cannot run a `bootstrap` binary",
+            prop="runtime",
+            value=runtime.name,
+            fix="use lambda_.Runtime.PROVIDED_AL2023 (the default) or lambda_.Runtime.PROVIDED_AL2",
+        )
+    if architecture.name not in _ARCHES:
+        raise ConfigurationError(
+            "unsupported architecture",
+            prop="architecture",
+            value=architecture.name,
+            fix="use lambda_.Architecture.ARM_64 (the default) or lambda_.Architecture.X86_64",
+        )
+    return Target(lambda_arch=architecture.name, glibc=_RUNTIMES[runtime.name])
+
+
+def target_for_platform(docker_platform: str) -> Target:
+    """The target matching a Docker platform such as ``linux/arm64``."""
+    for arch, (_, plat, _) in _ARCHES.items():
+        if plat == docker_platform:
+            return Target(lambda_arch=arch)
+    raise ConfigurationError(
+        "unsupported platform for AWS Lambda",
+        prop="platform",
+        value=docker_platform,
+        fix="use linux/amd64 (x86_64) or linux/arm64 (arm64)",
+    )
+
+
+def host_docker_platform() -> str:
+    """The Docker platform native to this machine (zig cross-compiles, so no emulation)."""
+    machine = platform.machine().lower()
+    return "linux/arm64" if machine in ("arm64", "aarch64") else "linux/amd64"

@@ -1,0 +1,8 @@
+"""Example stacks: what a new user copies. Each builds real Rust lambdas from ../lambdas."""
+
+from .echo import EchoStack
+from .hello_http import HelloHttpStack
+from .multi_function import MultiFunctionStack
+from .pi import PiStack
+
+__all__ = ["EchoStack", "HelloHttpStack", "MultiFunctionStack", "PiStack"]
