@@ -14,7 +14,7 @@ class PiStack(Stack):
         super().__init__(scope, id, **kwargs)
         self.functions = {}
         for arch in (lambda_.Architecture.X86_64, lambda_.Architecture.ARM_64):
-            label = "X86" if arch == lambda_.Architecture.X86_64 else "Arm64"
+            label = "X86" if arch.name == "x86_64" else "Arm64"
             fn = RustFunction(
                 self,
                 f"Pi{label}",
