@@ -20,10 +20,7 @@ pub fn init_tracing() {
         .with_target(false);
 
     #[cfg(feature = "json")]
-    let builder = builder
-        .json()
-        .flatten_event(true)
-        .with_current_span(false);
+    let builder = builder.json().flatten_event(true).with_current_span(false);
 
     // `try_init` so that tests (or a second call) don't panic.
     let _ = builder.try_init();

@@ -25,7 +25,9 @@ async fn handler(event: LambdaEvent<Request>) -> Result<Response, Error> {
         message_len = message.len(),
         "echoing message"
     );
-    Ok(Response { echo: echo(message) })
+    Ok(Response {
+        echo: echo(message),
+    })
 }
 
 #[tokio::main]
@@ -47,10 +49,15 @@ mod tests {
     #[tokio::test]
     async fn handler_builds_response() {
         let event = LambdaEvent::new(
-            Request { message: "hey".into() },
+            Request {
+                message: "hey".into(),
+            },
             lambda_runtime::Context::default(),
         );
         let resp = handler(event).await.unwrap();
-        assert_eq!(serde_json::to_value(resp).unwrap(), serde_json::json!({"echo": "hey hey hey"}));
+        assert_eq!(
+            serde_json::to_value(resp).unwrap(),
+            serde_json::json!({"echo": "hey hey hey"})
+        );
     }
 }

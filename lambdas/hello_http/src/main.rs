@@ -37,7 +37,10 @@ mod tests {
         let resp = handler(&Request::default()).unwrap();
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.headers()["content-type"], "text/html");
-        assert_eq!(body_text(&resp), "Hello world, this is an AWS Lambda HTTP request");
+        assert_eq!(
+            body_text(&resp),
+            "Hello world, this is an AWS Lambda HTTP request"
+        );
     }
 
     #[test]
@@ -46,6 +49,9 @@ mod tests {
         let req = Request::default().with_query_string_parameters(params);
         let resp = handler(&req).unwrap();
         assert_eq!(resp.status(), 200);
-        assert_eq!(body_text(&resp), "Hello Bob, this is an AWS Lambda HTTP request");
+        assert_eq!(
+            body_text(&resp),
+            "Hello Bob, this is an AWS Lambda HTTP request"
+        );
     }
 }

@@ -27,6 +27,9 @@ mod tests {
             respond("a", json!({"x": [1, 2]})),
             json!({"function": "a", "received": {"x": [1, 2]}})
         );
-        assert_eq!(respond("b", Value::Null), json!({"function": "b", "received": null}));
+        assert_eq!(
+            respond("b", Value::Null),
+            json!({"function": "b", "received": null})
+        );
     }
 }

@@ -1,0 +1,449 @@
+"""RustDockerImageFunction: a Rust Lambda shipped as a container image (ECR).
+
+Three ways to get the image, chosen by ``build`` and ``repository``:
+
+``ContainerBuild.PREBUILT`` (default)
+    ``bootstrap`` is built exactly as for RustFunction (local cargo-lambda or its Docker
+    fallback, the same fingerprint, the same artifact cache and the same one-cargo-run-per-
+    workspace batching). The image is a thin ``FROM provided:al2023`` that only copies it to
+    ``${LAMBDA_RUNTIME_DIR}/bootstrap``: no Rust toolchain inside Docker, rebuilds in seconds.
+
+    The Docker context is generated at construct time in
+    ``<cargo target dir>/constructs-rust/image-context/<digest>/`` (``Dockerfile`` +
+    ``.dockerignore``; the Dockerfile carries the input fingerprint as a label, so the CDK
+    asset hash changes exactly when the binary's inputs change). CDK copies that directory to
+    ``cdk.out/asset.<hash>/`` while the construct is created; the build runs when the app is
+    synthesized (the same deferred queue RustFunction uses) and drops ``bootstrap`` into the
+    STAGED directory, which is what ``cdk deploy`` builds the image from.
+
+``ContainerBuild.IN_DOCKER``
+    A multi-stage Dockerfile: a cargo-lambda stage (the pinned ``build_image``, running on the
+    build machine's platform and cross-compiling for ``TARGETPLATFORM``: linux/amd64 →
+    x86_64-unknown-linux-gnu, linux/arm64 → aarch64-unknown-linux-gnu, anything else fails the
+    build) and a runtime stage on ``base_image``. No cargo-lambda, zig or cross std is needed on
+    the synthesizing machine; ``cargo metadata`` (plain cargo) still resolves the binary so
+    errors are the same as RustFunction's. The Docker context is the Cargo workspace root. The
+    generated Dockerfile cannot live outside its context, so it is written to
+    ``<workspace>/<target dir>/constructs-rust/image-context/in-docker-<digest>/Dockerfile``
+    (``<workspace>/target/...`` when the target dir is outside the workspace) beside a
+    ``Dockerfile.dockerignore`` (BuildKit's per-Dockerfile ignore file). The same patterns are
+    given to CDK as ``exclude``, so ``target/``, ``.git``, ``cdk.out`` (and node_modules, .venv,
+    __pycache__, at any depth) never reach ``cdk.out`` nor the Docker daemon; only the one
+    generated Dockerfile is re-included. One Dockerfile serves every binary of the workspace:
+    the binary and its package are the build args ``BINARY`` and ``PACKAGE``. Needs BuildKit
+    (the default builder of Docker Engine 23+ and of the CDK CLI).
+
+``repository`` + ``tag_or_digest``
+    An image already in ECR (``DockerImageCode.from_ecr``): nothing is built and no cargo runs;
+    ``manifest_path`` is optional (checked to exist when given).
+
+When the stack does not need bundling (``cdk ls``, ``cdk synth -e OtherStack``), no cargo runs:
+the context is a stand-in generated in the library cache, as RustFunction uses a stand-in hash.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import re
+import shlex
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import aws_cdk as cdk
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+from typing_extensions import Unpack
+
+from . import cargo, commands
+from .build import build_settings
+from .bundling import register_build
+from .cache import atomic_write, cache_root, digest
+from .errors import ConfigurationError, ConstructsRustError
+from .function import _construct_path, plan_rust_code, warn_hooks
+from .options import DEFAULT_DOCKER_IMAGE, BundlingOptions, FunctionOptions, UrlOptions, validate_binary_name
+from .targets import _ARCHES, Target, resolve_target
+from .wiring import finish_function, prepare_function_props
+
+#: Runtime base image: AWS's OS-only Lambda image (it ships the Runtime Interface Emulator, so
+#: ``docker run -p 9000:8080`` answers invokes locally). Pinned by tag AND multi-arch index digest
+#: (Docker resolves the digest; the tag documents it). Refresh with
+#: ``docker buildx imagetools inspect public.ecr.aws/lambda/provided:al2023``.
+DEFAULT_BASE_IMAGE = (
+    "public.ecr.aws/lambda/provided:al2023.2026.02.27.21"
+    "@sha256:9ee3f032d4063febdf42a2a1f15149ce8358130753e48fcaf86eae731fab38ff"
+)
+#: Build image of ContainerBuild.IN_DOCKER: the same pinned cargo-lambda release as Docker
+#: bundling (it carries the x86_64 and aarch64 Rust std and zig).
+DEFAULT_BUILD_IMAGE = DEFAULT_DOCKER_IMAGE
+
+#: Generated contexts live in ``<target dir>/constructs-rust/<IMAGE_CONTEXT_DIR>/``.
+IMAGE_CONTEXT_DIR = "image-context"
+#: Directory names kept out of an IN_DOCKER context at any depth (CDK ``exclude`` + BuildKit).
+CONTEXT_EXCLUDED_DIRS = tuple(sorted(cargo.IGNORED_DIRS))
+#: Where the IN_DOCKER build stage builds and leaves the binary (inside the build container).
+IN_DOCKER_TARGET_DIR = "/constructs-rust/target"
+IN_DOCKER_LAMBDA_DIR = "/constructs-rust/lambda"
+IN_DOCKER_OUTPUT = "/constructs-rust/bootstrap"
+
+_IMAGE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")
+#: Placeholders in the cargo-lambda argv that the build stage's shell expands.
+_SHELL_VARS = {"@TRIPLE@": '"$triple"', "@PACKAGE@": '"$PACKAGE"', "@BINARY@": '"$BINARY"'}
+
+
+class ContainerBuild(enum.Enum):
+    """Where ``bootstrap`` is compiled for a RustDockerImageFunction."""
+
+    PREBUILT = "prebuilt"
+    """On the synthesizing machine, exactly as RustFunction; the image only copies it."""
+    IN_DOCKER = "in-docker"
+    """Inside ``docker build`` (multi-stage, cargo-lambda build stage): no local Rust toolchain
+    beyond ``cargo metadata``."""
+
+
+# ----------------------------------------------------------------------------- Dockerfiles
+
+
+def render_prebuilt_dockerfile(*, base_image: str, binary: str, fingerprint: str) -> str:
+    """The thin image: base + the prebuilt bootstrap. The fingerprint label ties the asset hash
+    to the binary's inputs (the bootstrap itself arrives after CDK hashed the context)."""
+    return (
+        "# Generated by constructs_rust (RustDockerImageFunction, ContainerBuild.PREBUILT). Do not edit.\n"
+        "# bootstrap is compiled on the synthesizing machine and copied into this context at synth.\n"
+        f"FROM {base_image}\n"
+        f'LABEL constructs-rust.binary="{binary}" constructs-rust.fingerprint="{fingerprint}"\n'
+        "COPY bootstrap ${LAMBDA_RUNTIME_DIR}/bootstrap\n"
+        # provided images' entrypoint wants exactly one argument (the handler name); it then
+        # execs ${LAMBDA_RUNTIME_DIR}/bootstrap (through the RIE when run outside Lambda).
+        'CMD ["bootstrap"]\n'
+    )
+
+
+PREBUILT_DOCKERIGNORE = (
+    "# Generated by constructs_rust: the image needs only bootstrap (Docker always reads the Dockerfile).\n"
+    "*\n"
+    "!bootstrap\n"
+)
+
+
+def _platform_cases() -> List[Tuple[str, str]]:
+    """(Docker platform, Rust triple) for every architecture Lambda runs, from targets.py."""
+    return [(Target(lambda_arch=arch).docker_platform, Target(lambda_arch=arch).triple) for arch in sorted(_ARCHES)]
+
+
+def _shell_word(arg: str) -> str:
+    return _SHELL_VARS.get(arg, shlex.quote(arg))
+
+
+def render_in_docker_dockerfile(*, base_image: str, build_image: str, options: BundlingOptions) -> str:
+    """The multi-stage Dockerfile: cargo-lambda build stage + provided:al2023 runtime stage."""
+    argv = commands.cargo_lambda_build_argv(
+        manifest_path="/workspace/Cargo.toml",
+        target="@TRIPLE@",
+        profile=options.profile,
+        packages=["@PACKAGE@"],
+        binaries=["@BINARY@"],
+        lambda_dir=IN_DOCKER_LAMBDA_DIR,
+        features=options.features,
+        no_default_features=options.no_default_features,
+        extra_flags=options.effective_flags(),
+    )
+    cases = "".join(
+        f"      {platform}{'|' + platform + '/v8' if platform == 'linux/arm64' else ''}) triple={triple} ;; \\\n"
+        for platform, triple in _platform_cases()
+    )
+    supported = " or ".join(p for p, _ in _platform_cases())
+    return (
+        "# Generated by constructs_rust (RustDockerImageFunction, ContainerBuild.IN_DOCKER). Do not edit.\n"
+        "# Context: the Cargo workspace root. Build args: PACKAGE and BINARY (one Dockerfile serves\n"
+        "# every binary of the workspace). Dockerfile.dockerignore beside this file keeps target/,\n"
+        "# .git and cdk.out out of the context. Needs BuildKit (RUN --mount, BUILDPLATFORM).\n"
+        f"FROM --platform=$BUILDPLATFORM {build_image} AS build\n"
+        "ARG TARGETPLATFORM\n"
+        "ARG PACKAGE\n"
+        "ARG BINARY\n"
+        "WORKDIR /workspace\n"
+        "COPY . /workspace\n"
+        "RUN --mount=type=cache,id=constructs-rust-cargo-registry,target=/usr/local/cargo/registry,sharing=locked \\\n"
+        f"    --mount=type=cache,id=constructs-rust-cargo-target,target={IN_DOCKER_TARGET_DIR},sharing=locked \\\n"
+        "    set -eu; \\\n"
+        '    : "${PACKAGE:?build-arg PACKAGE (the cargo package) is required}"; \\\n'
+        '    : "${BINARY:?build-arg BINARY (the binary target) is required}"; \\\n'
+        '    case "${TARGETPLATFORM:-}" in \\\n'
+        f"{cases}"
+        f'      *) echo "constructs_rust: unsupported TARGETPLATFORM \'${{TARGETPLATFORM:-}}\' for AWS Lambda: build for {supported}" >&2; exit 1 ;; \\\n'
+        "    esac; \\\n"
+        f"    export CARGO_TARGET_DIR={IN_DOCKER_TARGET_DIR}; \\\n"
+        f"    {' '.join(_shell_word(a) for a in argv)}; \\\n"
+        f'    cp "{IN_DOCKER_LAMBDA_DIR}/$BINARY/bootstrap" {IN_DOCKER_OUTPUT}\n'
+        "\n"
+        f"FROM {base_image}\n"
+        f"COPY --from=build {IN_DOCKER_OUTPUT} ${{LAMBDA_RUNTIME_DIR}}/bootstrap\n"
+        'CMD ["bootstrap"]\n'
+    )
+
+
+def in_docker_excludes(dockerfile: str, target_dir: Optional[str] = None) -> List[str]:
+    """dockerignore patterns of an IN_DOCKER context (paths relative to the workspace root;
+    ``target_dir``: cargo's target dir when it is inside the workspace under another name)."""
+    extra = [target_dir] if target_dir and target_dir not in CONTEXT_EXCLUDED_DIRS else []
+    return [
+        *(f"**/{name}" for name in CONTEXT_EXCLUDED_DIRS),
+        *extra,
+        f"!{dockerfile}",
+        f"!{dockerfile}.dockerignore",
+    ]
+
+
+def _dockerignore_text(patterns: Sequence[str]) -> str:
+    return "# Generated by constructs_rust. Do not edit.\n" + "".join(f"{p}\n" for p in patterns)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _write_files(directory: Path, files: Dict[str, str]) -> None:
+    """Write generated files atomically, leaving identical ones untouched (mtime stable)."""
+    for name, text in files.items():
+        path = directory / name
+        try:
+            if path.read_text() == text:
+                continue
+        except OSError:
+            pass
+        atomic_write(path, text.encode())
+
+
+def _context_dir(parent: Path, prefix: str, files: Dict[str, str]) -> Path:
+    """A content-addressed generated context under ``parent``."""
+    directory = parent / f"{prefix}{digest(sorted(files.items()))[:32]}"
+    _write_files(directory, files)
+    return directory
+
+
+def _check_image(prop: str, value: str) -> None:
+    if not isinstance(value, str) or not _IMAGE_REF.fullmatch(value):
+        raise ConfigurationError(
+            "is not a Docker image reference (it is written into a FROM line)",
+            prop=prop,
+            value=value,
+            fix="give e.g. 'public.ecr.aws/lambda/provided:al2023' or 'registry/name:tag@sha256:<digest>'",
+        )
+
+
+def _check_in_docker_bundling(options: BundlingOptions) -> None:
+    unsupported = {
+        "bundling.command_hooks": options.command_hooks is not None,
+        "bundling.force_docker": options.force_docker,
+        "bundling.environment": bool(options.environment),
+        "bundling.docker_image": options.docker_image != DEFAULT_DOCKER_IMAGE,
+    }
+    for prop, is_set in unsupported.items():
+        if is_set:
+            raise ConfigurationError(
+                "is not used by ContainerBuild.IN_DOCKER (the build runs inside `docker build`)",
+                prop=prop,
+                fix="remove it (use build_image= for the build image), or use ContainerBuild.PREBUILT",
+            )
+
+
+def _dockerfile_home(workspace: cargo.Workspace) -> Tuple[Path, Optional[str]]:
+    """Where an IN_DOCKER Dockerfile can live (the target dir when it is inside the workspace,
+    else ``<workspace>/target``) and the target dir relative to the root (None when outside)."""
+    base = workspace.target_dir
+    try:
+        relative: Optional[str] = base.resolve().relative_to(workspace.root.resolve()).as_posix()
+    except ValueError:
+        base, relative = workspace.root / "target", None
+    return base / "constructs-rust" / IMAGE_CONTEXT_DIR, relative
+
+
+class RustDockerImageFunction(lambda_.DockerImageFunction):
+    """A Lambda function running a Rust binary from a container image (``PackageType: Image``).
+
+    :param manifest_path: a ``Cargo.toml`` or a directory holding one, as for RustFunction.
+        Optional only with ``repository``.
+    :param binary_name: the binary target. Default: the crate's only binary.
+    :param architecture: ``ARM_64`` (default) or ``X86_64``; also the image platform and the
+        Rust target.
+    :param build: ``ContainerBuild.PREBUILT`` (default) or ``ContainerBuild.IN_DOCKER``.
+    :param bundling: build options. PREBUILT honours all of them (as RustFunction); IN_DOCKER
+        honours profile, features, no_default_features and cargo_lambda_flags.
+    :param repository: use an image already in this ECR repository; nothing is built.
+    :param tag_or_digest: the tag or ``sha256:`` digest in ``repository`` (required with it).
+    :param base_image: the runtime stage's base. Default: ``DEFAULT_BASE_IMAGE``.
+    :param build_image: IN_DOCKER's cargo-lambda build image. Default: ``DEFAULT_BUILD_IMAGE``.
+    :param url: add a function URL. Default: none.
+    :param function_options: every other ``aws_lambda.Function`` option, with RustFunction's
+        defaults (256 MB, 10 s, own log group, least-privilege role).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        manifest_path: Optional[str] = None,
+        binary_name: Optional[str] = None,
+        architecture: Optional[lambda_.Architecture] = None,
+        build: ContainerBuild = ContainerBuild.PREBUILT,
+        bundling: Optional[BundlingOptions] = None,
+        repository: Optional[ecr.IRepository] = None,
+        tag_or_digest: Optional[str] = None,
+        base_image: str = DEFAULT_BASE_IMAGE,
+        build_image: str = DEFAULT_BUILD_IMAGE,
+        url: Optional[UrlOptions] = None,
+        **function_options: Unpack[FunctionOptions],
+    ) -> None:
+        architecture = architecture or lambda_.Architecture.ARM_64
+        bundling = bundling or BundlingOptions()
+        path = _construct_path(scope, id)
+        plan = None
+        build_args: Optional[Dict[str, str]] = None
+        try:
+            if not isinstance(build, ContainerBuild):
+                raise ConfigurationError(
+                    "is not a ContainerBuild", prop="build", value=build,
+                    fix="use ContainerBuild.PREBUILT (default) or ContainerBuild.IN_DOCKER",
+                )
+            _check_image("base_image", base_image)
+            _check_image("build_image", build_image)
+            if "layers" in function_options:
+                raise ConfigurationError(
+                    "container-image functions cannot use layers", prop="layers",
+                    fix="COPY the layer's content into the image (e.g. extend base_image) instead",
+                )
+            target = resolve_target(architecture, lambda_.Runtime.PROVIDED_AL2023)
+            if (repository is None) != (tag_or_digest is None):
+                raise ConfigurationError(
+                    "repository and tag_or_digest go together",
+                    prop="tag_or_digest" if repository is not None else "repository",
+                    fix="give both (an image already in ECR) or neither (build the image from manifest_path)",
+                )
+            if repository is None and manifest_path is None:
+                raise ConfigurationError(
+                    "is required unless repository is given", prop="manifest_path",
+                    fix="point manifest_path at the crate or workspace (a Cargo.toml or its directory)",
+                )
+        except ConstructsRustError as exc:
+            raise exc.at(path) from None
+
+        self.build_mode: Optional[ContainerBuild] = None if repository is not None else build
+        """How the image is built (None: an existing ECR image is used)."""
+        self.dockerfile: Optional[str] = None
+        """The Dockerfile of the image asset, relative to its context (None for ECR images)."""
+        self.binary_name: Optional[str] = binary_name
+        """The binary deployed (None when unknown: bundling skipped without a name, or ECR)."""
+
+        if repository is not None:
+            try:
+                validate_binary_name(binary_name)
+                if manifest_path is not None:
+                    cargo.normalize_manifest_path(manifest_path)
+            except ConstructsRustError as exc:
+                raise exc.at(path) from None
+            code = lambda_.DockerImageCode.from_ecr(repository, tag_or_digest=tag_or_digest)
+        elif build is ContainerBuild.PREBUILT:
+            assert manifest_path is not None
+            plan = plan_rust_code(
+                scope, id, manifest_path=manifest_path, binary_name=binary_name,
+                architecture=architecture, runtime=lambda_.Runtime.PROVIDED_AL2023, bundling=bundling,
+            )
+            self.binary_name = plan.binary
+            if plan.request is not None:
+                fingerprint = plan.request.fingerprint
+                parent = plan.request.workspace.target_dir / "constructs-rust" / IMAGE_CONTEXT_DIR
+            else:
+                fingerprint = "standin-" + digest(
+                    ["standin", binary_name or "", *build_settings(bundling, target, bundling.force_docker)]
+                )
+                parent = cache_root() / IMAGE_CONTEXT_DIR
+            files = {
+                "Dockerfile": render_prebuilt_dockerfile(
+                    base_image=base_image, binary=plan.binary or "", fingerprint=fingerprint
+                ),
+                ".dockerignore": PREBUILT_DOCKERIGNORE,
+            }
+            context = _context_dir(parent, "prebuilt-", files)
+            self.dockerfile = "Dockerfile"
+            code = lambda_.DockerImageCode.from_image_asset(
+                str(context), platform=ecr_assets.Platform.custom(target.docker_platform)
+            )
+        else:
+            assert manifest_path is not None
+            context_root, dockerfile, excludes, build_args = self._plan_in_docker(
+                scope, path, manifest_path, binary_name, bundling, base_image, build_image
+            )
+            self.dockerfile = dockerfile
+            code = lambda_.DockerImageCode.from_image_asset(
+                str(context_root),
+                file=dockerfile,
+                build_args=build_args,
+                exclude=excludes,
+                ignore_mode=cdk.IgnoreMode.DOCKER,
+                platform=ecr_assets.Platform.custom(target.docker_platform),
+            )
+
+        props = prepare_function_props(scope, id, path, dict(function_options))
+        super().__init__(scope, id, code=code, architecture=architecture, **props)
+        self.url: Optional[lambda_.FunctionUrl] = finish_function(self, props, url)
+        """The function URL, when ``url`` was given."""
+        self.image_asset: Optional[ecr_assets.DockerImageAsset] = self.node.try_find_child("AssetImage")
+        """The image asset CDK builds and pushes on deploy (None for ECR images)."""
+        self.staged_context: Optional[Path] = None
+        """The image's Docker context as staged in the cloud assembly (None for ECR images)."""
+        if self.image_asset is not None:
+            staging = self.image_asset.node.find_child("Staging")
+            self.staged_context = Path(staging.absolute_staged_path)
+        if build is ContainerBuild.PREBUILT and repository is None:
+            warn_hooks(self, bundling)
+            if plan is not None and plan.request is not None and self.staged_context is not None:
+                register_build(self, plan, self.staged_context)
+
+    @staticmethod
+    def _plan_in_docker(
+        scope: Construct,
+        path: str,
+        manifest_path: str,
+        binary_name: Optional[str],
+        bundling: BundlingOptions,
+        base_image: str,
+        build_image: str,
+    ) -> Tuple[Path, str, List[str], Dict[str, str]]:
+        """(context root, Dockerfile relative to it, excludes, build args) of IN_DOCKER."""
+        try:
+            validate_binary_name(binary_name)
+            bundling.validate()
+            _check_in_docker_bundling(bundling)
+            manifest = cargo.normalize_manifest_path(manifest_path)
+            text = render_in_docker_dockerfile(base_image=base_image, build_image=build_image, options=bundling)
+            if not cdk.Stack.of(scope).bundling_required:
+                # Stand-in (the stack is not being deployed): a context of the Dockerfile only.
+                standin = {"Dockerfile": text, "Dockerfile.dockerignore": _dockerignore_text(["**/target"])}
+                context = _context_dir(cache_root() / IMAGE_CONTEXT_DIR, "in-docker-standin-", standin)
+                args = {"PACKAGE": "", "BINARY": binary_name or ""}
+                return context, "Dockerfile", ["**/target"], args
+            workspace = cargo.load_workspace(manifest)
+            package, binary = cargo.resolve_binary(workspace, manifest, binary_name)
+        except ConstructsRustError as exc:
+            raise exc.at(path) from None
+        home, target_dir = _dockerfile_home(workspace)
+        directory = home / f"in-docker-{digest([text])[:32]}"
+        dockerfile = Path(os.path.relpath(directory / "Dockerfile", workspace.root)).as_posix()
+        excludes = in_docker_excludes(dockerfile, target_dir)
+        _write_files(directory, {"Dockerfile": text, "Dockerfile.dockerignore": _dockerignore_text(excludes)})
+        return workspace.root, dockerfile, excludes, {"PACKAGE": package.name, "BINARY": binary}
+
+
+def prebuilt_bootstrap_path(function: RustDockerImageFunction) -> Path:
+    """The ``bootstrap`` in a PREBUILT function's staged image context (after ``app.synth()``)."""
+    if function.staged_context is None or function.build_mode is not ContainerBuild.PREBUILT:
+        raise ValueError(f"{function.node.path} is not a ContainerBuild.PREBUILT image asset")
+    path = function.staged_context / "bootstrap"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} is not built yet: synthesize the app first (and make sure the stack needs bundling)"
+        )
+    return path

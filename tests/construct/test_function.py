@@ -1,0 +1,201 @@
+"""RustFunction's template, with bundling skipped (no cargo, no Docker): fast."""
+
+import shutil
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk.assertions import Annotations, Match, Template
+
+from constructs_rust import BundlingOptions, CommandHooks, ConfigurationError, RustFunction, UrlOptions
+
+from ..conftest import FIXTURES, LAMBDAS, skip_bundling_app
+
+
+def _stack():
+    app = skip_bundling_app()
+    return cdk.Stack(app, "S")
+
+
+def test_defaults_arm64_al2023_bootstrap_and_no_cargo(monkeypatch):
+    # Bundling is skipped, so nothing may run cargo or docker.
+    import subprocess
+
+    def forbidden(*a, **k):
+        raise AssertionError(f"subprocess run while bundling is skipped: {a}")
+
+    monkeypatch.setattr(subprocess, "run", forbidden)
+    monkeypatch.setattr(subprocess, "Popen", forbidden)
+    stack = _stack()
+    RustFunction(stack, "Api", manifest_path=str(LAMBDAS), binary_name="hello_http")
+    t = Template.from_stack(stack)
+    t.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "bootstrap",
+            "Runtime": "provided.al2023",
+            "Architectures": ["arm64"],
+            "MemorySize": 256,
+            "Timeout": 10,
+            "Code": {"S3Key": Match.string_like_regexp(r"^[0-9a-f]{64}\.zip$")},
+        },
+    )
+
+
+def test_architecture_runtime_and_passthrough_options():
+    stack = _stack()
+    role = iam.Role(stack, "MyRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    RustFunction(
+        stack,
+        "Echo",
+        manifest_path=str(LAMBDAS / "echo"),
+        architecture=lambda_.Architecture.X86_64,
+        runtime=lambda_.Runtime.PROVIDED_AL2,
+        bundling=BundlingOptions(features=["json-logs"]),
+        memory_size=512,
+        timeout=cdk.Duration.seconds(5),
+        environment={"RUST_LOG": "debug"},
+        tracing=lambda_.Tracing.ACTIVE,
+        description="echo",
+        role=role,
+        logging_format=lambda_.LoggingFormat.JSON,
+        application_log_level_v2=lambda_.ApplicationLogLevel.DEBUG,
+        system_log_level_v2=lambda_.SystemLogLevel.WARN,
+    )
+    t = Template.from_stack(stack)
+    t.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Architectures": ["x86_64"],
+            "Runtime": "provided.al2",
+            "MemorySize": 512,
+            "Timeout": 5,
+            "Environment": {"Variables": {"RUST_LOG": "debug"}},
+            "TracingConfig": {"Mode": "Active"},
+            "Description": "echo",
+            "Role": {"Fn::GetAtt": [Match.string_like_regexp("MyRole"), "Arn"]},
+            "LoggingConfig": {
+                "LogFormat": "JSON",
+                "ApplicationLogLevel": "DEBUG",
+                "SystemLogLevel": "WARN",
+                "LogGroup": {"Ref": Match.string_like_regexp("EchoLogGroup")},
+            },
+        },
+    )
+    t.resource_count_is("AWS::IAM::Role", 1)  # the user's role, no extra one
+
+
+def test_log_group_retention_removal_and_least_privilege_role():
+    stack = _stack()
+    RustFunction(
+        stack, "Fn", manifest_path=str(LAMBDAS / "echo"),
+        log_retention=logs.RetentionDays.ONE_WEEK, log_removal_policy=cdk.RemovalPolicy.DESTROY,
+    )
+    t = Template.from_stack(stack)
+    t.has_resource("AWS::Logs::LogGroup", {"Properties": {"RetentionInDays": 7}, "DeletionPolicy": "Delete"})
+    t.resource_count_is("Custom::LogRetention", 0)
+    t.has_resource_properties(
+        "AWS::Lambda::Function", {"LoggingConfig": {"LogGroup": {"Ref": Match.string_like_regexp("FnLogGroup")}}}
+    )
+    role = next(iter(t.find_resources("AWS::IAM::Role").values()))
+    assert "ManagedPolicyArns" not in role["Properties"], "no AWSLambdaBasicExecutionRole (logs:* on *)"
+    t.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": [
+                    {
+                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                        "Effect": "Allow",
+                        "Resource": {"Fn::GetAtt": [Match.string_like_regexp("FnLogGroup"), "Arn"]},
+                    }
+                ]
+            }
+        },
+    )
+
+
+def test_default_log_group_is_one_month_retained():
+    stack = _stack()
+    RustFunction(stack, "Fn", manifest_path=str(LAMBDAS / "echo"))
+    Template.from_stack(stack).has_resource(
+        "AWS::Logs::LogGroup", {"Properties": {"RetentionInDays": 30}, "DeletionPolicy": "Retain"}
+    )
+
+
+def test_own_log_group_conflicts_with_retention():
+    stack = _stack()
+    lg = logs.LogGroup(stack, "Mine")
+    with pytest.raises(ConfigurationError, match=r"\[S/Fn\].*log_group was given"):
+        RustFunction(stack, "Fn", manifest_path=str(LAMBDAS / "echo"), log_group=lg, log_retention=logs.RetentionDays.ONE_DAY)
+
+
+def test_function_url_iam_by_default_and_public_warns():
+    stack = _stack()
+    iam_fn = RustFunction(stack, "Private", manifest_path=str(LAMBDAS / "echo"), url=UrlOptions())
+    public = RustFunction(
+        stack, "Public", manifest_path=str(LAMBDAS / "echo"),
+        url=UrlOptions(auth_type=lambda_.FunctionUrlAuthType.NONE, invoke_mode=lambda_.InvokeMode.RESPONSE_STREAM),
+    )
+    RustFunction(
+        stack, "Acked", manifest_path=str(LAMBDAS / "echo"),
+        url=UrlOptions(auth_type=lambda_.FunctionUrlAuthType.NONE, acknowledge_public=True),
+    )
+    assert iam_fn.url is not None and public.url is not None
+    t = Template.from_stack(stack)
+    t.has_resource_properties("AWS::Lambda::Url", {"AuthType": "AWS_IAM", "InvokeMode": "BUFFERED"})
+    t.has_resource_properties("AWS::Lambda::Url", {"AuthType": "NONE", "InvokeMode": "RESPONSE_STREAM"})
+    warnings = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("auth type NONE"))
+    assert [w.id for w in warnings] == ["/S/Public"]
+
+
+def test_command_hooks_warn():
+    stack = _stack()
+    RustFunction(
+        stack, "Fn", manifest_path=str(LAMBDAS / "echo"),
+        bundling=BundlingOptions(command_hooks=CommandHooks(before_build=["echo hi"])),
+    )
+    Annotations.from_stack(stack).has_warning("/S/Fn", Match.string_like_regexp("arbitrary shell commands.*echo hi"))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"manifest_path": "/does/not/exist"}, r"\[S/Fn\] manifest_path='/does/not/exist': does not exist"),
+        ({"manifest_path": str(FIXTURES / "mini_runtime.rs")}, r"is not a Cargo.toml"),
+        ({"manifest_path": str(LAMBDAS / "echo"), "runtime": lambda_.Runtime.PYTHON_3_12}, r"\[S/Fn\] runtime='python3.12'"),
+        ({"manifest_path": str(LAMBDAS / "echo"), "binary_name": "../x"}, r"binary_name='../x'"),
+        ({"manifest_path": str(LAMBDAS / "echo"), "environment": {"AWS_LAMBDA_FUNCTION_NAME": "x"}}, r"\[S/Fn\] environment='AWS_LAMBDA_FUNCTION_NAME'"),
+        ({"manifest_path": str(LAMBDAS / "echo"), "bundling": BundlingOptions(cargo_lambda_flags=["--arm64"])}, r"\[S/Fn\] bundling.cargo_lambda_flags='--arm64'"),
+        ({"manifest_path": str(LAMBDAS / "echo"), "code": None}, r"code.*not supported"),
+    ],
+)
+def test_early_errors_name_path_prop_value(kwargs, message):
+    stack = _stack()
+    with pytest.raises(ConfigurationError, match="(?s)" + message) as err:
+        RustFunction(stack, "Fn", **kwargs)
+    assert "Fix:" in str(err.value)
+
+
+def test_relative_manifest_path_resolves_against_cwd(monkeypatch):
+    monkeypatch.chdir(LAMBDAS.parent)
+    stack = _stack()
+    RustFunction(stack, "Fn", manifest_path="lambdas/echo/Cargo.toml")
+    Template.from_stack(stack).resource_count_is("AWS::Lambda::Function", 1)
+
+
+def test_standin_hash_has_no_host_paths(tmp_path):
+    """With bundling skipped the hash depends on options, not on where the crate lives."""
+    a = tmp_path / "a" / "echo"
+    b = tmp_path / "b b" / "echo"
+    for d in (a, b):
+        shutil.copytree(LAMBDAS / "echo", d)
+    keys = []
+    for d in (a, b):
+        stack = _stack()
+        RustFunction(stack, "Fn", manifest_path=str(d))
+        fn = next(iter(Template.from_stack(stack).find_resources("AWS::Lambda::Function").values()))
+        keys.append(fn["Properties"]["Code"]["S3Key"])
+    assert keys[0] == keys[1]

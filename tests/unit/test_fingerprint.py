@@ -1,0 +1,50 @@
+"""Asset hashes come from the inputs: stable across checkout paths, precise about changes."""
+
+import shutil
+
+from constructs_rust import cargo, fingerprint
+
+
+def _fp(root, manifest_rel, binary, settings=("target=x",), toolchain="tc"):
+    cargo.forget_memo()
+    fingerprint.forget_memo()
+    manifest = cargo.normalize_manifest_path(str(root / manifest_rel))
+    ws = cargo.load_workspace(manifest)
+    package, name = cargo.resolve_binary(ws, manifest, binary)
+    return fingerprint.compute(workspace=ws, package=package, binary=name, settings=settings, toolchain=toolchain)
+
+
+def test_same_sources_at_two_paths_give_the_same_hash(copy_fixture, tmp_path):
+    one = copy_fixture("workspace", "one")
+    two = copy_fixture("workspace", "elsewhere with spaces/ünï")
+    assert _fp(one, "", "fx_api") == _fp(two, "", "fx_api")
+
+
+def test_touching_a_member_changes_only_its_dependents(copy_fixture):
+    ws = copy_fixture("workspace")
+    before = {b: _fp(ws, "", b) for b in ("fx_api", "fx_worker")}
+    main = ws / "members" / "api" / "src" / "main.rs"
+    main.write_text(main.read_text() + "\n// touched\n")
+    after = {b: _fp(ws, "", b) for b in ("fx_api", "fx_worker")}
+    assert after["fx_api"] != before["fx_api"]
+    assert after["fx_worker"] == before["fx_worker"]
+    shared = ws / "members" / "shared" / "src" / "lib.rs"
+    shared.write_text(shared.read_text() + "\n// touched\n")
+    again = {b: _fp(ws, "", b) for b in ("fx_api", "fx_worker")}
+    assert again["fx_api"] != after["fx_api"] and again["fx_worker"] != after["fx_worker"]
+
+
+def test_outputs_and_settings(copy_fixture):
+    crate = copy_fixture("single")
+    base = _fp(crate, "", None)
+    (crate / "target" / "release").mkdir(parents=True)
+    (crate / "target" / "release" / "junk").write_text("build output")
+    (crate / "cdk.out").mkdir()
+    (crate / "cdk.out" / "x").write_text("synth output")
+    assert _fp(crate, "", None) == base, "target/ and cdk.out never count"
+    assert _fp(crate, "", None, settings=("target=y",)) != base
+    assert _fp(crate, "", None, toolchain="rustc 9.9") != base
+    (crate / "Cargo.lock").write_text((crate / "Cargo.lock").read_text() + "\n")
+    assert _fp(crate, "", None) != base, "Cargo.lock counts"
+    (crate / "rust-toolchain.toml").write_text('[toolchain]\nchannel = "stable"\n')
+    assert _fp(crate, "", None) != base
