@@ -9,7 +9,7 @@ import os
 
 import aws_cdk as cdk
 
-from stacks import EchoStack, HelloHttpStack, MultiFunctionStack, PiStack
+from stacks import ContainerStack, EchoStack, HelloHttpStack, MultiFunctionStack, PiStack
 
 
 def build_app(app: cdk.App) -> cdk.App:
@@ -25,6 +25,7 @@ def build_app(app: cdk.App) -> cdk.App:
     EchoStack(app, "EchoStack", env=env)
     PiStack(app, "PiStack", env=env)
     MultiFunctionStack(app, "MultiFunctionStack", env=env)
+    ContainerStack(app, "ContainerStack", env=env)
     return app
 
 

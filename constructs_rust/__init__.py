@@ -1,10 +1,15 @@
 """constructs_rust: AWS CDK constructs for Rust on AWS Lambda."""
 
+from .container import DEFAULT_BASE_IMAGE, DEFAULT_BUILD_IMAGE, ContainerBuild, RustDockerImageFunction
 from .errors import CargoError, ConfigurationError, ConstructsRustError, ToolchainError
 from .function import RustFunction
 from .options import DEFAULT_DOCKER_IMAGE, BundlingOptions, CommandHooks, FunctionOptions, UrlOptions
 
 __all__ = [
+    "ContainerBuild",
+    "DEFAULT_BASE_IMAGE",
+    "DEFAULT_BUILD_IMAGE",
+    "RustDockerImageFunction",
     "BundlingOptions",
     "CargoError",
     "CommandHooks",

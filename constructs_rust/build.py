@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -365,8 +366,14 @@ class BuildQueue:
                 shutil.rmtree(request.asset_dir, ignore_errors=True)
 
 
-_queues: Dict[str, BuildQueue] = {}
+# One queue per app object (construct addresses of roots are all equal, so key by identity;
+# weak keys let a discarded app take its queue with it).
+_queues: "weakref.WeakKeyDictionary[object, BuildQueue]" = weakref.WeakKeyDictionary()
 
 
-def queue_for(app_address: str) -> BuildQueue:
-    return _queues.setdefault(app_address, BuildQueue())
+def queue_for(root: object) -> BuildQueue:
+    """The build queue of the app whose root construct is ``root``."""
+    queue = _queues.get(root)
+    if queue is None:
+        queue = _queues[root] = BuildQueue()
+    return queue

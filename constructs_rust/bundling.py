@@ -43,12 +43,12 @@ class _DeferredBundling:
 
 @jsii.implements(IValidation)
 class _BuildOnSynth:
-    def __init__(self, request: BuildRequest, app_address: str) -> None:
+    def __init__(self, request: BuildRequest, root: Construct) -> None:
         self._request = request
-        self._app_address = app_address
+        self._root = root
 
     def validate(self) -> list:
-        error = queue_for(self._app_address).ensure(self._request)
+        error = queue_for(self._root).ensure(self._request)
         return [error] if error else []
 
 
@@ -144,6 +144,6 @@ def register_build(owner: Construct, plan: BundlePlan, staged_dir: Path) -> None
     if (staged_dir / "bootstrap").is_file() and not (staged_dir / PLACEHOLDER).exists():
         return
     request = replace(plan.request, asset_dir=staged_dir)
-    app_address = owner.node.root.node.addr
-    queue_for(app_address).add(request)
-    owner.node.add_validation(_BuildOnSynth(request, app_address))
+    root = owner.node.root
+    queue_for(root).add(request)
+    owner.node.add_validation(_BuildOnSynth(request, root))

@@ -377,6 +377,7 @@ class RustDockerImageFunction(lambda_.DockerImageFunction):
                 scope, path, manifest_path, binary_name, bundling, base_image, build_image
             )
             self.dockerfile = dockerfile
+            self.binary_name = build_args["BINARY"] or None
             code = lambda_.DockerImageCode.from_image_asset(
                 str(context_root),
                 file=dockerfile,

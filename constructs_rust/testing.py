@@ -94,6 +94,10 @@ def runner_prefix(architecture: str) -> list:
             raise EmulationUnavailable(
                 f"{QEMU_AARCH64} not found: install qemu-user-static (and libc6-dev-arm64-cross) to run arm64 bootstraps here"
             )
+        # Prefer the host's multiarch aarch64 glibc (libc6:arm64): threaded binaries (tokio)
+        # deadlock at start-up under the cross sysroot's loader. Fall back to the sysroot.
+        if Path("/lib/ld-linux-aarch64.so.1").exists():
+            return [qemu]
         return [qemu, "-L", AARCH64_SYSROOT]
     qemu = shutil.which("qemu-x86_64-static")
     if not qemu:
