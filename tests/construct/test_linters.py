@@ -1,0 +1,58 @@
+"""cfn-lint and cdk-nag (AwsSolutions) on every example stack's template."""
+
+import json
+import subprocess
+import sys
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Annotations, Match, Template
+from cdk_nag import AwsSolutionsChecks
+
+from stacks import ContainerStack, EchoStack, HelloHttpStack, MultiFunctionStack, PiStack
+
+from ..conftest import skip_bundling_app
+
+STACKS = [HelloHttpStack, EchoStack, PiStack, MultiFunctionStack, ContainerStack]
+
+
+@pytest.mark.parametrize("stack_class", STACKS, ids=lambda c: c.__name__)
+def test_cdk_nag_aws_solutions_has_no_unsuppressed_errors(stack_class):
+    app = skip_bundling_app()
+    stack = stack_class(app, stack_class.__name__)
+    cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
+    errors = Annotations.from_stack(stack).find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
+    assert [f"{e.id}: {e.entry.data}" for e in errors] == []
+    warnings = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("AwsSolutions-.*"))
+    print(f"{stack_class.__name__}: cdk-nag warnings: {len(warnings)}")
+
+
+@pytest.mark.parametrize("stack_class", STACKS, ids=lambda c: c.__name__)
+def test_cfn_lint_has_no_errors(stack_class, tmp_path):
+    stack = stack_class(skip_bundling_app(), stack_class.__name__)
+    path = tmp_path / "template.json"
+    path.write_text(json.dumps(Template.from_stack(stack).to_json()))
+    proc = subprocess.run(
+        [sys.executable, "-m", "cfnlint", "--format", "json", "--", str(path)], capture_output=True, text=True
+    )
+    findings = json.loads(proc.stdout or "[]")
+    errors = [f for f in findings if f["Level"] == "Error"]
+    warnings = [f for f in findings if f["Level"] == "Warning"]
+    print(f"{stack_class.__name__}: cfn-lint warnings: {[(w['Rule']['Id'], w['Message']) for w in warnings]}")
+    assert errors == [], errors
+
+
+def test_cdk_nag_is_active_and_would_flag_the_usual_lambda_role():
+    """Guard against a silently inactive checker: the role CDK gives a plain Function (with
+    AWSLambdaBasicExecutionRole, logs:* on *) is flagged; RustFunction's own role is not."""
+    from aws_cdk import aws_iam as iam
+
+    app = skip_bundling_app()
+    stack = cdk.Stack(app, "Nag")
+    iam.Role(
+        stack, "Usual", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaBasicExecutionRole")],
+    )
+    cdk.Aspects.of(app).add(AwsSolutionsChecks())
+    errors = Annotations.from_stack(stack).find_error("*", Match.string_like_regexp("AwsSolutions-IAM4"))
+    assert len(errors) == 1
