@@ -187,13 +187,12 @@ def docker_invocation(batch: Sequence[BuildRequest], out: Path) -> Tuple[List[st
     ws = first.workspace
     problem = toolchain.docker_engine_problem()
     if problem:
-        fixes = [toolchain.FIX_DOCKER]
         if not toolchain.find_cargo_lambda():
             raise ToolchainError(
                 f"cargo-lambda is not installed and {problem}",
                 fix=f"either {toolchain.FIX_CARGO_LAMBDA} to build locally, or start a Docker engine",
             )
-        raise ToolchainError(f"Docker bundling was forced but {problem}", fix=" or ".join(fixes))
+        raise ToolchainError(f"Docker bundling was forced but {problem}", fix=toolchain.FIX_DOCKER)
     build_dir = _build_dir(ws)
     container_out = f"{commands.CONTAINER_BUILD_DIR}/{out.relative_to(build_dir).as_posix()}"
     command = _command(batch, container_out, f"{commands.CONTAINER_WORKSPACE}/Cargo.toml")
