@@ -56,5 +56,19 @@ _test:
 test-fast: setup
 	@$(MAKE) --no-print-directory _test PYTEST_ARGS='-m "not build and not invoke and not cli and not deploy and not docker"'
 
+# Deploy the example stacks to a local AWS emulator (moto on 127.0.0.1: no account, no Docker),
+# print their outputs, stop the emulator. STACKS="EchoStack PiStack" deploys only those;
+# DEPLOY_LOCAL_ARGS=--destroy also destroys them before the emulator stops.
+deploy-local: setup
+	@$(MAKE) --no-print-directory _deploy-local
+_deploy-local:
+	python scripts/deploy_local.py $(DEPLOY_LOCAL_ARGS) $(STACKS)
+
+# Benchmarks (not part of the tests): see bench/RESULTS.md.
+bench: setup
+	@$(MAKE) --no-print-directory _bench
+_bench:
+	python bench/run.py $(BENCH_ARGS)
+
 clean:
 	rm -rf cdk.out $(STAMP) lambdas/target

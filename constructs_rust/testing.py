@@ -150,6 +150,9 @@ class _FirstRequestRelay:
                     s.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+            if from_runtime:  # the runtime→emulator direction owns the pair
+                src.close()
+                dst.close()
 
     def close(self) -> None:
         self._closed = True
@@ -230,6 +233,10 @@ class LambdaEmulator:
             timeout=timeout, memory_size=memory_size,
         )
         return results[0]
+
+    def invoke_function(self, function: lambda_.Function, event: Any, **kwargs: Any) -> InvokeResult:
+        """Invoke a synthesized RustFunction's bootstrap on the function's own architecture."""
+        return self.invoke(bootstrap_path(function), event, architecture=function.architecture.name, **kwargs)
 
     def invoke_many(
         self,

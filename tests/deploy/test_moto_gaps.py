@@ -1,0 +1,114 @@
+"""One test per moto gap of scripts/moto_gaps.py: each FAILS when moto fixes or changes the gap.
+
+A failure here is good news to act on: drop the workaround flag that covers the gap (or update
+the README's "what a local deploy does not prove" list), then delete the probe and its test.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+
+import pytest
+
+import moto_gaps
+
+pytestmark = pytest.mark.deploy
+
+
+def test_moto_is_the_version_the_gaps_were_established_against() -> None:
+    assert version("moto") == moto_gaps.MOTO_VERSION, (
+        "moto changed: re-run tests/deploy/test_moto_gaps.py and revisit scripts/moto_gaps.py"
+    )
+
+
+# --- gaps with a workaround (a CLI flag) ---------------------------------------------------------
+
+def test_gap_outputs_lost_by_change_set(aws_session) -> None:  # noqa: ANN001
+    """Covered by --method=direct."""
+    assert moto_gaps.probe_outputs_lost_by_change_set(aws_session)
+
+
+def test_gap_delete_missing_change_set_is_http_500(aws_session) -> None:  # noqa: ANN001
+    """Covered by --method=direct (the second deploy's change-set clean-up "hangs" on it)."""
+    assert moto_gaps.probe_delete_missing_change_set(aws_session)
+
+
+def test_gap_use_previous_value_of_defaulted_parameter_is_http_500(aws_session) -> None:  # noqa: ANN001
+    """Covered by --no-previous-parameters."""
+    assert moto_gaps.probe_use_previous_value_of_defaulted_parameter(aws_session)
+
+
+def test_workaround_update_without_previous_parameters_works(aws_session) -> None:  # noqa: ANN001
+    assert moto_gaps.probe_update_without_previous_parameters_works(aws_session)
+
+
+def test_gap_create_stack_output_on_unmodelled_type_is_http_500(aws_session) -> None:  # noqa: ANN001
+    """Covered by --method=change-set (create only) + derive_outputs, for HelloHttpStack."""
+    assert moto_gaps.probe_create_stack_output_on_unmodelled_type(aws_session)
+
+
+# --- gaps without a workaround: the README's "does not prove" list --------------------------------
+
+def test_gap_lambda_architectures_ignored(aws_session) -> None:  # noqa: ANN001
+    assert moto_gaps.probe_lambda_architectures_ignored(aws_session)
+
+
+def test_gap_lambda_logging_config_ignored(aws_session) -> None:  # noqa: ANN001
+    assert moto_gaps.probe_lambda_logging_config_ignored(aws_session)
+
+
+def test_gap_lambda_url_skipped(aws_session) -> None:  # noqa: ANN001
+    assert moto_gaps.probe_lambda_url_skipped(aws_session)
+
+
+def test_every_probe_has_a_test() -> None:
+    tested = {name[len("test_gap_"):] for name in globals() if name.startswith("test_gap_")}
+    for probe in moto_gaps.PROBES:
+        assert any(t.startswith(probe.lower()) for t in tested), f"no test for {probe}"
+
+
+# --- the flag selection and the output derivation (no emulator needed) ----------------------------
+
+URL_TEMPLATE = {
+    "Resources": {
+        "Fn": {"Type": "AWS::Lambda::Function"},
+        "FnUrl": {"Type": "AWS::Lambda::Url"},
+        "Role": {"Type": "AWS::IAM::Role"},
+    },
+    "Outputs": {
+        "Url": {"Value": {"Fn::GetAtt": ["FnUrl", "FunctionUrl"]}},
+        "Name": {"Value": {"Ref": "Fn"}},
+        "RoleArn": {"Value": {"Fn::GetAtt": ["Role", "Arn"]}},
+    },
+}
+
+
+def test_deploy_flags_pick_change_set_only_for_outputs_on_unmodelled_types() -> None:
+    assert moto_gaps.deploy_flags(URL_TEMPLATE) == ["--method=change-set"]
+    plain = {**URL_TEMPLATE, "Outputs": {"Name": {"Value": {"Ref": "Fn"}}}}
+    assert moto_gaps.deploy_flags(plain) == ["--method=direct", "--no-previous-parameters"]
+
+
+def test_derive_outputs_labels_what_it_cannot_know() -> None:
+    derived = moto_gaps.derive_outputs(URL_TEMPLATE, {"Fn": "MyStack-Fn-ABC", "Role": "MyStack-Role-XYZ"})
+    assert derived == {
+        "Url": "<not created: moto does not model AWS::Lambda::Url>",
+        "Name": "MyStack-Fn-ABC",
+        "RoleArn": "<cannot derive Fn::GetAtt Role.Arn>",
+    }
+
+
+def test_hello_http_stack_is_the_only_example_needing_the_change_set_path() -> None:
+    """From the example stacks' templates (synthesized without bundling, no Rust build)."""
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    import deploy_local
+    from app import build_app  # the repository root is on sys.path (pytest rootdir)
+
+    app = build_app(cdk.App(context={"aws:cdk:bundling-stacks": []}))
+    stacks = {stack.stack_name: stack for stack in app.node.children if isinstance(stack, cdk.Stack)}
+    assert set(deploy_local.EXAMPLE_STACKS) <= set(stacks)
+    flags = {name: moto_gaps.deploy_flags(Template.from_stack(stacks[name]).to_json())
+             for name in deploy_local.EXAMPLE_STACKS}
+    assert {name for name, f in flags.items() if f == ["--method=change-set"]} == {"HelloHttpStack"}
