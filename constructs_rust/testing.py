@@ -217,22 +217,12 @@ class LambdaEmulator:
         except urllib.error.HTTPError as err:
             raise RuntimeError(f"invoke failed with HTTP {err.code}: {err.read().decode(errors='replace')}") from None
 
-    def invoke(
-        self,
-        bootstrap: Path,
-        event: Any,
-        *,
-        architecture: str = "x86_64",
-        environment: Optional[Mapping[str, str]] = None,
-        timeout: float = 120,
-        memory_size: int = 128,
-    ) -> InvokeResult:
-        """Start ``bootstrap`` against this emulator, send ``event`` once, stop it."""
-        results = self.invoke_many(
-            bootstrap, [event], architecture=architecture, environment=environment,
-            timeout=timeout, memory_size=memory_size,
-        )
-        return results[0]
+    def invoke(self, bootstrap: Path, event: Any, **kwargs: Any) -> InvokeResult:
+        """Start ``bootstrap`` against this emulator, send ``event`` once, stop it.
+
+        Keyword arguments are those of ``invoke_many``.
+        """
+        return self.invoke_many(bootstrap, [event], **kwargs)[0]
 
     def invoke_function(self, function: lambda_.Function, event: Any, **kwargs: Any) -> InvokeResult:
         """Invoke a synthesized RustFunction's bootstrap on the function's own architecture."""
