@@ -11,6 +11,7 @@ options only.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -110,13 +111,18 @@ def plan_bundle(
     package, binary = cargo.resolve_binary(workspace, manifest, binary_name)
     use_docker = _use_docker(options)
     tools = f"docker {options.docker_image}" if use_docker else toolchain.local_identity(workspace.root)
-    fp = fingerprint.compute(
+    inputs = fingerprint.explain(
         workspace=workspace,
         package=package,
         binary=binary,
         settings=build_settings(options, target, use_docker),
         toolchain=tools,
     )
+    fp = digest(inputs)
+    if os.environ.get("CONSTRUCTS_RUST_EXPLAIN"):
+        for line in inputs:
+            print(f"constructs_rust: {construct_path} fingerprint input: {line}", file=sys.stderr)
+        print(f"constructs_rust: {construct_path} fingerprint: {fp}", file=sys.stderr)
     code = lambda_.Code.from_asset(
         str(package.directory),
         asset_hash=fp,

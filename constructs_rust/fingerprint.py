@@ -77,14 +77,21 @@ def _rel(workspace: Workspace, path: Path) -> str:
     return Path(os.path.relpath(path, workspace.root)).as_posix()
 
 
-def compute(
+def compute(**inputs) -> str:
+    """The fingerprint: a digest of ``explain(**inputs)``."""
+    return digest(explain(**inputs))
+
+
+def explain(
     *,
     workspace: Workspace,
     package: Package,
     binary: str,
     settings: Iterable[str],
     toolchain: str,
-) -> str:
+) -> List[str]:
+    """Every input of the fingerprint, one readable line each (``CONSTRUCTS_RUST_EXPLAIN=1``
+    prints them at synth, to find out why an asset hash changed)."""
     parts: List[str] = [VERSION, f"package={package.name}", f"binary={binary}"]
     for directory in workspace.dependency_closure(package):
         parts.append(f"tree {_rel(workspace, directory)}={hash_tree(directory)}")
@@ -95,4 +102,4 @@ def compute(
         parts.append(f"root {name}={_file_digest(path) if path.is_file() else 'absent'}")
     parts.extend(f"setting {s}" for s in settings)
     parts.append(f"toolchain {toolchain}")
-    return digest(parts)
+    return parts

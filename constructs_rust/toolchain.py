@@ -84,7 +84,11 @@ _rustc_memo: Dict[Tuple[str, str], Dict[str, str]] = {}
 
 
 def rustc_info(cwd: Path) -> Dict[str, str]:
-    """``rustc -vV`` as a dict (run in ``cwd`` so rust-toolchain.toml is honoured)."""
+    """``rustc -vV`` as a dict (run in ``cwd`` so rust-toolchain.toml is honoured).
+
+    Raises ToolchainError when rustc cannot tell its version: a fingerprint with a degraded
+    toolchain identity would silently miss (or worse, hit) the build cache.
+    """
     key = (rustc_command(), str(cwd))
     if key not in _rustc_memo:
         try:
@@ -92,13 +96,16 @@ def rustc_info(cwd: Path) -> Dict[str, str]:
                 [rustc_command(), "-vV"], cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL
             )
         except FileNotFoundError:
-            proc = None
-        info: Dict[str, str] = {}
-        if proc is not None and proc.returncode == 0:
-            for line in proc.stdout.splitlines():
-                if ": " in line:
-                    k, v = line.split(": ", 1)
-                    info[k] = v
+            raise ToolchainError(
+                f"rustc ({rustc_command()}) is not installed or not on PATH",
+                fix="install Rust with rustup (https://rustup.rs)",
+            ) from None
+        info = dict(line.split(": ", 1) for line in proc.stdout.splitlines() if ": " in line)
+        if proc.returncode != 0 or "release" not in info:
+            raise ToolchainError(
+                f"`{rustc_command()} -vV` failed in {cwd}: {(proc.stderr or proc.stdout).strip()[:500]}",
+                fix="check the Rust toolchain (rustup show) and rust-toolchain.toml",
+            )
         _rustc_memo[key] = info
     return _rustc_memo[key]
 
@@ -121,12 +128,16 @@ def local_identity(cwd: Path) -> str:
     """Versions of the local toolchain that shape the binary (part of the fingerprint)."""
     info = rustc_info(cwd)
     cargo_lambda = find_cargo_lambda()
-    cl_version = cached_version(cargo_lambda, [cargo_lambda, "lambda", "--version"]) if cargo_lambda else "missing"
+    cl_version = cached_version(cargo_lambda, [cargo_lambda, "lambda", "--version"]) if cargo_lambda else ""
+    if cargo_lambda and not cl_version:
+        raise ToolchainError(
+            f"`{cargo_lambda} lambda --version` failed", fix=f"reinstall cargo-lambda: {FIX_CARGO_LAMBDA}"
+        )
     zig = find_zig()
     return "|".join(
         [
-            f"rustc {info.get('release', 'missing')} {info.get('commit-hash', '')}",
-            cl_version.split(" (")[0],
+            f"rustc {info['release']} {info.get('commit-hash', '')}",
+            cl_version.split(" (")[0] or "cargo-lambda missing",
             zig.version if zig else "zig missing",
         ]
     )
