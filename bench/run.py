@@ -101,7 +101,7 @@ def make_shims(shim_dir: Path) -> Dict[str, str]:
 def base_env(work: Path) -> Dict[str, str]:
     env = dict(os.environ)
     for var in ("RUSTC", "RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET_DIR",
-                "CDK_OUTDIR", "CDK_CONTEXT_JSON", "BENCH_SHIM_LOG", "BENCH_SHIM_DEPTH", "VIRTUAL_ENV"):
+                "CDK_OUTDIR", "CDK_CONTEXT_JSON", "BENCH_SKIP_BUNDLING", "BENCH_SHIM_LOG", "BENCH_SHIM_DEPTH", "VIRTUAL_ENV"):
         env.pop(var, None)
     shim = work / "shims"
     rest = [p for p in env.get("PATH", "").split(os.pathsep) if p and Path(p) != shim]
@@ -282,6 +282,8 @@ from constructs_rust import RustFunction
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 app = cdk.App()
+if os.environ.get("BENCH_SKIP_BUNDLING"):  # what `cdk synth -e OtherStack` does for this stack
+    app.node.set_context("aws:cdk:bundling-stacks", [])
 stack = cdk.Stack(app, "{stack}")
 for i, member in enumerate({members!r}, 1):
     RustFunction(stack, f"F{{i}}", manifest_path=os.path.join(ROOT, member),
@@ -297,6 +299,8 @@ from cargo_lambda_cdk import RustFunction
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 app = cdk.App()
+if os.environ.get("BENCH_SKIP_BUNDLING"):  # what `cdk synth -e OtherStack` does for this stack
+    app.node.set_context("aws:cdk:bundling-stacks", [])
 stack = cdk.Stack(app, "{stack}")
 for i, member in enumerate({members!r}, 1):
     RustFunction(stack, f"F{{i}}", manifest_path=os.path.join(ROOT, member), binary_name=member,
@@ -305,9 +309,12 @@ app.synth()
 """
 
 APP_EMPTY = """\
+import os
 import aws_cdk as cdk
 
 app = cdk.App()
+if os.environ.get("BENCH_SKIP_BUNDLING"):
+    app.node.set_context("aws:cdk:bundling-stacks", [])
 cdk.Stack(app, "{stack}")
 app.synth()
 """
@@ -329,7 +336,8 @@ class Copy:
         self.cache = dest.parent / f"{dest.name}-cr-cache"
         shutil.rmtree(self.cache, ignore_errors=True)
         self.logs = dest.parent / f"{dest.name}-logs"
-        self.logs.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.logs, ignore_errors=True)
+        self.logs.mkdir(parents=True)
         self.python = pythons["clc" if contender == "cargo_lambda_cdk" else "main"]
         app = {"constructs_rust": APP_CR, "cargo_lambda_cdk": APP_CLC, "baseline": APP_EMPTY}[contender]
         (dest / "app.py").write_text(app.format(stack=STACK, members=members(n)))
@@ -361,15 +369,15 @@ class Copy:
 
     def synth(self, tag: str, shim_log: Path, skip: bool = False) -> float:
         env = dict(self.env, BENCH_SHIM_LOG=str(shim_log))
+        if skip:
+            # The CLI refuses `-c aws:...` and overwrites CDK_CONTEXT_JSON, so the app sets the
+            # context itself (app.node.set_context before any stack exists), in both modes.
+            env["BENCH_SKIP_BUNDLING"] = "1"
         if self.args.synth == "cli":
             argv = ["cdk", "synth", "--quiet", "--output", str(self.outdir(skip))]
-            if skip:
-                argv += ["-c", "aws:cdk:bundling-stacks=[]"]
         else:
             argv = [str(self.python), "app.py"]
             env["CDK_OUTDIR"] = str(self.outdir(skip))
-            if skip:
-                env["CDK_CONTEXT_JSON"] = json.dumps({"aws:cdk:bundling-stacks": []})
         self.outdir(skip).mkdir(exist_ok=True)
         return self._run(argv, env, tag)
 
@@ -383,13 +391,14 @@ class Copy:
         if not template.is_file():
             return {}
         out = {}
-        for res in json.loads(template.read_text()).get("Resources", {}).values():
+        for logical_id, res in json.loads(template.read_text()).get("Resources", {}).items():
             if res.get("Type") != "AWS::Lambda::Function":
                 continue
-            path = res.get("Metadata", {}).get("aws:cdk:path", "")
+            # logical id = construct id + 8 hex digits of path hash (F1EAD92DBE -> F1)
+            name = re.sub(r"[0-9A-F]{8}$", "", logical_id)
             key = res.get("Properties", {}).get("Code", {}).get("S3Key")
             if isinstance(key, str):
-                out[path.split("/")[1] if "/" in path else path] = key.split(".")[0]
+                out[name] = key.split(".")[0]
         return out
 
     def touch_one(self) -> None:
@@ -412,11 +421,23 @@ class Copy:
             shutil.rmtree(p, ignore_errors=True)
 
 
-def count_invocations(shim_log: Path) -> Dict[str, int]:
-    counts = {"cargo": 0, "cargo_all": 0, "cargo-lambda": 0, "docker": 0}
+def command_kind(tool: str, args: str) -> str:
+    """`cargo lambda build --release ...` -> `cargo lambda build`: the command without options."""
+    words = []
+    for word in args.split():
+        if word.startswith("-") and not (tool == "cargo-lambda" and word == "--version") and not (
+                tool == "cargo" and word == "--version"):
+            break
+        words.append(word)
+    return " ".join([tool, *words[:2]])
+
+
+def count_invocations(shim_log: Path) -> Dict:
+    counts: Dict = {"cargo": 0, "cargo_all": 0, "cargo-lambda": 0, "docker": 0, "calls": []}
     if shim_log.is_file():
         for line in shim_log.read_text().splitlines():
-            tool, depth, _ = (line.split("\t", 2) + ["", ""])[:3]
+            tool, depth, args = (line.split("\t", 2) + ["", ""])[:3]
+            counts["calls"].append(("  " * int(depth or 0)) + command_kind(tool, args))
             if tool == "cargo":
                 counts["cargo_all"] += 1
                 if depth == "0":
@@ -453,7 +474,7 @@ def run_scenario(copy: Copy, scenario: str, shim_log: Path) -> Dict:
     elif scenario == "skip-rm":
         shutil.rmtree(copy.outdir(True), ignore_errors=True)
     shim_log.unlink(missing_ok=True)
-    result: Dict = {}
+    result: Dict = {"scenario": scenario}
     if copy.contender == "baseline":
         result["build"] = copy.cargo_build(scenario, shim_log)
         result["synth"] = copy.synth(scenario, shim_log)
@@ -461,6 +482,9 @@ def run_scenario(copy: Copy, scenario: str, shim_log: Path) -> Dict:
     else:
         result["time"] = copy.synth(scenario, shim_log, skip=scenario.startswith("skip"))
     result.update(count_invocations(shim_log))
+    if shim_log.is_file():
+        with open(copy.logs / "shim.log", "a") as fh:
+            fh.write(f"# {scenario}\n{shim_log.read_text()}")
     if copy.contender != "baseline" and not scenario.startswith("skip"):
         after = copy.hashes()
         result["functions"] = len(after)
@@ -550,7 +574,21 @@ def render(data: Dict, sizes: List[int], contenders: List[str], repeat: int) -> 
             f"| {fmt_ratio(g('warm', 'cargo_lambda_cdk'), g('skip', cr))} "
             f"| {fmt_n(g('touch-one', 'cargo_lambda_cdk', 'cargo'))} / {changed_summary(touch.get('cargo_lambda_cdk', []))} |"
         )
-    return table + "\n\n" + "\n".join(ratios) + "\n"
+    calls = [f"Commands the shims saw at N={max(data)} (last repetition; indented = started by the line "
+             "above it, e.g. `cargo lambda` execs the `cargo-lambda` subcommand):", "",
+             "| scenario | contender | commands |", "|---|---|---|"]
+    for scenario in ("cold", "warm", "warm-rm", "touch-one", "touch-shared", "skip", "skip-rm"):
+        for c in contenders:
+            rs = data.get(max(data), {}).get(scenario, {}).get(c, [])
+            if not rs:
+                continue
+            seen: Dict[str, int] = {}
+            for call in rs[-1]["calls"]:
+                seen[call] = seen.get(call, 0) + 1
+            text = "; ".join(f"`{k.strip()}`" + (" (nested)" if k.startswith(" ") else "") + (f" ×{v}" if v > 1 else "")
+                             for k, v in seen.items()) or "none"
+            calls.append(f"| {scenario} | {SHORT[c]} | {text} |")
+    return table + "\n\n" + "\n".join(ratios) + "\n\n" + "\n".join(calls) + "\n"
 
 
 def machine(env: Dict[str, str], pythons: Dict[str, Path]) -> List[str]:
@@ -621,6 +659,25 @@ def main() -> int:
     desc = machine(env, pythons)
 
     data: Dict[int, Dict[str, Dict[str, List[Dict]]]] = {}
+
+    def write_report(final: bool) -> str:
+        report = render(data, [n for n in sizes if n in data], contenders, args.repeat)
+        if args.out != "-":
+            done = {n: max((len(v) for per in data[n].values() for v in per.values()), default=0) for n in data}
+            status = "" if final else (
+                "**PARTIAL — run still in progress** (repetitions done so far: "
+                + ", ".join(f"N={n}: {k}" for n, k in done.items()) + ")\n\n")
+            now = dt.datetime.now(dt.timezone.utc)
+            Path(args.out).write_text(
+                "# Benchmark results\n\n" + status
+                + (f"{args.label}\n\n" if args.label else "")
+                + f"Produced by `{command}` (from the repository root), {started:%Y-%m-%d %H:%M}–{now:%H:%M} UTC; "
+                f"sizes N={','.join(map(str, sizes))}, R={args.repeat} repetitions, medians shown; every synth is "
+                + ("`python app.py` with CDK_OUTDIR set" if args.synth == "python" else "the pinned `cdk synth` CLI")
+                + ". See bench/README.md for what each scenario and column means.\n\n"
+                "## Machine\n\n" + "\n".join(desc) + "\n\n## Results\n\n" + report
+            )
+        return report
     for n in sizes:
         template = work / "templates" / f"ws{n}"
         log(f"N={n}: generating the workspace template in {template}")
@@ -642,22 +699,13 @@ def main() -> int:
                     for cp in copies.values():
                         cp.remove()
                     shutil.rmtree(work / "runs", ignore_errors=True)
+            write_report(final=False)
         if not args.keep:
             shutil.rmtree(template, ignore_errors=True)
-    finished = dt.datetime.now(dt.timezone.utc)
-
-    report = render(data, sizes, contenders, args.repeat)
-    print(report)
+    if not args.keep:
+        shutil.rmtree(work / "templates", ignore_errors=True)  # the cargo home and shims stay for the next run
+    print(write_report(final=True))
     if args.out != "-":
-        Path(args.out).write_text(
-            "# Benchmark results\n\n"
-            + (f"{args.label}\n\n" if args.label else "")
-            + f"Produced by `{command}` (from the repository root), {started:%Y-%m-%d %H:%M}–{finished:%H:%M} UTC; "
-            f"sizes N={','.join(map(str, sizes))}, R={args.repeat} repetitions, medians shown; every synth is "
-            + ("`python app.py` with CDK_OUTDIR set" if args.synth == "python" else "the pinned `cdk synth` CLI")
-            + ". See bench/README.md for what each scenario and column means.\n\n"
-            "## Machine\n\n" + "\n".join(desc) + "\n\n## Results\n\n" + report
-        )
         log(f"wrote {args.out}")
     return 0
 

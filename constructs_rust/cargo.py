@@ -178,12 +178,20 @@ def _stamp(root: Path) -> str:
 
 
 _memo: Dict[Path, Workspace] = {}
+_stamps: Dict[Path, str] = {}
 
 
 def load_workspace(manifest_path: Path) -> Workspace:
     """The workspace of ``manifest_path``, from the cache when nothing relevant changed."""
     if manifest_path in _memo:
         return _memo[manifest_path]
+    # `cargo metadata --no-deps` of any member describes the whole workspace: reuse one
+    # already loaded in this process instead of asking cargo again for every function.
+    for known in list(_memo.values()):
+        if manifest_path == known.root_manifest or known.package_at(manifest_path) is not None:
+            if known.root.is_dir() and _stamp(known.root) == _stamps.get(known.root):
+                _memo[manifest_path] = known
+                return known
     key = cache.digest([str(manifest_path)])
     entry = cache.read_json("metadata", key)
     if entry and Path(entry["root"]).is_dir() and entry["stamp"] == _stamp(Path(entry["root"])):
@@ -194,12 +202,14 @@ def load_workspace(manifest_path: Path) -> Workspace:
         cache.write_json("metadata", key, {"root": str(root), "stamp": _stamp(root), "metadata": data})
     workspace = parse_metadata(data)
     _memo[manifest_path] = workspace
+    _stamps[workspace.root] = _stamp(workspace.root)
     return workspace
 
 
 def forget_memo() -> None:
     """Drop the in-process memo (tests that edit crates between synths in one process)."""
     _memo.clear()
+    _stamps.clear()
 
 
 def candidate_binaries(workspace: Workspace, manifest_path: Path) -> List[Tuple[Package, str]]:

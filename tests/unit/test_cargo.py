@@ -121,3 +121,15 @@ def test_metadata_is_cached_until_a_manifest_changes(copy_fixture, monkeypatch):
     ws = cargo.load_workspace(manifest)
     assert len(calls) == 2, "a new src/bin file can add a binary: metadata is asked again"
     assert set(ws.packages[0].bins) == {"fx_single", "extra"}
+
+
+def test_one_metadata_call_per_workspace_not_per_member(copy_fixture, monkeypatch):
+    ws = copy_fixture("workspace")
+    calls = []
+    real = cargo.run_metadata
+    monkeypatch.setattr(cargo, "run_metadata", lambda m: calls.append(m) or real(m))
+    cargo.forget_memo()
+    for member in ("api", "worker"):
+        cargo.load_workspace(cargo.normalize_manifest_path(str(ws / "members" / member)))
+    cargo.load_workspace(cargo.normalize_manifest_path(str(ws)))
+    assert len(calls) == 1, calls
