@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The example app: every stack of stacks/, built from the Rust lambdas in lambdas/.
 
-    make synth                      # or: npx cdk synth
-    npx cdk synth -e PiStack        # builds only pi_digits (both architectures)
+make synth                      # or: npx cdk synth
+npx cdk synth -e PiStack        # builds only pi_digits (both architectures)
 """
 
 import os

@@ -36,7 +36,7 @@ VARIANTS = {
     "ours (o3, thin lto, cgu1, abort, strip)": 'opt-level = 3\nlto = "thin"\ncodegen-units = 1\npanic = "abort"\nstrip = true\n',
     "cargo-lambda defaults (no section)": None,
     "size (o=s, fat lto, cgu1, abort, strip)": 'opt-level = "s"\nlto = "fat"\ncodegen-units = 1\npanic = "abort"\nstrip = true\n',
-    "fast build (o3, no lto, cgu16, strip)": 'opt-level = 3\nlto = false\ncodegen-units = 16\nstrip = true\n',
+    "fast build (o3, no lto, cgu16, strip)": "opt-level = 3\nlto = false\ncodegen-units = 16\nstrip = true\n",
     "fat lto (o3, fat lto, cgu1, abort, strip)": 'opt-level = 3\nlto = "fat"\ncodegen-units = 1\npanic = "abort"\nstrip = true\n',
 }
 
@@ -61,25 +61,60 @@ def main() -> int:
             shutil.copytree(ROOT / "lambdas", work, ignore=shutil.ignore_patterns("target"))
             (work / "Cargo.toml").write_text(with_profile((work / "Cargo.toml").read_text(), body))
             out = work / "out"
-            argv = ["cargo", "lambda", "build", "--release", "--x86-64", "--bin", "echo", "--bin", "pi_digits",
-                    "--lambda-dir", str(out), "--color", "never"]
+            argv = [
+                "cargo",
+                "lambda",
+                "build",
+                "--release",
+                "--x86-64",
+                "--bin",
+                "echo",
+                "--bin",
+                "pi_digits",
+                "--lambda-dir",
+                str(out),
+                "--color",
+                "never",
+            ]
             started = time.monotonic()
-            subprocess.run(argv, cwd=work, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(
+                argv,
+                cwd=work,
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             build_s = time.monotonic() - started
             echo, pi = out / "echo" / "bootstrap", out / "pi_digits" / "bootstrap"
             inits, pis = [], []
             for _ in range(args.repeat):
                 inits.append(emulator.invoke(echo, {"message": "x"}).init_seconds)
                 pis.append(emulator.invoke(pi, {"digits": 3000}, timeout=300).invoke_seconds)
-            rows.append((name, build_s, echo.stat().st_size, pi.stat().st_size,
-                         statistics.median(inits) * 1000, statistics.median(pis) * 1000))
+            rows.append(
+                (
+                    name,
+                    build_s,
+                    echo.stat().st_size,
+                    pi.stat().st_size,
+                    statistics.median(inits) * 1000,
+                    statistics.median(pis) * 1000,
+                )
+            )
             print(rows[-1], flush=True)
             shutil.rmtree(work / "target", ignore_errors=True)
-    table = ["| release profile | cold build echo+pi_digits (s) | echo bootstrap (KiB) | pi_digits bootstrap (KiB) | echo init (ms, median) | pi_digits(3000) invoke (ms, median) |",
-             "|---|---|---|---|---|---|"]
+    table = [
+        "| release profile | cold build echo+pi_digits (s) | echo bootstrap (KiB) | pi_digits bootstrap (KiB) | echo init (ms, median) | pi_digits(3000) invoke (ms, median) |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, build_s, es, ps, init_ms, pi_ms in rows:
-        table.append(f"| {name} | {build_s:.0f} | {es / 1024:.0f} | {ps / 1024:.0f} | {init_ms:.1f} | {pi_ms:.0f} |")
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+        table.append(
+            f"| {name} | {build_s:.0f} | {es / 1024:.0f} | {ps / 1024:.0f} | {init_ms:.1f} | {pi_ms:.0f} |"
+        )
+    cpu = next(
+        (l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")),
+        "?",
+    )
     text = "\n".join(table)
     print(text)
     with open(args.out, "w") as fh:

@@ -66,7 +66,9 @@ def log(msg: str) -> None:
 
 
 def which_outside(name: str, exclude: Path) -> str:
-    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if Path(p) != exclude)
+    path = os.pathsep.join(
+        p for p in os.environ.get("PATH", "").split(os.pathsep) if Path(p) != exclude
+    )
     path = os.pathsep.join([str(MAIN_VENV / "bin"), str(NODE_BIN), path])
     found = shutil.which(name, path=path)
     if not found:
@@ -89,7 +91,7 @@ def make_shims(shim_dir: Path) -> Dict[str, str]:
         script = (
             "#!/bin/sh\n"
             f'if [ -n "$BENCH_SHIM_LOG" ]; then printf "%s\\t%s\\t%s\\n" {name} "${{BENCH_SHIM_DEPTH:-0}}" "$*" >> "$BENCH_SHIM_LOG"; fi\n'
-            'BENCH_SHIM_DEPTH=$(( ${BENCH_SHIM_DEPTH:-0} + 1 )); export BENCH_SHIM_DEPTH\n'
+            "BENCH_SHIM_DEPTH=$(( ${BENCH_SHIM_DEPTH:-0} + 1 )); export BENCH_SHIM_DEPTH\n"
             f'exec {shlex.quote(real[name])} "$@"\n'
         )
         path = shim_dir / name
@@ -100,8 +102,19 @@ def make_shims(shim_dir: Path) -> Dict[str, str]:
 
 def base_env(work: Path) -> Dict[str, str]:
     env = dict(os.environ)
-    for var in ("RUSTC", "RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET_DIR",
-                "CDK_OUTDIR", "CDK_CONTEXT_JSON", "BENCH_SKIP_BUNDLING", "BENCH_SHIM_LOG", "BENCH_SHIM_DEPTH", "VIRTUAL_ENV"):
+    for var in (
+        "RUSTC",
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET_DIR",
+        "CDK_OUTDIR",
+        "CDK_CONTEXT_JSON",
+        "BENCH_SKIP_BUNDLING",
+        "BENCH_SHIM_LOG",
+        "BENCH_SHIM_DEPTH",
+        "VIRTUAL_ENV",
+    ):
         env.pop(var, None)
     shim = work / "shims"
     rest = [p for p in env.get("PATH", "").split(os.pathsep) if p and Path(p) != shim]
@@ -116,30 +129,64 @@ def base_env(work: Path) -> Dict[str, str]:
 
 
 def run_checked(argv: List[str], *, cwd: Path, env: Dict[str, str], what: str) -> str:
-    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        argv, cwd=cwd, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
     if proc.returncode != 0:
-        raise SystemExit(f"bench: {what} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise SystemExit(
+            f"bench: {what} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return proc.stdout
 
 
 def ensure_clc_venv(venv: Path, env: Dict[str, str]) -> Path:
     """A separate venv with cargo-lambda-cdk and the same aws-cdk-lib as the project's venv."""
     python = venv / "bin" / "python"
-    if python.exists() and subprocess.run([str(python), "-c", "import cargo_lambda_cdk"],
-                                          capture_output=True).returncode == 0:
+    if (
+        python.exists()
+        and subprocess.run(
+            [str(python), "-c", "import cargo_lambda_cdk"], capture_output=True
+        ).returncode
+        == 0
+    ):
         return python
     main_python = MAIN_VENV / "bin" / "python"
-    versions = json.loads(run_checked(
-        [str(main_python), "-c", "import json, importlib.metadata as m; "
-         "print(json.dumps({p: m.version(p) for p in ('aws-cdk-lib', 'constructs')}))"],
-        cwd=REPO, env=env, what="reading aws-cdk-lib version"))
+    versions = json.loads(
+        run_checked(
+            [
+                str(main_python),
+                "-c",
+                "import json, importlib.metadata as m; "
+                "print(json.dumps({p: m.version(p) for p in ('aws-cdk-lib', 'constructs')}))",
+            ],
+            cwd=REPO,
+            env=env,
+            what="reading aws-cdk-lib version",
+        )
+    )
     log(f"creating {venv} (cargo-lambda-cdk, aws-cdk-lib=={versions['aws-cdk-lib']})")
-    base_python = run_checked([str(main_python), "-c", "import sys; print(sys._base_executable)"],
-                              cwd=REPO, env=env, what="base python").strip()
+    base_python = run_checked(
+        [str(main_python), "-c", "import sys; print(sys._base_executable)"],
+        cwd=REPO,
+        env=env,
+        what="base python",
+    ).strip()
     run_checked([base_python, "-m", "venv", str(venv)], cwd=REPO, env=env, what="venv")
-    run_checked([str(python), "-m", "pip", "install", "--quiet", "cargo-lambda-cdk",
-                 f"aws-cdk-lib=={versions['aws-cdk-lib']}", f"constructs=={versions['constructs']}"],
-                cwd=REPO, env=env, what="pip install cargo-lambda-cdk")
+    run_checked(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "cargo-lambda-cdk",
+            f"aws-cdk-lib=={versions['aws-cdk-lib']}",
+            f"constructs=={versions['constructs']}",
+        ],
+        cwd=REPO,
+        env=env,
+        what="pip install cargo-lambda-cdk",
+    )
     return python
 
 
@@ -150,8 +197,17 @@ def release_profile() -> str:
     try:
         profile = tomllib.loads((REPO / "lambdas" / "Cargo.toml").read_text())["profile"]["release"]
     except (OSError, KeyError):
-        profile = {"opt-level": 3, "lto": "thin", "codegen-units": 1, "panic": "abort", "strip": True}
-    return "".join(f"{k} = {json.dumps(v) if not isinstance(v, bool) else str(v).lower()}\n" for k, v in profile.items())
+        profile = {
+            "opt-level": 3,
+            "lto": "thin",
+            "codegen-units": 1,
+            "panic": "abort",
+            "strip": True,
+        }
+    return "".join(
+        f"{k} = {json.dumps(v) if not isinstance(v, bool) else str(v).lower()}\n"
+        for k, v in profile.items()
+    )
 
 
 SHARED_LIB = """\
@@ -248,14 +304,14 @@ def generate_workspace(root: Path, n: int, env: Dict[str, str]) -> None:
     deps = "".join(f"{k} = {v}\n" for k, v in DEFAULT_DEPS.items())
     (root / "shared" / "src").mkdir(parents=True)
     (root / "Cargo.toml").write_text(
-        "[workspace]\nresolver = \"2\"\n"
+        '[workspace]\nresolver = "2"\n'
         f"members = [{', '.join(json.dumps(m) for m in ['shared', *names])}]\n\n"
-        "[workspace.package]\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n\n"
-        f"[workspace.dependencies]\nshared = {{ path = \"shared\" }}\n{deps}\n"
+        '[workspace.package]\nversion = "0.1.0"\nedition = "2021"\npublish = false\n\n'
+        f'[workspace.dependencies]\nshared = {{ path = "shared" }}\n{deps}\n'
         f"[profile.release]\n{release_profile()}"
     )
     (root / "shared" / "Cargo.toml").write_text(
-        "[package]\nname = \"shared\"\nversion.workspace = true\nedition.workspace = true\npublish.workspace = true\n\n"
+        '[package]\nname = "shared"\nversion.workspace = true\nedition.workspace = true\npublish.workspace = true\n\n'
         "[dependencies]\nserde.workspace = true\n"
     )
     (root / "shared" / "src" / "lib.rs").write_text(SHARED_LIB)
@@ -268,9 +324,13 @@ def generate_workspace(root: Path, n: int, env: Dict[str, str]) -> None:
     seed = REPO / "lambdas" / "Cargo.lock"
     if seed.is_file():
         shutil.copy2(seed, root / "Cargo.lock")
-        run_checked(["cargo", "update", "--workspace"], cwd=root, env=env, what="cargo update --workspace")
+        run_checked(
+            ["cargo", "update", "--workspace"], cwd=root, env=env, what="cargo update --workspace"
+        )
     else:
-        run_checked(["cargo", "generate-lockfile"], cwd=root, env=env, what="cargo generate-lockfile")
+        run_checked(
+            ["cargo", "generate-lockfile"], cwd=root, env=env, what="cargo generate-lockfile"
+        )
     run_checked(["cargo", "fetch"], cwd=root, env=env, what="cargo fetch")
 
 
@@ -326,8 +386,16 @@ app.synth()
 class Copy:
     """One contender's fresh copy of a template workspace (own target dir, cdk.out, caches)."""
 
-    def __init__(self, contender: str, template: Path, dest: Path, n: int, args, pythons: Dict[str, Path],
-                 env: Dict[str, str]):
+    def __init__(
+        self,
+        contender: str,
+        template: Path,
+        dest: Path,
+        n: int,
+        args,
+        pythons: Dict[str, Path],
+        env: Dict[str, str],
+    ):
         self.contender, self.n, self.args = contender, n, args
         if dest.exists():
             shutil.rmtree(dest)
@@ -339,14 +407,20 @@ class Copy:
         shutil.rmtree(self.logs, ignore_errors=True)
         self.logs.mkdir(parents=True)
         self.python = pythons["clc" if contender == "cargo_lambda_cdk" else "main"]
-        app = {"constructs_rust": APP_CR, "cargo_lambda_cdk": APP_CLC, "baseline": APP_EMPTY}[contender]
+        app = {"constructs_rust": APP_CR, "cargo_lambda_cdk": APP_CLC, "baseline": APP_EMPTY}[
+            contender
+        ]
         (dest / "app.py").write_text(app.format(stack=STACK, members=members(n)))
-        (dest / "cdk.json").write_text(json.dumps({"app": f"{self.python} app.py", "output": "cdk.out"}))
+        (dest / "cdk.json").write_text(
+            json.dumps({"app": f"{self.python} app.py", "output": "cdk.out"})
+        )
         self.env = dict(env)
         self.env["CONSTRUCTS_RUST_CACHE_DIR"] = str(self.cache)
         if contender == "constructs_rust":
             # the library from this checkout, whether or not the venv has it installed
-            self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
+            self.env["PYTHONPATH"] = os.pathsep.join(
+                filter(None, [str(REPO), env.get("PYTHONPATH", "")])
+            )
         self.touch_rev = 0
         self.shared_rev = 0
 
@@ -359,12 +433,20 @@ class Copy:
             fh.write(f"$ {' '.join(argv)}\n")
             fh.flush()
             t0 = time.perf_counter()
-            proc = subprocess.run(argv, cwd=self.root, env=env, stdout=fh, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL)
+            proc = subprocess.run(
+                argv,
+                cwd=self.root,
+                env=env,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
             elapsed = time.perf_counter() - t0
         if proc.returncode != 0:
             tail = logfile.read_text()[-4000:]
-            raise RuntimeError(f"{self.contender} {tag}: {argv[:4]} exited {proc.returncode}\n{tail}")
+            raise RuntimeError(
+                f"{self.contender} {tag}: {argv[:4]} exited {proc.returncode}\n{tail}"
+            )
         return elapsed
 
     def synth(self, tag: str, shim_log: Path, skip: bool = False) -> float:
@@ -383,7 +465,9 @@ class Copy:
 
     def cargo_build(self, tag: str, shim_log: Path) -> float:
         env = dict(self.env, BENCH_SHIM_LOG=str(shim_log))
-        return self._run(["cargo", "lambda", "build", "--release", "--workspace", "--x86-64"], env, tag)
+        return self._run(
+            ["cargo", "lambda", "build", "--release", "--workspace", "--x86-64"], env, tag
+        )
 
     def hashes(self) -> Dict[str, str]:
         """construct id (F1..) -> asset hash, from the template's S3Key."""
@@ -404,14 +488,24 @@ class Copy:
     def touch_one(self) -> None:
         self.touch_rev += 1
         main = self.root / members(self.n)[0] / "src" / "main.rs"
-        main.write_text(re.sub(r"const REVISION: u32 = \d+;", f"const REVISION: u32 = {self.touch_rev};",
-                               main.read_text()))
+        main.write_text(
+            re.sub(
+                r"const REVISION: u32 = \d+;",
+                f"const REVISION: u32 = {self.touch_rev};",
+                main.read_text(),
+            )
+        )
 
     def touch_shared(self) -> None:
         self.shared_rev += 1
         lib = self.root / "shared" / "src" / "lib.rs"
-        lib.write_text(re.sub(r"SHARED_REVISION: u32 = \d+;", f"SHARED_REVISION: u32 = {self.shared_rev};",
-                              lib.read_text()))
+        lib.write_text(
+            re.sub(
+                r"SHARED_REVISION: u32 = \d+;",
+                f"SHARED_REVISION: u32 = {self.shared_rev};",
+                lib.read_text(),
+            )
+        )
 
     def rm_cdk_out(self) -> None:
         shutil.rmtree(self.outdir(False), ignore_errors=True)
@@ -425,8 +519,11 @@ def command_kind(tool: str, args: str) -> str:
     """`cargo lambda build --release ...` -> `cargo lambda build`: the command without options."""
     words = []
     for word in args.split():
-        if word.startswith("-") and not (tool == "cargo-lambda" and word == "--version") and not (
-                tool == "cargo" and word == "--version"):
+        if (
+            word.startswith("-")
+            and not (tool == "cargo-lambda" and word == "--version")
+            and not (tool == "cargo" and word == "--version")
+        ):
             break
         words.append(word)
     return " ".join([tool, *words[:2]])
@@ -488,9 +585,13 @@ def run_scenario(copy: Copy, scenario: str, shim_log: Path) -> Dict:
     if copy.contender != "baseline" and not scenario.startswith("skip"):
         after = copy.hashes()
         result["functions"] = len(after)
-        result["changed"] = sorted(k for k in after if before.get(k) != after[k]) if scenario != "cold" else []
+        result["changed"] = (
+            sorted(k for k in after if before.get(k) != after[k]) if scenario != "cold" else []
+        )
         if len(after) != copy.n:
-            raise RuntimeError(f"{copy.contender} {scenario}: {len(after)} functions in the template, expected {copy.n}")
+            raise RuntimeError(
+                f"{copy.contender} {scenario}: {len(after)} functions in the template, expected {copy.n}"
+            )
     return result
 
 
@@ -520,15 +621,23 @@ def changed_summary(results: List[Dict]) -> str:
     counts = [len(r["changed"]) for r in results]
     names = sorted({x for r in results for x in r["changed"]})
     shown = ",".join(names) if len(names) <= 3 else f"{len(names)} fns"
-    return f"{statistics.median(counts):g}/{results[0]['functions']}" + (f" ({shown})" if names else "")
+    return f"{statistics.median(counts):g}/{results[0]['functions']}" + (
+        f" ({shown})" if names else ""
+    )
 
 
 def render(data: Dict, sizes: List[int], contenders: List[str], repeat: int) -> str:
     """data[n][scenario][contender] = list of per-repetition results."""
     lines = []
-    head = "| N | scenario | " + " | ".join(
-        f"{SHORT[c]} time s | {SHORT[c]} cargo / cargo-lambda / docker" + (" | " + SHORT[c] + " changed hashes" if c != "baseline" else "")
-        for c in contenders) + " |"
+    head = (
+        "| N | scenario | "
+        + " | ".join(
+            f"{SHORT[c]} time s | {SHORT[c]} cargo / cargo-lambda / docker"
+            + (" | " + SHORT[c] + " changed hashes" if c != "baseline" else "")
+            for c in contenders
+        )
+        + " |"
+    )
     lines.append(head)
     lines.append("|" + "---|" * (head.count("|") - 1))
     for n in sizes:
@@ -544,17 +653,23 @@ def render(data: Dict, sizes: List[int], contenders: List[str], repeat: int) -> 
                     tcell = f"{fmt_s(t)} ({fmt_s(med(rs, 'build'))} + {fmt_s(med(rs, 'synth'))})"
                 else:
                     tcell = fmt_s(t)
-                inv = "—" if not rs else f"{fmt_n(med(rs, 'cargo'))} / {fmt_n(med(rs, 'cargo-lambda'))} / {fmt_n(med(rs, 'docker'))}"
+                inv = (
+                    "—"
+                    if not rs
+                    else f"{fmt_n(med(rs, 'cargo'))} / {fmt_n(med(rs, 'cargo-lambda'))} / {fmt_n(med(rs, 'docker'))}"
+                )
                 cells += [tcell, inv]
                 if c != "baseline":
                     cells.append(changed_summary(rs))
             lines.append(f"| {n} | {scenario} | " + " | ".join(cells) + " |")
     table = "\n".join(lines)
 
-    ratios = ["| N | P1 CR cold / (build + empty synth) | P2 CR warm / skip | P2 CR warm-rm / skip-rm "
-              "| P2 cargo+cargo-lambda+docker (warm, warm-rm) | P3 CR touch-one: cargo / changed hashes "
-              "| CR touch-shared changed | CLC cold / base | CLC warm / CR skip | CLC touch-one: cargo / changed |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+    ratios = [
+        "| N | P1 CR cold / (build + empty synth) | P2 CR warm / skip | P2 CR warm-rm / skip-rm "
+        "| P2 cargo+cargo-lambda+docker (warm, warm-rm) | P3 CR touch-one: cargo / changed hashes "
+        "| CR touch-shared changed | CLC cold / base | CLC warm / CR skip | CLC touch-one: cargo / changed |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for n in sizes:
         d = data.get(n, {})
         g = lambda s, c, k="time": med(d.get(s, {}).get(c, []), k)  # noqa: E731
@@ -563,7 +678,9 @@ def render(data: Dict, sizes: List[int], contenders: List[str], repeat: int) -> 
         if d.get("warm", {}).get(cr):
             inv_warm = " , ".join(
                 fmt_n(sum(med(d[s][cr], k) or 0 for k in ("cargo_all", "cargo-lambda", "docker")))
-                for s in ("warm", "warm-rm") if d.get(s, {}).get(cr))
+                for s in ("warm", "warm-rm")
+                if d.get(s, {}).get(cr)
+            )
         touch = d.get("touch-one", {})
         ratios.append(
             f"| {n} | {fmt_ratio(g('cold', cr), g('cold', 'baseline'))} | {fmt_ratio(g('warm', cr), g('skip', cr))} "
@@ -574,9 +691,13 @@ def render(data: Dict, sizes: List[int], contenders: List[str], repeat: int) -> 
             f"| {fmt_ratio(g('warm', 'cargo_lambda_cdk'), g('skip', cr))} "
             f"| {fmt_n(g('touch-one', 'cargo_lambda_cdk', 'cargo'))} / {changed_summary(touch.get('cargo_lambda_cdk', []))} |"
         )
-    calls = [f"Commands the shims saw at N={max(data)} (last repetition; indented = started by the line "
-             "above it, e.g. `cargo lambda` execs the `cargo-lambda` subcommand):", "",
-             "| scenario | contender | commands |", "|---|---|---|"]
+    calls = [
+        f"Commands the shims saw at N={max(data)} (last repetition; indented = started by the line "
+        "above it, e.g. `cargo lambda` execs the `cargo-lambda` subcommand):",
+        "",
+        "| scenario | contender | commands |",
+        "|---|---|---|",
+    ]
     for scenario in ("cold", "warm", "warm-rm", "touch-one", "touch-shared", "skip", "skip-rm"):
         for c in contenders:
             rs = data.get(max(data), {}).get(scenario, {}).get(c, [])
@@ -585,8 +706,15 @@ def render(data: Dict, sizes: List[int], contenders: List[str], repeat: int) -> 
             seen: Dict[str, int] = {}
             for call in rs[-1]["calls"]:
                 seen[call] = seen.get(call, 0) + 1
-            text = "; ".join(f"`{k.strip()}`" + (" (nested)" if k.startswith(" ") else "") + (f" ×{v}" if v > 1 else "")
-                             for k, v in seen.items()) or "none"
+            text = (
+                "; ".join(
+                    f"`{k.strip()}`"
+                    + (" (nested)" if k.startswith(" ") else "")
+                    + (f" ×{v}" if v > 1 else "")
+                    for k, v in seen.items()
+                )
+                or "none"
+            )
             calls.append(f"| {scenario} | {SHORT[c]} | {text} |")
     return table + "\n\n" + "\n".join(ratios) + "\n\n" + "\n".join(calls) + "\n"
 
@@ -595,24 +723,36 @@ def machine(env: Dict[str, str], pythons: Dict[str, Path]) -> List[str]:
     def out(argv: List[str]) -> str:
         try:
             p = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=REPO, timeout=120)
-            return (p.stdout or p.stderr).strip().splitlines()[0] if (p.stdout or p.stderr).strip() else "?"
+            return (
+                (p.stdout or p.stderr).strip().splitlines()[0]
+                if (p.stdout or p.stderr).strip()
+                else "?"
+            )
         except (OSError, subprocess.TimeoutExpired):
             return "?"
 
     cpu = "?"
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in open("/proc/cpuinfo")
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         pass
     mem = "?"
     try:
-        kb = int(next(line.split()[1] for line in open("/proc/meminfo") if line.startswith("MemTotal")))
+        kb = int(
+            next(line.split()[1] for line in open("/proc/meminfo") if line.startswith("MemTotal"))
+        )
         mem = f"{kb / 1024 / 1024:.1f} GiB"
     except (OSError, StopIteration, ValueError):
         pass
     env = dict(env)
     env.pop("BENCH_SHIM_LOG", None)
-    pkg = lambda py, name: out([str(py), "-c", f"import importlib.metadata as m; print(m.version({name!r}))"])  # noqa: E731
+    pkg = lambda py, name: out(
+        [str(py), "-c", f"import importlib.metadata as m; print(m.version({name!r}))"]
+    )  # noqa: E731
     return [
         f"- nproc: {os.cpu_count()} ({out(['nproc'])} usable); CPU: {cpu}; RAM: {mem}; "
         f"{platform.system()} {platform.release()}; load average at start: {os.getloadavg()[0]:.2f}",
@@ -628,16 +768,32 @@ def machine(env: Dict[str, str], pythons: Dict[str, Path]) -> List[str]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--sizes", default="1,5,20", help="workspace sizes N (default 1,5,20)")
-    ap.add_argument("--repeat", type=int, default=3, help="repetitions R; medians are reported (default 3)")
+    ap.add_argument(
+        "--repeat", type=int, default=3, help="repetitions R; medians are reported (default 3)"
+    )
     ap.add_argument("--contenders", default=",".join(CONTENDERS))
-    ap.add_argument("--out", default=str(REPO / "bench" / "RESULTS.md"), help="markdown report ('-' for none)")
-    ap.add_argument("--work", default="/tmp/constructs-rust-bench", help="scratch dir (cargo home, workspaces)")
+    ap.add_argument(
+        "--out", default=str(REPO / "bench" / "RESULTS.md"), help="markdown report ('-' for none)"
+    )
+    ap.add_argument(
+        "--work", default="/tmp/constructs-rust-bench", help="scratch dir (cargo home, workspaces)"
+    )
     ap.add_argument("--clc-venv", default="/tmp/bench-venv-clc", help="venv for cargo-lambda-cdk")
-    ap.add_argument("--synth", choices=("python", "cli"), default="python",
-                    help="how every app is synthesized: `python app.py` with CDK_OUTDIR (default) or `cdk synth`")
-    ap.add_argument("--no-touch-shared", action="store_true", help="skip constructs_rust's touch-shared scenario")
+    ap.add_argument(
+        "--synth",
+        choices=("python", "cli"),
+        default="python",
+        help="how every app is synthesized: `python app.py` with CDK_OUTDIR (default) or `cdk synth`",
+    )
+    ap.add_argument(
+        "--no-touch-shared",
+        action="store_true",
+        help="skip constructs_rust's touch-shared scenario",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the workspace copies (debugging)")
     ap.add_argument("--label", default="", help="a note printed above the table in the report")
     args = ap.parse_args()
@@ -653,7 +809,11 @@ def main() -> int:
     env = base_env(work)
     log(f"real binaries: {real}")
     pythons = {"main": MAIN_VENV / "bin" / "python"}
-    pythons["clc"] = ensure_clc_venv(Path(args.clc_venv), env) if "cargo_lambda_cdk" in contenders else pythons["main"]
+    pythons["clc"] = (
+        ensure_clc_venv(Path(args.clc_venv), env)
+        if "cargo_lambda_cdk" in contenders
+        else pythons["main"]
+    )
     command = "python bench/run.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     started = dt.datetime.now(dt.timezone.utc)
     desc = machine(env, pythons)
@@ -663,37 +823,64 @@ def main() -> int:
     def write_report(final: bool) -> str:
         report = render(data, [n for n in sizes if n in data], contenders, args.repeat)
         if args.out != "-":
-            done = {n: max((len(v) for per in data[n].values() for v in per.values()), default=0) for n in data}
-            status = "" if final else (
-                "**PARTIAL — run still in progress** (repetitions done so far: "
-                + ", ".join(f"N={n}: {k}" for n, k in done.items()) + ")\n\n")
+            done = {
+                n: max((len(v) for per in data[n].values() for v in per.values()), default=0)
+                for n in data
+            }
+            status = (
+                ""
+                if final
+                else (
+                    "**PARTIAL — run still in progress** (repetitions done so far: "
+                    + ", ".join(f"N={n}: {k}" for n, k in done.items())
+                    + ")\n\n"
+                )
+            )
             now = dt.datetime.now(dt.timezone.utc)
             Path(args.out).write_text(
-                "# Benchmark results\n\n" + status
+                "# Benchmark results\n\n"
+                + status
                 + (f"{args.label}\n\n" if args.label else "")
                 + f"Produced by `{command}` (from the repository root), {started:%Y-%m-%d %H:%M}–{now:%H:%M} UTC; "
                 f"sizes N={','.join(map(str, sizes))}, R={args.repeat} repetitions, medians shown; every synth is "
-                + ("`python app.py` with CDK_OUTDIR set" if args.synth == "python" else "the pinned `cdk synth` CLI")
+                + (
+                    "`python app.py` with CDK_OUTDIR set"
+                    if args.synth == "python"
+                    else "the pinned `cdk synth` CLI"
+                )
                 + ". See bench/README.md for what each scenario and column means.\n\n"
                 "## Machine\n\n" + "\n".join(desc) + "\n\n## Results\n\n" + report
             )
         return report
+
     for n in sizes:
         template = work / "templates" / f"ws{n}"
         log(f"N={n}: generating the workspace template in {template}")
         generate_workspace(template, n, env)
         for r in range(1, args.repeat + 1):
-            copies = {c: Copy(c, template, work / "runs" / f"n{n}-r{r}-{SHORT[c]}" / "ws", n, args, pythons, env)
-                      for c in contenders}
+            copies = {
+                c: Copy(
+                    c,
+                    template,
+                    work / "runs" / f"n{n}-r{r}-{SHORT[c]}" / "ws",
+                    n,
+                    args,
+                    pythons,
+                    env,
+                )
+                for c in contenders
+            }
             try:
                 for scenario, c in scenario_plan(contenders, not args.no_touch_shared):
                     shim_log = work / "runs" / "shim.log"
                     res = run_scenario(copies[c], scenario, shim_log)
                     data.setdefault(n, {}).setdefault(scenario, {}).setdefault(c, []).append(res)
                     extra = f" changed={res['changed']}" if res.get("changed") else ""
-                    log(f"N={n} rep {r}/{args.repeat} {scenario:12s} {c:16s} {res['time']:8.2f}s  "
+                    log(
+                        f"N={n} rep {r}/{args.repeat} {scenario:12s} {c:16s} {res['time']:8.2f}s  "
                         f"cargo={res['cargo']} (all {res['cargo_all']}) cargo-lambda={res['cargo-lambda']} "
-                        f"docker={res['docker']}{extra}")
+                        f"docker={res['docker']}{extra}"
+                    )
             finally:
                 if not args.keep:
                     for cp in copies.values():
@@ -703,7 +890,9 @@ def main() -> int:
         if not args.keep:
             shutil.rmtree(template, ignore_errors=True)
     if not args.keep:
-        shutil.rmtree(work / "templates", ignore_errors=True)  # the cargo home and shims stay for the next run
+        shutil.rmtree(
+            work / "templates", ignore_errors=True
+        )  # the cargo home and shims stay for the next run
     print(write_report(final=True))
     if args.out != "-":
         log(f"wrote {args.out}")

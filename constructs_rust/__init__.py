@@ -1,9 +1,20 @@
 """constructs_rust: AWS CDK constructs for Rust on AWS Lambda."""
 
-from .container import DEFAULT_BASE_IMAGE, DEFAULT_BUILD_IMAGE, ContainerBuild, RustDockerImageFunction
+from .container import (
+    DEFAULT_BASE_IMAGE,
+    DEFAULT_BUILD_IMAGE,
+    ContainerBuild,
+    RustDockerImageFunction,
+)
 from .errors import CargoError, ConfigurationError, ConstructsRustError, ToolchainError
 from .function import RustFunction
-from .options import DEFAULT_DOCKER_IMAGE, BundlingOptions, CommandHooks, FunctionOptions, UrlOptions
+from .options import (
+    DEFAULT_DOCKER_IMAGE,
+    BundlingOptions,
+    CommandHooks,
+    FunctionOptions,
+    UrlOptions,
+)
 
 __all__ = [
     "ContainerBuild",

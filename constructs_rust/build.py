@@ -77,8 +77,14 @@ class BuildRequest:
     @property
     def group_key(self) -> Tuple:
         # Features apply to one package, so such builds are grouped per package.
-        scoped = self.package.name if (self.options.features or self.options.no_default_features) else ""
-        return (str(self.workspace.root), scoped, tuple(build_settings(self.options, self.target, self.use_docker)))
+        scoped = (
+            self.package.name if (self.options.features or self.options.no_default_features) else ""
+        )
+        return (
+            str(self.workspace.root),
+            scoped,
+            tuple(build_settings(self.options, self.target, self.use_docker)),
+        )
 
 
 def _build_dir(workspace: Workspace) -> Path:
@@ -114,8 +120,14 @@ def _stream(argv: Sequence[str], *, cwd: Path, env: Dict[str, str]) -> Tuple[int
     """Run argv, echo its output to stderr as it comes (cargo's progress), keep the lines."""
     lines: List[str] = []
     proc = subprocess.Popen(
-        list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+        list(argv),
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
     )
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -173,8 +185,12 @@ def local_invocation(batch: Sequence[BuildRequest], out: Path) -> Tuple[List[str
     env.update(zig.env)
     env.pop("RUSTFLAGS", None)
     env["CARGO_ENCODED_RUSTFLAGS"] = _rustflags(
-        first.options, first.target,
-        [(_cargo_home(), commands.CONTAINER_CARGO_HOME), (str(ws.root), commands.CONTAINER_WORKSPACE)],
+        first.options,
+        first.target,
+        [
+            (_cargo_home(), commands.CONTAINER_CARGO_HOME),
+            (str(ws.root), commands.CONTAINER_WORKSPACE),
+        ],
     )
     cargo_lambda = toolchain.find_cargo_lambda()
     if cargo_lambda and not shutil.which("cargo-lambda"):
@@ -276,7 +292,9 @@ def _build_batch(batch: List[BuildRequest]) -> None:
             argv, env = docker_invocation(batch, out)
         else:
             argv, env = local_invocation(batch, out)
-        mode = f"Docker ({first.options.docker_image})" if first.use_docker else "local cargo-lambda"
+        mode = (
+            f"Docker ({first.options.docker_image})" if first.use_docker else "local cargo-lambda"
+        )
         _say(
             f"building {', '.join(sorted({r.binary for r in batch}))} for "
             f"{first.target.cargo_lambda_target} ({first.options.profile}, {mode}) "
@@ -294,7 +312,9 @@ def _build_batch(batch: List[BuildRequest]) -> None:
             if not built.is_file():
                 raise ConstructsRustError(
                     f"cargo-lambda did not produce {request.binary}/bootstrap",
-                    fix="check that the binary builds with `cargo lambda build --bin " + request.binary + "`",
+                    fix="check that the binary builds with `cargo lambda build --bin "
+                    + request.binary
+                    + "`",
                 )
             _store(request, built)
     finally:

@@ -98,19 +98,25 @@ def plan_bundle(
 ) -> BundlePlan:
     manifest = cargo.normalize_manifest_path(manifest_path)
     if not cdk.Stack.of(scope).bundling_required:
-        standin = digest(["standin", binary_name or "", *build_settings(options, target, options.force_docker)])
+        standin = digest(
+            ["standin", binary_name or "", *build_settings(options, target, options.force_docker)]
+        )
         code = lambda_.Code.from_asset(
             str(manifest.parent),
             asset_hash=standin,
             asset_hash_type=cdk.AssetHashType.CUSTOM,
             bundling=_bundling(options),
         )
-        return BundlePlan(code=code, request=None, binary=binary_name, package_directory=manifest.parent)
+        return BundlePlan(
+            code=code, request=None, binary=binary_name, package_directory=manifest.parent
+        )
 
     workspace = cargo.load_workspace(manifest)
     package, binary = cargo.resolve_binary(workspace, manifest, binary_name)
     use_docker = _use_docker(options)
-    tools = f"docker {options.docker_image}" if use_docker else toolchain.local_identity(workspace.root)
+    tools = (
+        f"docker {options.docker_image}" if use_docker else toolchain.local_identity(workspace.root)
+    )
     inputs = fingerprint.explain(
         workspace=workspace,
         package=package,
@@ -140,7 +146,9 @@ def plan_bundle(
         fingerprint=fp,
         asset_dir=Path(),  # known once CDK has staged the asset
     )
-    return BundlePlan(code=code, request=request, binary=binary, package_directory=package.directory)
+    return BundlePlan(
+        code=code, request=request, binary=binary, package_directory=package.directory
+    )
 
 
 def register_build(owner: Construct, plan: BundlePlan, staged_dir: Path) -> None:

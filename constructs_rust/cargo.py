@@ -82,9 +82,7 @@ def parse_metadata(data: dict) -> Workspace:
     for pkg in data["packages"]:
         if members and pkg["id"] not in members:
             continue
-        bins = tuple(
-            t["name"] for t in pkg.get("targets", []) if "bin" in t.get("kind", [])
-        )
+        bins = tuple(t["name"] for t in pkg.get("targets", []) if "bin" in t.get("kind", []))
         deps = tuple(
             sorted({Path(d["path"]) for d in pkg.get("dependencies", []) if d.get("path")})
         )
@@ -139,7 +137,15 @@ def normalize_manifest_path(manifest_path: str) -> Path:
 
 def run_metadata(manifest_path: Path) -> dict:
     """Run ``cargo metadata --format-version 1 --no-deps`` for the manifest."""
-    argv = ["cargo", "metadata", "--format-version", "1", "--no-deps", "--manifest-path", str(manifest_path)]
+    argv = [
+        "cargo",
+        "metadata",
+        "--format-version",
+        "1",
+        "--no-deps",
+        "--manifest-path",
+        str(manifest_path),
+    ]
     try:
         proc = subprocess.run(
             argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
@@ -199,7 +205,9 @@ def load_workspace(manifest_path: Path) -> Workspace:
     else:
         data = run_metadata(manifest_path)
         root = Path(data["workspace_root"])
-        cache.write_json("metadata", key, {"root": str(root), "stamp": _stamp(root), "metadata": data})
+        cache.write_json(
+            "metadata", key, {"root": str(root), "stamp": _stamp(root), "metadata": data}
+        )
     workspace = parse_metadata(data)
     _memo[manifest_path] = workspace
     _stamps[workspace.root] = _stamp(workspace.root)

@@ -63,7 +63,13 @@ from .bundling import register_build
 from .cache import atomic_write, cache_root, digest
 from .errors import ConfigurationError, ConstructsRustError
 from .function import _construct_path, plan_rust_code, warn_hooks
-from .options import DEFAULT_DOCKER_IMAGE, BundlingOptions, FunctionOptions, UrlOptions, validate_binary_name
+from .options import (
+    DEFAULT_DOCKER_IMAGE,
+    BundlingOptions,
+    FunctionOptions,
+    UrlOptions,
+    validate_binary_name,
+)
 from .targets import _ARCHES, Target, resolve_target
 from .wiring import finish_function, prepare_function_props
 
@@ -130,14 +136,19 @@ PREBUILT_DOCKERIGNORE = (
 
 def _platform_cases() -> List[Tuple[str, str]]:
     """(Docker platform, Rust triple) for every architecture Lambda runs, from targets.py."""
-    return [(Target(lambda_arch=arch).docker_platform, Target(lambda_arch=arch).triple) for arch in sorted(_ARCHES)]
+    return [
+        (Target(lambda_arch=arch).docker_platform, Target(lambda_arch=arch).triple)
+        for arch in sorted(_ARCHES)
+    ]
 
 
 def _shell_word(arg: str) -> str:
     return _SHELL_VARS.get(arg, shlex.quote(arg))
 
 
-def render_in_docker_dockerfile(*, base_image: str, build_image: str, options: BundlingOptions) -> str:
+def render_in_docker_dockerfile(
+    *, base_image: str, build_image: str, options: BundlingOptions
+) -> str:
     """The multi-stage Dockerfile: cargo-lambda build stage + provided:al2023 runtime stage."""
     argv = commands.cargo_lambda_build_argv(
         manifest_path="/workspace/Cargo.toml",
@@ -173,7 +184,7 @@ def render_in_docker_dockerfile(*, base_image: str, build_image: str, options: B
         '    : "${BINARY:?build-arg BINARY (the binary target) is required}"; \\\n'
         '    case "${TARGETPLATFORM:-}" in \\\n'
         f"{cases}"
-        f'      *) echo "constructs_rust: unsupported TARGETPLATFORM \'${{TARGETPLATFORM:-}}\' for AWS Lambda: build for {supported}" >&2; exit 1 ;; \\\n'
+        f"      *) echo \"constructs_rust: unsupported TARGETPLATFORM '${{TARGETPLATFORM:-}}' for AWS Lambda: build for {supported}\" >&2; exit 1 ;; \\\n"
         "    esac; \\\n"
         f"    export CARGO_TARGET_DIR={IN_DOCKER_TARGET_DIR}; \\\n"
         f"    {' '.join(_shell_word(a) for a in argv)}; \\\n"
@@ -305,14 +316,17 @@ class RustDockerImageFunction(lambda_.DockerImageFunction):
         try:
             if not isinstance(build, ContainerBuild):
                 raise ConfigurationError(
-                    "is not a ContainerBuild", prop="build", value=build,
+                    "is not a ContainerBuild",
+                    prop="build",
+                    value=build,
                     fix="use ContainerBuild.PREBUILT (default) or ContainerBuild.IN_DOCKER",
                 )
             _check_image("base_image", base_image)
             _check_image("build_image", build_image)
             if "layers" in function_options:
                 raise ConfigurationError(
-                    "container-image functions cannot use layers", prop="layers",
+                    "container-image functions cannot use layers",
+                    prop="layers",
                     fix="COPY the layer's content into the image (e.g. extend base_image) instead",
                 )
             target = resolve_target(architecture, lambda_.Runtime.PROVIDED_AL2023)
@@ -324,7 +338,8 @@ class RustDockerImageFunction(lambda_.DockerImageFunction):
                 )
             if repository is None and manifest_path is None:
                 raise ConfigurationError(
-                    "is required unless repository is given", prop="manifest_path",
+                    "is required unless repository is given",
+                    prop="manifest_path",
                     fix="point manifest_path at the crate or workspace (a Cargo.toml or its directory)",
                 )
         except ConstructsRustError as exc:
@@ -348,8 +363,13 @@ class RustDockerImageFunction(lambda_.DockerImageFunction):
         elif build is ContainerBuild.PREBUILT:
             assert manifest_path is not None
             plan = plan_rust_code(
-                scope, id, manifest_path=manifest_path, binary_name=binary_name,
-                architecture=architecture, runtime=lambda_.Runtime.PROVIDED_AL2023, bundling=bundling,
+                scope,
+                id,
+                manifest_path=manifest_path,
+                binary_name=binary_name,
+                architecture=architecture,
+                runtime=lambda_.Runtime.PROVIDED_AL2023,
+                bundling=bundling,
             )
             self.binary_name = plan.binary
             if plan.request is not None:
@@ -357,7 +377,11 @@ class RustDockerImageFunction(lambda_.DockerImageFunction):
                 parent = plan.request.workspace.target_dir / "constructs-rust" / IMAGE_CONTEXT_DIR
             else:
                 fingerprint = "standin-" + digest(
-                    ["standin", binary_name or "", *build_settings(bundling, target, bundling.force_docker)]
+                    [
+                        "standin",
+                        binary_name or "",
+                        *build_settings(bundling, target, bundling.force_docker),
+                    ]
                 )
                 parent = cache_root() / IMAGE_CONTEXT_DIR
             files = {
@@ -391,7 +415,9 @@ class RustDockerImageFunction(lambda_.DockerImageFunction):
         super().__init__(scope, id, code=code, architecture=architecture, **props)
         self.url: Optional[lambda_.FunctionUrl] = finish_function(self, props, url)
         """The function URL, when ``url`` was given."""
-        self.image_asset: Optional[ecr_assets.DockerImageAsset] = self.node.try_find_child("AssetImage")
+        self.image_asset: Optional[ecr_assets.DockerImageAsset] = self.node.try_find_child(
+            "AssetImage"
+        )
         """The image asset CDK builds and pushes on deploy (None for ECR images)."""
         self.staged_context: Optional[Path] = None
         """The image's Docker context as staged in the cloud assembly (None for ECR images)."""
@@ -419,11 +445,18 @@ class RustDockerImageFunction(lambda_.DockerImageFunction):
             bundling.validate()
             _check_in_docker_bundling(bundling)
             manifest = cargo.normalize_manifest_path(manifest_path)
-            text = render_in_docker_dockerfile(base_image=base_image, build_image=build_image, options=bundling)
+            text = render_in_docker_dockerfile(
+                base_image=base_image, build_image=build_image, options=bundling
+            )
             if not cdk.Stack.of(scope).bundling_required:
                 # Stand-in (the stack is not being deployed): a context of the Dockerfile only.
-                standin = {"Dockerfile": text, "Dockerfile.dockerignore": _dockerignore_text(["**/target"])}
-                context = _context_dir(cache_root() / IMAGE_CONTEXT_DIR, "in-docker-standin-", standin)
+                standin = {
+                    "Dockerfile": text,
+                    "Dockerfile.dockerignore": _dockerignore_text(["**/target"]),
+                }
+                context = _context_dir(
+                    cache_root() / IMAGE_CONTEXT_DIR, "in-docker-standin-", standin
+                )
                 args = {"PACKAGE": "", "BINARY": binary_name or ""}
                 return context, "Dockerfile", ["**/target"], args
             workspace = cargo.load_workspace(manifest)
@@ -434,7 +467,9 @@ class RustDockerImageFunction(lambda_.DockerImageFunction):
         directory = home / f"in-docker-{digest([text])[:32]}"
         dockerfile = Path(os.path.relpath(directory / "Dockerfile", workspace.root)).as_posix()
         excludes = in_docker_excludes(dockerfile, target_dir)
-        _write_files(directory, {"Dockerfile": text, "Dockerfile.dockerignore": _dockerignore_text(excludes)})
+        _write_files(
+            directory, {"Dockerfile": text, "Dockerfile.dockerignore": _dockerignore_text(excludes)}
+        )
         return workspace.root, dockerfile, excludes, {"PACKAGE": package.name, "BINARY": binary}
 
 

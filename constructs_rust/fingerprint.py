@@ -96,7 +96,9 @@ def explain(
     for directory in workspace.dependency_closure(package):
         parts.append(f"tree {_rel(workspace, directory)}={hash_tree(directory)}")
     for member in workspace.packages:
-        parts.append(f"manifest {_rel(workspace, member.manifest_path)}={_file_digest(member.manifest_path)}")
+        parts.append(
+            f"manifest {_rel(workspace, member.manifest_path)}={_file_digest(member.manifest_path)}"
+        )
     for name in ROOT_FILES:
         path = workspace.root / name
         parts.append(f"root {name}={_file_digest(path) if path.is_file() else 'absent'}")

@@ -22,7 +22,9 @@ def _construct_path(scope: Construct, id: str) -> str:
 
 
 def warn_hooks(construct: Construct, options: BundlingOptions) -> None:
-    if options.command_hooks and (options.command_hooks.before_build or options.command_hooks.after_build):
+    if options.command_hooks and (
+        options.command_hooks.before_build or options.command_hooks.after_build
+    ):
         cdk.Annotations.of(construct).add_warning_v2(
             "constructs_rust:command-hooks",
             "bundling.command_hooks run arbitrary shell commands on the synthesizing machine: "
@@ -101,7 +103,9 @@ class RustFunction(lambda_.Function):
             runtime=runtime,
             bundling=bundling,
         )
-        props = prepare_function_props(scope, id, _construct_path(scope, id), dict(function_options))
+        props = prepare_function_props(
+            scope, id, _construct_path(scope, id), dict(function_options)
+        )
         super().__init__(
             scope,
             id,

@@ -101,7 +101,9 @@ def runner_prefix(architecture: str) -> list:
         return [qemu, "-L", AARCH64_SYSROOT]
     qemu = shutil.which("qemu-x86_64-static")
     if not qemu:
-        raise EmulationUnavailable("qemu-x86_64-static not found: cannot run x86_64 bootstraps on this host")
+        raise EmulationUnavailable(
+            "qemu-x86_64-static not found: cannot run x86_64 bootstraps on this host"
+        )
     return [qemu]
 
 
@@ -182,9 +184,20 @@ class LambdaEmulator:
         )
         self._log = open(project / "emulator.log", "wb")
         self._proc = subprocess.Popen(
-            [cargo_lambda, "lambda", "watch", "--only-lambda-apis", "--invoke-address", "127.0.0.1",
-             "--invoke-port", str(self.port)],
-            cwd=project, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+            [
+                cargo_lambda,
+                "lambda",
+                "watch",
+                "--only-lambda-apis",
+                "--invoke-address",
+                "127.0.0.1",
+                "--invoke-port",
+                str(self.port),
+            ],
+            cwd=project,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         try:
@@ -210,12 +223,16 @@ class LambdaEmulator:
 
     def _post(self, body: bytes, timeout: float) -> str:
         url = f"http://127.0.0.1:{self.port}/2015-03-31/functions/{_DEFAULT_FUNCTION}/invocations"
-        request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            url, data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 return response.read().decode()
         except urllib.error.HTTPError as err:
-            raise RuntimeError(f"invoke failed with HTTP {err.code}: {err.read().decode(errors='replace')}") from None
+            raise RuntimeError(
+                f"invoke failed with HTTP {err.code}: {err.read().decode(errors='replace')}"
+            ) from None
 
     def invoke(self, bootstrap: Path, event: Any, **kwargs: Any) -> InvokeResult:
         """Start ``bootstrap`` against this emulator, send ``event`` once, stop it.
@@ -224,9 +241,13 @@ class LambdaEmulator:
         """
         return self.invoke_many(bootstrap, [event], **kwargs)[0]
 
-    def invoke_function(self, function: lambda_.Function, event: Any, **kwargs: Any) -> InvokeResult:
+    def invoke_function(
+        self, function: lambda_.Function, event: Any, **kwargs: Any
+    ) -> InvokeResult:
         """Invoke a synthesized RustFunction's bootstrap on the function's own architecture."""
-        return self.invoke(bootstrap_path(function), event, architecture=function.architecture.name, **kwargs)
+        return self.invoke(
+            bootstrap_path(function), event, architecture=function.architecture.name, **kwargs
+        )
 
     def invoke_many(
         self,
@@ -259,8 +280,12 @@ class LambdaEmulator:
         log = tempfile.TemporaryFile()
         started = time.monotonic()
         proc = subprocess.Popen(
-            [*prefix, str(bootstrap)], env=env, cwd=bootstrap.parent,
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            [*prefix, str(bootstrap)],
+            env=env,
+            cwd=bootstrap.parent,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         out = []
         try:
@@ -268,7 +293,9 @@ class LambdaEmulator:
             while relay.first_request_at is None:
                 if proc.poll() is not None:
                     log.seek(0)
-                    raise RuntimeError(f"bootstrap exited with {proc.returncode} before asking for an event:\n{log.read().decode(errors='replace')}")
+                    raise RuntimeError(
+                        f"bootstrap exited with {proc.returncode} before asking for an event:\n{log.read().decode(errors='replace')}"
+                    )
                 if time.monotonic() > deadline:
                     raise TimeoutError("bootstrap never asked for an event")
                 time.sleep(0.002)
@@ -295,7 +322,10 @@ class LambdaEmulator:
             log.seek(0)
             logs = log.read().decode(errors="replace")
             log.close()
-        return [InvokeResult(payload=p, raw=r, init_seconds=i, invoke_seconds=e, logs=logs) for p, r, i, e in out]
+        return [
+            InvokeResult(payload=p, raw=r, init_seconds=i, invoke_seconds=e, logs=logs)
+            for p, r, i, e in out
+        ]
 
 
 def bootstrap_path(function: lambda_.Function) -> Path:

@@ -64,10 +64,15 @@ def find_zig() -> Optional[Zig]:
     if importlib.util.find_spec("ziglang") is not None:
         from importlib.metadata import version
 
-        return Zig(version=f"ziglang {version('ziglang')}", env={"CARGO_ZIGBUILD_PYTHON_PATH": sys.executable})
+        return Zig(
+            version=f"ziglang {version('ziglang')}",
+            env={"CARGO_ZIGBUILD_PYTHON_PATH": sys.executable},
+        )
     zig = shutil.which("zig")
     if zig:
-        return Zig(version=cached_version(zig, [zig, "version"]), env={"CARGO_ZIGBUILD_ZIG_PATH": zig})
+        return Zig(
+            version=cached_version(zig, [zig, "version"]), env={"CARGO_ZIGBUILD_ZIG_PATH": zig}
+        )
     python3 = shutil.which("python3")
     if python3:
         version = cached_version(python3, [python3, "-m", "ziglang", "version"])
@@ -93,7 +98,11 @@ def rustc_info(cwd: Path) -> Dict[str, str]:
     if key not in _rustc_memo:
         try:
             proc = subprocess.run(
-                [rustc_command(), "-vV"], cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL
+                [rustc_command(), "-vV"],
+                cwd=cwd,
+                capture_output=True,
+                text=True,
+                stdin=subprocess.DEVNULL,
             )
         except FileNotFoundError:
             raise ToolchainError(
@@ -114,7 +123,11 @@ def rust_std_installed(target: Target, cwd: Path) -> bool:
     """Does the rustc that will build have the std library for ``target``?"""
     try:
         proc = subprocess.run(
-            [rustc_command(), "--print", "sysroot"], cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL
+            [rustc_command(), "--print", "sysroot"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
         )
     except FileNotFoundError:
         return False
@@ -128,10 +141,13 @@ def local_identity(cwd: Path) -> str:
     """Versions of the local toolchain that shape the binary (part of the fingerprint)."""
     info = rustc_info(cwd)
     cargo_lambda = find_cargo_lambda()
-    cl_version = cached_version(cargo_lambda, [cargo_lambda, "lambda", "--version"]) if cargo_lambda else ""
+    cl_version = (
+        cached_version(cargo_lambda, [cargo_lambda, "lambda", "--version"]) if cargo_lambda else ""
+    )
     if cargo_lambda and not cl_version:
         raise ToolchainError(
-            f"`{cargo_lambda} lambda --version` failed", fix=f"reinstall cargo-lambda: {FIX_CARGO_LAMBDA}"
+            f"`{cargo_lambda} lambda --version` failed",
+            fix=f"reinstall cargo-lambda: {FIX_CARGO_LAMBDA}",
         )
     zig = find_zig()
     return "|".join(
@@ -151,12 +167,19 @@ def docker_engine_problem() -> Optional[str]:
     try:
         proc = subprocess.run(
             [docker, "version", "--format", "{{.Server.Version}}"],
-            capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=20,
+            stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired:
         return "`docker version` timed out"
     if proc.returncode != 0 or not proc.stdout.strip():
-        return "no Docker engine answers (`docker version`: " + (proc.stderr.strip().splitlines() or ["no output"])[-1] + ")"
+        return (
+            "no Docker engine answers (`docker version`: "
+            + (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            + ")"
+        )
     return None
 
 

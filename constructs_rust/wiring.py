@@ -69,14 +69,18 @@ def prepare_function_props(
         )
         if props.get("vpc") is not None:
             props["role"].add_managed_policy(
-                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole")
+                iam.ManagedPolicy.from_aws_managed_policy_name(
+                    "service-role/AWSLambdaVPCAccessExecutionRole"
+                )
             )
     props.setdefault("memory_size", DEFAULT_MEMORY_SIZE)
     props.setdefault("timeout", DEFAULT_TIMEOUT)
     return props
 
 
-def finish_function(fn: lambda_.Function, props: Dict[str, Any], url: Optional[UrlOptions]) -> Optional[lambda_.FunctionUrl]:
+def finish_function(
+    fn: lambda_.Function, props: Dict[str, Any], url: Optional[UrlOptions]
+) -> Optional[lambda_.FunctionUrl]:
     """After the function exists: let its role write to its log group; add the URL."""
     log_group = props["log_group"]
     role = props["role"]
@@ -90,7 +94,9 @@ def finish_function(fn: lambda_.Function, props: Dict[str, Any], url: Optional[U
         )
     if url is None:
         return None
-    function_url = fn.add_function_url(auth_type=url.auth_type, cors=url.cors, invoke_mode=url.invoke_mode)
+    function_url = fn.add_function_url(
+        auth_type=url.auth_type, cors=url.cors, invoke_mode=url.invoke_mode
+    )
     if url.auth_type == lambda_.FunctionUrlAuthType.NONE and not url.acknowledge_public:
         cdk.Annotations.of(fn).add_warning_v2(
             "constructs_rust:public-function-url",

@@ -62,8 +62,12 @@ class MotoServer:
     does not exist").
     """
 
-    def __init__(self, port: Optional[int] = None, log_path: Optional[Path] = None,
-                 startup_timeout: float = 60) -> None:
+    def __init__(
+        self,
+        port: Optional[int] = None,
+        log_path: Optional[Path] = None,
+        startup_timeout: float = 60,
+    ) -> None:
         self.port = port or free_port()
         self.endpoint = f"http://localhost:{self.port}"
         self.log_path = log_path
@@ -80,7 +84,9 @@ class MotoServer:
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [_bin("moto_server"), "-H", "127.0.0.1", "-p", str(self.port)],
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C in the terminal reaches us, not it: we stop it
         )
         self._install_signal_handlers()
@@ -88,15 +94,21 @@ class MotoServer:
         while True:
             if self.proc.poll() is not None:
                 self.stop()
-                raise RuntimeError(f"moto_server exited with {self.proc.returncode}; see {self.log_path}")
+                raise RuntimeError(
+                    f"moto_server exited with {self.proc.returncode}; see {self.log_path}"
+                )
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/moto-api/reset", data=b"", timeout=2):
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.port}/moto-api/reset", data=b"", timeout=2
+                ):
                     return self
             except OSError:
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise TimeoutError(f"moto_server did not answer on 127.0.0.1:{self.port} "
-                                       f"within {self.startup_timeout}s")
+                    raise TimeoutError(
+                        f"moto_server did not answer on 127.0.0.1:{self.port} "
+                        f"within {self.startup_timeout}s"
+                    )
                 time.sleep(0.2)
 
     def stop(self) -> None:
@@ -151,25 +163,34 @@ def local_aws_env(endpoint: str, base: Optional[Mapping[str, str]] = None) -> Di
     Real credentials, profiles and config files are masked so nothing can reach AWS.
     """
     env = dict(os.environ if base is None else base)
-    for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-                "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-                "AWS_CONTAINER_CREDENTIALS_FULL_URI"):
+    for key in (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ):
         env.pop(key, None)
-    env.update({
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        # app.py gives every stack this explicit environment (moto's account).
-        "CONSTRUCTS_RUST_ENV_ACCOUNT": ACCOUNT,
-        "CDK_DISABLE_VERSION_CHECK": "1",
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "1",
-        "CI": "true",  # CDK: no interactive prompts, progress to stdout
-    })
+    env.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            # app.py gives every stack this explicit environment (moto's account).
+            "CONSTRUCTS_RUST_ENV_ACCOUNT": ACCOUNT,
+            "CDK_DISABLE_VERSION_CHECK": "1",
+            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "1",
+            "CI": "true",  # CDK: no interactive prompts, progress to stdout
+        }
+    )
     path = [str(ROOT / ".venv" / "bin"), str(ROOT / "node_modules" / ".bin")]
     env["PATH"] = os.pathsep.join(path + [env.get("PATH", "/usr/bin:/bin")])
     # The app imports constructs_rust from this checkout even when it is not pip-installed.
@@ -177,14 +198,21 @@ def local_aws_env(endpoint: str, base: Optional[Mapping[str, str]] = None) -> Di
     return env
 
 
-def run_cdk(args: Sequence[str], *, env: Mapping[str, str], cwd: Path, timeout: float,
-            log=None) -> subprocess.CompletedProcess:  # noqa: ANN001
+def run_cdk(
+    args: Sequence[str], *, env: Mapping[str, str], cwd: Path, timeout: float, log=None
+) -> subprocess.CompletedProcess:  # noqa: ANN001
     """Run the pinned CDK CLI; on timeout kill its whole process group (it started it)."""
     cmd = [_bin("cdk"), *args]
     print(f"$ cdk {' '.join(args)}", file=log or sys.stdout, flush=True)
-    proc = subprocess.Popen(cmd, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
-                            stdout=log, stderr=subprocess.STDOUT if log else None,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT if log else None,
+        start_new_session=True,
+    )
     try:
         proc.wait(timeout=timeout)
     except BaseException:
@@ -204,16 +232,29 @@ def run_cdk(args: Sequence[str], *, env: Mapping[str, str], cwd: Path, timeout: 
 
 def bootstrap(env: Mapping[str, str], cwd: Path, timeout: float = 300, log=None) -> None:  # noqa: ANN001
     # An explicit environment: the CLI bootstraps it without synthesizing the app.
-    result = run_cdk(["bootstrap", f"aws://{ACCOUNT}/{REGION}"], env=env, cwd=cwd, timeout=timeout, log=log)
+    result = run_cdk(
+        ["bootstrap", f"aws://{ACCOUNT}/{REGION}"], env=env, cwd=cwd, timeout=timeout, log=log
+    )
     if result.returncode:
         raise RuntimeError(f"cdk bootstrap failed with {result.returncode}")
 
 
-def synth(stacks: Sequence[str], env: Mapping[str, str], cwd: Path, outdir: Path,
-          timeout: float = 1800, log=None) -> None:  # noqa: ANN001
+def synth(
+    stacks: Sequence[str],
+    env: Mapping[str, str],
+    cwd: Path,
+    outdir: Path,
+    timeout: float = 1800,
+    log=None,
+) -> None:  # noqa: ANN001
     """Synthesize once (builds the Rust assets of ``stacks`` only); deploys reuse the assembly."""
-    result = run_cdk(["synth", *stacks, "--quiet", "--output", str(outdir)],
-                     env=env, cwd=cwd, timeout=timeout, log=log)
+    result = run_cdk(
+        ["synth", *stacks, "--quiet", "--output", str(outdir)],
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+        log=log,
+    )
     if result.returncode:
         raise RuntimeError(f"cdk synth failed with {result.returncode}")
 
@@ -222,24 +263,52 @@ def template_of(outdir: Path, stack: str) -> dict:
     return json.loads((Path(outdir) / f"{stack}.template.json").read_text())
 
 
-def deploy(stacks: Sequence[str], env: Mapping[str, str], cwd: Path, outdir: Path,
-           timeout: float = 600, log=None) -> None:  # noqa: ANN001
+def deploy(
+    stacks: Sequence[str],
+    env: Mapping[str, str],
+    cwd: Path,
+    outdir: Path,
+    timeout: float = 600,
+    log=None,
+) -> None:  # noqa: ANN001
     """Deploy the synthesized assembly in ``outdir``, with the flags moto_gaps picks per stack."""
     groups: Dict[tuple, List[str]] = {}
     for stack in stacks:
-        groups.setdefault(tuple(moto_gaps.deploy_flags(template_of(outdir, stack))), []).append(stack)
+        groups.setdefault(tuple(moto_gaps.deploy_flags(template_of(outdir, stack))), []).append(
+            stack
+        )
     for flags, names in groups.items():
-        args = ["deploy", *names, "--app", str(outdir), "--require-approval", "never",
-                "--progress", "events", *flags]
+        args = [
+            "deploy",
+            *names,
+            "--app",
+            str(outdir),
+            "--require-approval",
+            "never",
+            "--progress",
+            "events",
+            *flags,
+        ]
         result = run_cdk(args, env=env, cwd=cwd, timeout=timeout, log=log)
         if result.returncode:
             raise RuntimeError(f"cdk deploy {' '.join(names)} failed with {result.returncode}")
 
 
-def destroy(stacks: Sequence[str], env: Mapping[str, str], cwd: Path, outdir: Path,
-            timeout: float = 600, log=None) -> None:  # noqa: ANN001
-    result = run_cdk(["destroy", *stacks, "--force", "--app", str(outdir)],
-                     env=env, cwd=cwd, timeout=timeout, log=log)
+def destroy(
+    stacks: Sequence[str],
+    env: Mapping[str, str],
+    cwd: Path,
+    outdir: Path,
+    timeout: float = 600,
+    log=None,
+) -> None:  # noqa: ANN001
+    result = run_cdk(
+        ["destroy", *stacks, "--force", "--app", str(outdir)],
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+        log=log,
+    )
     if result.returncode:
         raise RuntimeError(f"cdk destroy failed with {result.returncode}")
 
@@ -247,11 +316,18 @@ def destroy(stacks: Sequence[str], env: Mapping[str, str], cwd: Path, outdir: Pa
 def _cloudformation(endpoint: str):  # noqa: ANN202
     import boto3
 
-    return boto3.client("cloudformation", endpoint_url=endpoint, region_name=REGION,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return boto3.client(
+        "cloudformation",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
-def stack_outputs(endpoint: str, outdir: Path, stacks: Sequence[str]) -> Dict[str, Dict[str, object]]:
+def stack_outputs(
+    endpoint: str, outdir: Path, stacks: Sequence[str]
+) -> Dict[str, Dict[str, object]]:
     """Per stack: the outputs DescribeStacks reports, or, where moto lost them (stacks created
     through a change set), outputs DERIVED by moto_gaps.derive_outputs, marked as such."""
     cf = _cloudformation(endpoint)
@@ -263,11 +339,15 @@ def stack_outputs(endpoint: str, outdir: Path, stacks: Sequence[str]) -> Dict[st
         if outputs or not template.get("Outputs"):
             result[name] = {"source": "DescribeStacks", "outputs": outputs}
             continue
-        physical = {r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
-                    for r in cf.describe_stack_resources(StackName=name)["StackResources"]
-                    if "LogicalResourceId" in r}
-        result[name] = {"source": "DERIVED (moto lost the outputs: template + DescribeStackResources)",
-                        "outputs": moto_gaps.derive_outputs(template, physical)}
+        physical = {
+            r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
+            for r in cf.describe_stack_resources(StackName=name)["StackResources"]
+            if "LogicalResourceId" in r
+        }
+        result[name] = {
+            "source": "DERIVED (moto lost the outputs: template + DescribeStackResources)",
+            "outputs": moto_gaps.derive_outputs(template, physical),
+        }
     return result
 
 
@@ -280,25 +360,38 @@ def print_outputs(outputs: Mapping[str, Mapping[str, object]]) -> None:
             print("    (none)")
         for key, value in values.items():  # type: ignore[union-attr]
             print(f"    {key} = {value}")
-    print("\nNot modelled by moto, so NOT checked by this local deploy (the template tests cover them):")
+    print(
+        "\nNot modelled by moto, so NOT checked by this local deploy (the template tests cover them):"
+    )
     for item in moto_gaps.NOT_MODELLED:
         print(f"  - {item}")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("stacks", nargs="*", help=f"stacks to deploy (default: {' '.join(EXAMPLE_STACKS)})")
+    parser.add_argument(
+        "stacks", nargs="*", help=f"stacks to deploy (default: {' '.join(EXAMPLE_STACKS)})"
+    )
     parser.add_argument("--port", type=int, default=0, help="emulator port (default: a free one)")
-    parser.add_argument("--destroy", action="store_true", help="destroy the stacks again before stopping")
-    parser.add_argument("--timeout", type=float, default=1800,
-                        help="seconds allowed for cdk synth (compiles the Rust lambdas when not cached)")
+    parser.add_argument(
+        "--destroy", action="store_true", help="destroy the stacks again before stopping"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=1800,
+        help="seconds allowed for cdk synth (compiles the Rust lambdas when not cached)",
+    )
     args = parser.parse_args(argv)
     stacks = args.stacks or EXAMPLE_STACKS
 
     with tempfile.TemporaryDirectory(prefix="constructs-rust-deploy-local-") as tmp:
         tmp_path = Path(tmp)
         with MotoServer(port=args.port or None, log_path=tmp_path / "moto.log") as moto:
-            print(f"moto_server (pid {moto.proc.pid}) on {moto.endpoint}, bound to 127.0.0.1 only", flush=True)
+            print(
+                f"moto_server (pid {moto.proc.pid}) on {moto.endpoint}, bound to 127.0.0.1 only",
+                flush=True,
+            )
             env = local_aws_env(moto.endpoint)
             timings = {}
             try:
@@ -321,10 +414,16 @@ def main(argv: Optional[List[str]] = None) -> int:
                 print("\nlocal deploy interrupted", file=sys.stderr)
                 raise
             except BaseException:
-                print(f"\nlocal deploy FAILED; last lines of the emulator's log:\n{moto.log_tail()}", file=sys.stderr)
+                print(
+                    f"\nlocal deploy FAILED; last lines of the emulator's log:\n{moto.log_tail()}",
+                    file=sys.stderr,
+                )
                 raise
             finally:
-                print(f"\nstopping moto_server (pid {moto.proc.pid if moto.proc else '-'})", flush=True)
+                print(
+                    f"\nstopping moto_server (pid {moto.proc.pid if moto.proc else '-'})",
+                    flush=True,
+                )
         print("times: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
     return 0
 

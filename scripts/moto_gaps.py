@@ -95,7 +95,10 @@ def _unmodelled(resource_type: str) -> bool:
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        return not resource_type.startswith("Custom::") and resource_class_from_type(resource_type) is None
+        return (
+            not resource_type.startswith("Custom::")
+            and resource_class_from_type(resource_type) is None
+        )
     finally:
         logger.setLevel(level)
 
@@ -149,11 +152,15 @@ def _name(prefix: str) -> str:
 
 
 def _topic_template(display_name: str) -> str:
-    return json.dumps({
-        "Parameters": {"P": {"Type": "String", "Default": "default"}},
-        "Resources": {"T": {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": display_name}}},
-        "Outputs": {"TopicArn": {"Value": {"Ref": "T"}}},
-    })
+    return json.dumps(
+        {
+            "Parameters": {"P": {"Type": "String", "Default": "default"}},
+            "Resources": {
+                "T": {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": display_name}}
+            },
+            "Outputs": {"TopicArn": {"Value": {"Ref": "T"}}},
+        }
+    )
 
 
 def _http_500(exc: Exception) -> bool:
@@ -169,8 +176,12 @@ def probe_outputs_lost_by_change_set(session: Any) -> bool:
     """True while a stack created through an executed change set has no Outputs."""
     cf = session.client("cloudformation")
     stack = _name("GapOutputs")
-    cf.create_change_set(StackName=stack, ChangeSetName="cs", TemplateBody=_topic_template("a"),
-                         ChangeSetType="CREATE")
+    cf.create_change_set(
+        StackName=stack,
+        ChangeSetName="cs",
+        TemplateBody=_topic_template("a"),
+        ChangeSetType="CREATE",
+    )
     cf.execute_change_set(StackName=stack, ChangeSetName="cs")
     described = cf.describe_stacks(StackName=stack)["Stacks"][0]
     cf.delete_stack(StackName=stack)
@@ -185,7 +196,9 @@ def probe_delete_missing_change_set(session: Any) -> bool:
     """
     from botocore.config import Config
 
-    cf = session.client("cloudformation", config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+    cf = session.client(
+        "cloudformation", config=Config(retries={"max_attempts": 1, "mode": "standard"})
+    )
     stack = _name("GapDeleteCs")
     cf.create_stack(StackName=stack, TemplateBody=_topic_template("a"))
     try:
@@ -201,12 +214,17 @@ def probe_use_previous_value_of_defaulted_parameter(session: Any) -> bool:
     """True while UpdateStack with UsePreviousValue for a defaulted parameter answers HTTP 500."""
     from botocore.config import Config
 
-    cf = session.client("cloudformation", config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+    cf = session.client(
+        "cloudformation", config=Config(retries={"max_attempts": 1, "mode": "standard"})
+    )
     stack = _name("GapPrevParam")
     cf.create_stack(StackName=stack, TemplateBody=_topic_template("a"))  # P not passed: default
     try:
-        cf.update_stack(StackName=stack, TemplateBody=_topic_template("b"),
-                        Parameters=[{"ParameterKey": "P", "UsePreviousValue": True}])
+        cf.update_stack(
+            StackName=stack,
+            TemplateBody=_topic_template("b"),
+            Parameters=[{"ParameterKey": "P", "UsePreviousValue": True}],
+        )
     except Exception as exc:  # noqa: BLE001
         return _http_500(exc)
     finally:
@@ -232,12 +250,16 @@ def probe_create_stack_output_on_unmodelled_type(session: Any) -> bool:
     while the change-set path creates the same template (without its outputs)."""
     from botocore.config import Config
 
-    url = {"Type": "AWS::Lambda::Url",
-           "Properties": {"AuthType": "AWS_IAM", "TargetFunctionArn": {"Fn::GetAtt": ["F", "Arn"]}}}
+    url = {
+        "Type": "AWS::Lambda::Url",
+        "Properties": {"AuthType": "AWS_IAM", "TargetFunctionArn": {"Fn::GetAtt": ["F", "Arn"]}},
+    }
     template = json.loads(_lambda_template({}, {"U": url}))
     template["Outputs"] = {"Url": {"Value": {"Fn::GetAtt": ["U", "FunctionUrl"]}}}
     body = json.dumps(template)
-    cf = session.client("cloudformation", config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+    cf = session.client(
+        "cloudformation", config=Config(retries={"max_attempts": 1, "mode": "standard"})
+    )
     direct_500 = False
     stack = _name("GapUrlOut")
     try:
@@ -246,26 +268,40 @@ def probe_create_stack_output_on_unmodelled_type(session: Any) -> bool:
     except Exception as exc:  # noqa: BLE001
         direct_500 = _http_500(exc)
     stack = _name("GapUrlOutCs")
-    cf.create_change_set(StackName=stack, ChangeSetName="cs", TemplateBody=body, ChangeSetType="CREATE")
+    cf.create_change_set(
+        StackName=stack, ChangeSetName="cs", TemplateBody=body, ChangeSetType="CREATE"
+    )
     cf.execute_change_set(StackName=stack, ChangeSetName="cs")
     described = cf.describe_stacks(StackName=stack)["Stacks"][0]
     cf.delete_stack(StackName=stack)
-    return direct_500 and described["StackStatus"] == "CREATE_COMPLETE" and not described.get("Outputs")
+    return (
+        direct_500
+        and described["StackStatus"] == "CREATE_COMPLETE"
+        and not described.get("Outputs")
+    )
 
 
 def _lambda_template(extra: Dict[str, Any], more_resources: Dict[str, Any]) -> str:
     role = {
         "Type": "AWS::IAM::Role",
-        "Properties": {"AssumeRolePolicyDocument": {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                           "Principal": {"Service": "lambda.amazonaws.com"}}],
-        }},
+        "Properties": {
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "sts:AssumeRole",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                    }
+                ],
+            }
+        },
     }
     function = {
         "Type": "AWS::Lambda::Function",
         "Properties": {
-            "Handler": "index.handler", "Runtime": "python3.12",
+            "Handler": "index.handler",
+            "Runtime": "python3.12",
             "Role": {"Fn::GetAtt": ["R", "Arn"]},
             "Code": {"ZipFile": "def handler(event, context):\n    return event\n"},
             **extra,
@@ -274,14 +310,18 @@ def _lambda_template(extra: Dict[str, Any], more_resources: Dict[str, Any]) -> s
     return json.dumps({"Resources": {"R": role, "F": function, **more_resources}})
 
 
-def _with_lambda_stack(session: Any, template: str, check: Callable[[Any, Dict[str, str]], bool]) -> bool:
+def _with_lambda_stack(
+    session: Any, template: str, check: Callable[[Any, Dict[str, str]], bool]
+) -> bool:
     cf = session.client("cloudformation")
     stack = _name("GapLambda")
     cf.create_stack(StackName=stack, TemplateBody=template)
     try:
-        resources = {r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
-                     for r in cf.describe_stack_resources(StackName=stack)["StackResources"]
-                     if "LogicalResourceId" in r}
+        resources = {
+            r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
+            for r in cf.describe_stack_resources(StackName=stack)["StackResources"]
+            if "LogicalResourceId" in r
+        }
         return check(session, resources)
     finally:
         cf.delete_stack(StackName=stack)
@@ -311,8 +351,10 @@ def probe_lambda_logging_config_ignored(session: Any) -> bool:
 
 def probe_lambda_url_skipped(session: Any) -> bool:
     """True while AWS::Lambda::Url creates no function URL."""
-    url = {"Type": "AWS::Lambda::Url",
-           "Properties": {"AuthType": "AWS_IAM", "TargetFunctionArn": {"Fn::GetAtt": ["F", "Arn"]}}}
+    url = {
+        "Type": "AWS::Lambda::Url",
+        "Properties": {"AuthType": "AWS_IAM", "TargetFunctionArn": {"Fn::GetAtt": ["F", "Arn"]}},
+    }
 
     def check(session: Any, res: Dict[str, str]) -> bool:
         lam = session.client("lambda")

@@ -37,7 +37,12 @@ class ContainerStack(Stack):
             url=UrlOptions(),  # AWS_IAM: callers sign requests with SigV4
         )
         assert self.function.url is not None
-        CfnOutput(self, "HelloHttpImageUrl", value=self.function.url.url, description="Function URL of the image function")
+        CfnOutput(
+            self,
+            "HelloHttpImageUrl",
+            value=self.function.url.url,
+            description="Function URL of the image function",
+        )
         CfnOutput(self, "HelloHttpImageFunctionName", value=self.function.function_name)
 
         self.repository = ecr.Repository(
@@ -54,7 +59,12 @@ class ContainerStack(Stack):
             removal_policy=RemovalPolicy.DESTROY,
             empty_on_delete=True,
         )
-        CfnOutput(self, "ImagesRepositoryUri", value=self.repository.repository_uri, description="Push versioned images here")
+        CfnOutput(
+            self,
+            "ImagesRepositoryUri",
+            value=self.repository.repository_uri,
+            description="Push versioned images here",
+        )
 
         self.ecr_function = None
         tag = self.node.try_get_context("image_tag")

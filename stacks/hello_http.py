@@ -23,5 +23,10 @@ class HelloHttpStack(Stack):
             url=UrlOptions(),
         )
         assert self.function.url is not None
-        CfnOutput(self, "HelloHttpUrl", value=self.function.url.url, description="Function URL of hello_http")
+        CfnOutput(
+            self,
+            "HelloHttpUrl",
+            value=self.function.url.url,
+            description="Function URL of hello_http",
+        )
         CfnOutput(self, "HelloHttpFunctionName", value=self.function.function_name)

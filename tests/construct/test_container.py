@@ -19,7 +19,13 @@ from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Annotations, Match, Template
 
-from constructs_rust import BundlingOptions, CommandHooks, ConfigurationError, RustFunction, UrlOptions
+from constructs_rust import (
+    BundlingOptions,
+    CommandHooks,
+    ConfigurationError,
+    RustFunction,
+    UrlOptions,
+)
 from constructs_rust.container import (
     DEFAULT_BASE_IMAGE,
     DEFAULT_BUILD_IMAGE,
@@ -44,7 +50,9 @@ def _real_stack(tmp_path: Path):
 
 def _docker_assets(stack: cdk.Stack) -> dict:
     assembly = cdk.Stage.of(stack).synth()
-    manifest = json.loads((Path(assembly.directory) / f"{stack.stack_name}.assets.json").read_text())
+    manifest = json.loads(
+        (Path(assembly.directory) / f"{stack.stack_name}.assets.json").read_text()
+    )
     return manifest.get("dockerImages", {})
 
 
@@ -83,7 +91,10 @@ def test_prebuilt_defaults_template_manifest_and_dockerfile(monkeypatch):
     assert lines[-1] == 'CMD ["bootstrap"]'
     assert not any(l.startswith(("RUN", "ARG")) for l in lines), "no toolchain in a prebuilt image"
     assert re.search(r'constructs-rust\.binary="hello_http"', dockerfile)
-    assert (fn.staged_context / ".dockerignore").read_text().splitlines()[-2:] == ["*", "!bootstrap"]
+    assert (fn.staged_context / ".dockerignore").read_text().splitlines()[-2:] == [
+        "*",
+        "!bootstrap",
+    ]
     assert sorted(os.listdir(fn.staged_context)) == [".dockerignore", "Dockerfile"]
 
     (entry,) = _docker_assets(stack).values()
@@ -95,14 +106,20 @@ def test_prebuilt_defaults_template_manifest_and_dockerfile(monkeypatch):
 def test_prebuilt_x86_64_platform_and_architecture():
     stack = _skip_stack()
     fn = RustDockerImageFunction(
-        stack, "Api", manifest_path=str(LAMBDAS), binary_name="hello_http",
+        stack,
+        "Api",
+        manifest_path=str(LAMBDAS),
+        binary_name="hello_http",
         architecture=lambda_.Architecture.X86_64,
     )
     assert _only_function(stack)["Architectures"] == ["x86_64"]
     (entry,) = _docker_assets(stack).values()
     assert entry["source"]["platform"] == "linux/amd64"
     arm = RustDockerImageFunction(
-        cdk.Stack(skip_bundling_app(), "T"), "Api", manifest_path=str(LAMBDAS), binary_name="hello_http"
+        cdk.Stack(skip_bundling_app(), "T"),
+        "Api",
+        manifest_path=str(LAMBDAS),
+        binary_name="hello_http",
     )
     assert arm.image_asset.asset_hash != fn.image_asset.asset_hash
 
@@ -112,7 +129,9 @@ def test_prebuilt_real_context_follows_the_input_fingerprint(copy_fixture, tmp_p
 
     def build_once(name: str) -> RustDockerImageFunction:
         stack = cdk.Stack(cdk.App(outdir=str(tmp_path / name)), "S")
-        return RustDockerImageFunction(stack, "Fn", manifest_path=str(crate), architecture=lambda_.Architecture.X86_64)
+        return RustDockerImageFunction(
+            stack, "Fn", manifest_path=str(crate), architecture=lambda_.Architecture.X86_64
+        )
 
     first, again = build_once("a"), build_once("b")
     assert first.binary_name == "fx_single"
@@ -120,7 +139,9 @@ def test_prebuilt_real_context_follows_the_input_fingerprint(copy_fixture, tmp_p
     # The generated context lives under the crate's cargo target dir, content-addressed.
     contexts = list((crate / "target" / "constructs-rust" / "image-context").iterdir())
     assert [c.name.startswith("prebuilt-") for c in contexts] == [True]
-    label = re.search(r'fingerprint="([0-9a-f]{64})"', (first.staged_context / "Dockerfile").read_text())
+    label = re.search(
+        r'fingerprint="([0-9a-f]{64})"', (first.staged_context / "Dockerfile").read_text()
+    )
     assert label, "the Dockerfile carries the input fingerprint"
     # No build ran (no synth): the staged context has no bootstrap yet.
     assert not (first.staged_context / "bootstrap").exists()
@@ -142,7 +163,13 @@ def test_prebuilt_real_context_follows_the_input_fingerprint(copy_fixture, tmp_p
 def workspace(copy_fixture):
     root = copy_fixture("workspace")
     # Things that must never reach the Docker context.
-    for junk in ("target/debug/big.bin", ".git/HEAD", "cdk.out/x.json", "members/api/target/y", "node_modules/m.js"):
+    for junk in (
+        "target/debug/big.bin",
+        ".git/HEAD",
+        "cdk.out/x.json",
+        "members/api/target/y",
+        "node_modules/m.js",
+    ):
         (root / junk).parent.mkdir(parents=True, exist_ok=True)
         (root / junk).write_text("junk")
     return root
@@ -151,22 +178,34 @@ def workspace(copy_fixture):
 def test_in_docker_manifest_context_build_args_and_platform(workspace, tmp_path):
     stack = _real_stack(tmp_path)
     api = RustDockerImageFunction(
-        stack, "Api", manifest_path=str(workspace), binary_name="fx_api", build=ContainerBuild.IN_DOCKER,
+        stack,
+        "Api",
+        manifest_path=str(workspace),
+        binary_name="fx_api",
+        build=ContainerBuild.IN_DOCKER,
     )
     worker = RustDockerImageFunction(
-        stack, "Worker", manifest_path=str(workspace / "members" / "worker"), build=ContainerBuild.IN_DOCKER,
+        stack,
+        "Worker",
+        manifest_path=str(workspace / "members" / "worker"),
+        build=ContainerBuild.IN_DOCKER,
         architecture=lambda_.Architecture.X86_64,
     )
     assert worker.binary_name == "fx_worker"
     # One generated Dockerfile serves every binary and both architectures.
     assert api.dockerfile == worker.dockerfile
-    assert re.fullmatch(r"target/constructs-rust/image-context/in-docker-[0-9a-f]{32}/Dockerfile", api.dockerfile)
+    assert re.fullmatch(
+        r"target/constructs-rust/image-context/in-docker-[0-9a-f]{32}/Dockerfile", api.dockerfile
+    )
 
     entries = {e["displayName"]: e["source"] for e in _docker_assets(stack).values()}
     assert entries["Api/AssetImage"]["dockerBuildArgs"] == {"PACKAGE": "fx_api", "BINARY": "fx_api"}
     assert entries["Api/AssetImage"]["platform"] == "linux/arm64"
     assert entries["Api/AssetImage"]["dockerFile"] == api.dockerfile
-    assert entries["Worker/AssetImage"]["dockerBuildArgs"] == {"PACKAGE": "fx_worker", "BINARY": "fx_worker"}
+    assert entries["Worker/AssetImage"]["dockerBuildArgs"] == {
+        "PACKAGE": "fx_worker",
+        "BINARY": "fx_worker",
+    }
     assert entries["Worker/AssetImage"]["platform"] == "linux/amd64"
 
     # The context is the workspace root, filtered.
@@ -177,19 +216,30 @@ def test_in_docker_manifest_context_build_args_and_platform(workspace, tmp_path)
     assert "Cargo.toml" in files and "Cargo.lock" in files
     assert "members/api/src/main.rs" in files and "members/shared/src/lib.rs" in files
     assert api.dockerfile in files and api.dockerfile + ".dockerignore" in files
-    leaked = [f for f in files if re.match(r"(.*/)?(target|\.git|cdk\.out|node_modules)/", f)
-              and not f.startswith("target/constructs-rust/image-context/in-docker-")]
+    leaked = [
+        f
+        for f in files
+        if re.match(r"(.*/)?(target|\.git|cdk\.out|node_modules)/", f)
+        and not f.startswith("target/constructs-rust/image-context/in-docker-")
+    ]
     assert leaked == []
-    assert len([f for f in files if f.startswith("target/")]) == 2  # our Dockerfile + its ignore file
+    assert (
+        len([f for f in files if f.startswith("target/")]) == 2
+    )  # our Dockerfile + its ignore file
 
     ignore = (staged / (api.dockerfile + ".dockerignore")).read_text().splitlines()
     assert {"**/target", "**/.git", "**/cdk.out"} <= set(ignore)
     assert f"!{api.dockerfile}" in ignore
 
     dockerfile = (staged / api.dockerfile).read_text()
-    assert dockerfile.splitlines()[4] == f"FROM --platform=$BUILDPLATFORM {DEFAULT_BUILD_IMAGE} AS build"
+    assert (
+        dockerfile.splitlines()[4]
+        == f"FROM --platform=$BUILDPLATFORM {DEFAULT_BUILD_IMAGE} AS build"
+    )
     assert f"FROM {DEFAULT_BASE_IMAGE}" in dockerfile
-    assert "COPY --from=build /constructs-rust/bootstrap ${LAMBDA_RUNTIME_DIR}/bootstrap" in dockerfile
+    assert (
+        "COPY --from=build /constructs-rust/bootstrap ${LAMBDA_RUNTIME_DIR}/bootstrap" in dockerfile
+    )
     for arg in ("TARGETPLATFORM", "PACKAGE", "BINARY"):
         assert f"ARG {arg}" in dockerfile
 
@@ -206,14 +256,20 @@ def test_in_docker_hash_is_deterministic_and_follows_sources(workspace, tmp_path
     def hash_of(name: str) -> str:
         stack = cdk.Stack(cdk.App(outdir=str(tmp_path / name)), "S")
         fn = RustDockerImageFunction(
-            stack, "Api", manifest_path=str(workspace), binary_name="fx_api", build=ContainerBuild.IN_DOCKER
+            stack,
+            "Api",
+            manifest_path=str(workspace),
+            binary_name="fx_api",
+            build=ContainerBuild.IN_DOCKER,
         )
         return fn.image_asset.asset_hash
 
     first = hash_of("a")
     (workspace / "target" / "debug" / "other.bin").write_text("build output changes nothing")
     assert hash_of("b") == first
-    (workspace / "members" / "shared" / "src" / "lib.rs").write_text("// changed\n", encoding="utf-8")
+    (workspace / "members" / "shared" / "src" / "lib.rs").write_text(
+        "// changed\n", encoding="utf-8"
+    )
     assert hash_of("c") != first
 
 
@@ -221,7 +277,7 @@ def _run_script(dockerfile: str, tmp_path: Path, **env: str) -> subprocess.Compl
     """Run the build stage's RUN script with sh and a fake cargo (no Docker)."""
     joined = dockerfile.replace("\\\n", " ")
     run = next(line for line in joined.splitlines() if line.startswith("RUN "))
-    script = run[run.index("set -eu;"):]
+    script = run[run.index("set -eu;") :]
     root = tmp_path / "root"
     for path in (IN_DOCKER_TARGET_DIR, IN_DOCKER_LAMBDA_DIR, IN_DOCKER_OUTPUT):
         script = script.replace(path, str(root) + path)
@@ -246,15 +302,20 @@ def _run_script(dockerfile: str, tmp_path: Path, **env: str) -> subprocess.Compl
 )
 def test_in_docker_script_maps_platform_to_triple(tmp_path, platform, triple):
     dockerfile = render_in_docker_dockerfile(
-        base_image=DEFAULT_BASE_IMAGE, build_image=DEFAULT_BUILD_IMAGE,
+        base_image=DEFAULT_BASE_IMAGE,
+        build_image=DEFAULT_BUILD_IMAGE,
         options=BundlingOptions(features=["json-logs"], cargo_lambda_flags=["--locked"]),
     )
-    proc = _run_script(dockerfile, tmp_path, TARGETPLATFORM=platform, PACKAGE="fx_api", BINARY="fx_api")
+    proc = _run_script(
+        dockerfile, tmp_path, TARGETPLATFORM=platform, PACKAGE="fx_api", BINARY="fx_api"
+    )
     assert proc.returncode == 0, proc.stderr
     argv = (tmp_path / "argv").read_text().splitlines()
     assert argv[:2] == ["lambda", "build"]
     assert argv[argv.index("--target") + 1] == triple
-    assert argv[argv.index("--bin") + 1] == "fx_api" and argv[argv.index("--package") + 1] == "fx_api"
+    assert (
+        argv[argv.index("--bin") + 1] == "fx_api" and argv[argv.index("--package") + 1] == "fx_api"
+    )
     assert argv[argv.index("--features") + 1] == "json-logs"
     assert "--release" in argv and argv[-1] == "--locked"
     assert (tmp_path / "root" / IN_DOCKER_OUTPUT.lstrip("/")).read_text() == "built\n"
@@ -275,8 +336,11 @@ def test_in_docker_script_rejects_other_platforms_and_missing_args(tmp_path):
 
 def test_in_docker_profile_and_quoting():
     dockerfile = render_in_docker_dockerfile(
-        base_image="example.com/base:1", build_image="example.com/build:2",
-        options=BundlingOptions(profile="dev", no_default_features=True, cargo_lambda_flags=["--config=x y"]),
+        base_image="example.com/base:1",
+        build_image="example.com/build:2",
+        options=BundlingOptions(
+            profile="dev", no_default_features=True, cargo_lambda_flags=["--config=x y"]
+        ),
     )
     assert "--profile dev" in dockerfile and "--release" not in dockerfile
     assert "--no-default-features" in dockerfile
@@ -286,10 +350,16 @@ def test_in_docker_profile_and_quoting():
 
 
 def test_in_docker_rejects_options_it_cannot_honour(workspace, tmp_path):
-    with pytest.raises(ConfigurationError, match=r"bundling.command_hooks.*ContainerBuild.IN_DOCKER"):
+    with pytest.raises(
+        ConfigurationError, match=r"bundling.command_hooks.*ContainerBuild.IN_DOCKER"
+    ):
         RustDockerImageFunction(
-            _real_stack(tmp_path), "Api", manifest_path=str(workspace), binary_name="fx_api",
-            build=ContainerBuild.IN_DOCKER, bundling=BundlingOptions(command_hooks=CommandHooks(before_build=["true"])),
+            _real_stack(tmp_path),
+            "Api",
+            manifest_path=str(workspace),
+            binary_name="fx_api",
+            build=ContainerBuild.IN_DOCKER,
+            bundling=BundlingOptions(command_hooks=CommandHooks(before_build=["true"])),
         )
 
 
@@ -306,12 +376,20 @@ def test_existing_ecr_image_builds_nothing(monkeypatch, tmp_path):
     repo = ecr.Repository(stack, "Repo")
     fn = RustDockerImageFunction(stack, "Tagged", repository=repo, tag_or_digest="v1.2.3")
     RustDockerImageFunction(
-        stack, "Pinned", repository=repo, tag_or_digest="sha256:" + "a" * 64,
+        stack,
+        "Pinned",
+        repository=repo,
+        tag_or_digest="sha256:" + "a" * 64,
         architecture=lambda_.Architecture.X86_64,
     )
     assert fn.build_mode is None and fn.image_asset is None and fn.staged_context is None
     t = Template.from_stack(stack)
-    uris = json.dumps([r["Properties"]["Code"]["ImageUri"] for r in t.find_resources("AWS::Lambda::Function").values()])
+    uris = json.dumps(
+        [
+            r["Properties"]["Code"]["ImageUri"]
+            for r in t.find_resources("AWS::Lambda::Function").values()
+        ]
+    )
     assert ":v1.2.3" in uris and "@sha256:" + "a" * 64 in uris
     assert _docker_assets(stack) == {}
 
@@ -319,11 +397,18 @@ def test_existing_ecr_image_builds_nothing(monkeypatch, tmp_path):
 def test_ecr_needs_a_tag_and_checks_a_given_manifest(tmp_path):
     stack = _skip_stack()
     repo = ecr.Repository(stack, "Repo")
-    with pytest.raises(ConfigurationError, match=r"\[S/Fn\] tag_or_digest: repository and tag_or_digest go together"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"\[S/Fn\] tag_or_digest: repository and tag_or_digest go together",
+    ):
         RustDockerImageFunction(stack, "Fn", repository=repo)
     with pytest.raises(ConfigurationError, match=r"manifest_path=.*does not exist"):
-        RustDockerImageFunction(stack, "Fn2", repository=repo, tag_or_digest="v1", manifest_path=str(tmp_path / "nope"))
-    with pytest.raises(ConfigurationError, match=r"manifest_path: is required unless repository is given"):
+        RustDockerImageFunction(
+            stack, "Fn2", repository=repo, tag_or_digest="v1", manifest_path=str(tmp_path / "nope")
+        )
+    with pytest.raises(
+        ConfigurationError, match=r"manifest_path: is required unless repository is given"
+    ):
         RustDockerImageFunction(stack, "Fn3")
 
 
@@ -333,8 +418,12 @@ def test_ecr_needs_a_tag_and_checks_a_given_manifest(tmp_path):
 def test_url_log_group_and_role_wiring_match_rust_function():
     stack = _skip_stack()
     fn = RustDockerImageFunction(
-        stack, "Api", manifest_path=str(LAMBDAS), binary_name="hello_http",
-        url=UrlOptions(auth_type=lambda_.FunctionUrlAuthType.NONE), environment={"RUST_LOG": "info"},
+        stack,
+        "Api",
+        manifest_path=str(LAMBDAS),
+        binary_name="hello_http",
+        url=UrlOptions(auth_type=lambda_.FunctionUrlAuthType.NONE),
+        environment={"RUST_LOG": "info"},
         memory_size=512,
     )
     assert fn.url is not None
@@ -343,13 +432,21 @@ def test_url_log_group_and_role_wiring_match_rust_function():
     t.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 30})
     t.has_resource_properties(
         "AWS::IAM::Policy",
-        {"PolicyDocument": {"Statement": Match.array_with([Match.object_like(
-            {"Action": ["logs:CreateLogStream", "logs:PutLogEvents"]}
-        )])}},
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Action": ["logs:CreateLogStream", "logs:PutLogEvents"]})]
+                )
+            }
+        },
     )
     props = _only_function(stack)
-    assert props["MemorySize"] == 512 and props["Environment"] == {"Variables": {"RUST_LOG": "info"}}
-    Annotations.from_stack(stack).has_warning("/S/Api", Match.string_like_regexp("anyone on the internet"))
+    assert props["MemorySize"] == 512 and props["Environment"] == {
+        "Variables": {"RUST_LOG": "info"}
+    }
+    Annotations.from_stack(stack).has_warning(
+        "/S/Api", Match.string_like_regexp("anyone on the internet")
+    )
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -358,11 +455,13 @@ def test_url_log_group_and_role_wiring_match_rust_function():
 def _errors(make, tmp_path) -> tuple:
     """The error text of RustFunction and of both container modes for the same props."""
     texts = []
-    for i, factory in enumerate((
-        lambda s, **kw: RustFunction(s, "Fn", **kw),
-        lambda s, **kw: RustDockerImageFunction(s, "Fn", **kw),
-        lambda s, **kw: RustDockerImageFunction(s, "Fn", build=ContainerBuild.IN_DOCKER, **kw),
-    )):
+    for i, factory in enumerate(
+        (
+            lambda s, **kw: RustFunction(s, "Fn", **kw),
+            lambda s, **kw: RustDockerImageFunction(s, "Fn", **kw),
+            lambda s, **kw: RustDockerImageFunction(s, "Fn", build=ContainerBuild.IN_DOCKER, **kw),
+        )
+    ):
         stack = cdk.Stack(cdk.App(outdir=str(tmp_path / f"out{i}")), "S")
         with pytest.raises(ConfigurationError) as info:
             make(factory, stack)
@@ -379,13 +478,17 @@ def test_missing_manifest_same_error_as_rust_function(tmp_path):
 
 def test_unknown_binary_same_error_as_rust_function(copy_fixture, tmp_path):
     crate = copy_fixture("multi_bin")
-    rust, prebuilt, in_docker = _errors(lambda f, s: f(s, manifest_path=str(crate), binary_name="gamma"), tmp_path)
+    rust, prebuilt, in_docker = _errors(
+        lambda f, s: f(s, manifest_path=str(crate), binary_name="gamma"), tmp_path
+    )
     assert "no such binary; the binaries are: alpha, beta" in rust
     assert prebuilt == rust and in_docker == rust
 
 
 def test_library_only_crate_same_error_as_rust_function(tmp_path):
-    rust, prebuilt, in_docker = _errors(lambda f, s: f(s, manifest_path=str(FIXTURES / "lib_only")), tmp_path)
+    rust, prebuilt, in_docker = _errors(
+        lambda f, s: f(s, manifest_path=str(FIXTURES / "lib_only")), tmp_path
+    )
     assert "no binary target" in rust
     assert prebuilt == rust and in_docker == rust
 
@@ -393,7 +496,8 @@ def test_library_only_crate_same_error_as_rust_function(tmp_path):
 def test_unsupported_platform_same_error_as_rust_function(tmp_path):
     s390x = lambda_.Architecture.custom("s390x", "linux/s390x")
     rust, prebuilt, in_docker = _errors(
-        lambda f, s: f(s, manifest_path=str(LAMBDAS), binary_name="hello_http", architecture=s390x), tmp_path
+        lambda f, s: f(s, manifest_path=str(LAMBDAS), binary_name="hello_http", architecture=s390x),
+        tmp_path,
     )
     assert "architecture='s390x': unsupported architecture" in rust
     assert prebuilt == rust and in_docker == rust

@@ -13,12 +13,30 @@ def _template(stack_class):
 
 def test_hello_http_has_iam_url_output_and_log_group():
     t = _template(HelloHttpStack)
-    t.has_resource_properties("AWS::Lambda::Url", {"AuthType": "AWS_IAM", "TargetFunctionArn": {"Fn::GetAtt": [Match.string_like_regexp("HelloHttp"), "Arn"]}})
-    t.has_output("HelloHttpUrl", {"Value": {"Fn::GetAtt": [Match.string_like_regexp("HelloHttpFunctionUrl"), "FunctionUrl"]}})
-    t.has_resource("AWS::Logs::LogGroup", {"Properties": {"RetentionInDays": 30}, "DeletionPolicy": "Retain"})
+    t.has_resource_properties(
+        "AWS::Lambda::Url",
+        {
+            "AuthType": "AWS_IAM",
+            "TargetFunctionArn": {"Fn::GetAtt": [Match.string_like_regexp("HelloHttp"), "Arn"]},
+        },
+    )
+    t.has_output(
+        "HelloHttpUrl",
+        {
+            "Value": {
+                "Fn::GetAtt": [Match.string_like_regexp("HelloHttpFunctionUrl"), "FunctionUrl"]
+            }
+        },
+    )
+    t.has_resource(
+        "AWS::Logs::LogGroup", {"Properties": {"RetentionInDays": 30}, "DeletionPolicy": "Retain"}
+    )
     t.has_resource_properties(
         "AWS::Lambda::Function",
-        {"Architectures": ["arm64"], "LoggingConfig": {"LogGroup": {"Ref": Match.string_like_regexp("HelloHttpLogGroup")}}},
+        {
+            "Architectures": ["arm64"],
+            "LoggingConfig": {"LogGroup": {"Ref": Match.string_like_regexp("HelloHttpLogGroup")}},
+        },
     )
 
 
@@ -26,13 +44,20 @@ def test_echo_environment_memory_timeout():
     t = _template(EchoStack)
     t.has_resource_properties(
         "AWS::Lambda::Function",
-        {"MemorySize": 128, "Timeout": 3, "Environment": {"Variables": {"RUST_LOG": "info", "RUST_BACKTRACE": "1"}}},
+        {
+            "MemorySize": 128,
+            "Timeout": 3,
+            "Environment": {"Variables": {"RUST_LOG": "info", "RUST_BACKTRACE": "1"}},
+        },
     )
 
 
 def test_pi_has_both_architectures():
     t = _template(PiStack)
-    archs = sorted(f["Properties"]["Architectures"][0] for f in t.find_resources("AWS::Lambda::Function").values())
+    archs = sorted(
+        f["Properties"]["Architectures"][0]
+        for f in t.find_resources("AWS::Lambda::Function").values()
+    )
     assert archs == ["arm64", "x86_64"]
     t.resource_count_is("AWS::Logs::LogGroup", 2)
 

@@ -9,7 +9,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Annotations, Match, Template
 
-from constructs_rust import BundlingOptions, CommandHooks, ConfigurationError, RustFunction, UrlOptions
+from constructs_rust import (
+    BundlingOptions,
+    CommandHooks,
+    ConfigurationError,
+    RustFunction,
+    UrlOptions,
+)
 
 from ..conftest import FIXTURES, LAMBDAS, skip_bundling_app
 
@@ -90,17 +96,25 @@ def test_architecture_runtime_and_passthrough_options():
 def test_log_group_retention_removal_and_least_privilege_role():
     stack = _stack()
     RustFunction(
-        stack, "Fn", manifest_path=str(LAMBDAS / "echo"),
-        log_retention=logs.RetentionDays.ONE_WEEK, log_removal_policy=cdk.RemovalPolicy.DESTROY,
+        stack,
+        "Fn",
+        manifest_path=str(LAMBDAS / "echo"),
+        log_retention=logs.RetentionDays.ONE_WEEK,
+        log_removal_policy=cdk.RemovalPolicy.DESTROY,
     )
     t = Template.from_stack(stack)
-    t.has_resource("AWS::Logs::LogGroup", {"Properties": {"RetentionInDays": 7}, "DeletionPolicy": "Delete"})
+    t.has_resource(
+        "AWS::Logs::LogGroup", {"Properties": {"RetentionInDays": 7}, "DeletionPolicy": "Delete"}
+    )
     t.resource_count_is("Custom::LogRetention", 0)
     t.has_resource_properties(
-        "AWS::Lambda::Function", {"LoggingConfig": {"LogGroup": {"Ref": Match.string_like_regexp("FnLogGroup")}}}
+        "AWS::Lambda::Function",
+        {"LoggingConfig": {"LogGroup": {"Ref": Match.string_like_regexp("FnLogGroup")}}},
     )
     role = next(iter(t.find_resources("AWS::IAM::Role").values()))
-    assert "ManagedPolicyArns" not in role["Properties"], "no AWSLambdaBasicExecutionRole (logs:* on *)"
+    assert "ManagedPolicyArns" not in role["Properties"], (
+        "no AWSLambdaBasicExecutionRole (logs:* on *)"
+    )
     t.has_resource_properties(
         "AWS::IAM::Policy",
         {
@@ -129,46 +143,85 @@ def test_own_log_group_conflicts_with_retention():
     stack = _stack()
     lg = logs.LogGroup(stack, "Mine")
     with pytest.raises(ConfigurationError, match=r"\[S/Fn\].*log_group was given"):
-        RustFunction(stack, "Fn", manifest_path=str(LAMBDAS / "echo"), log_group=lg, log_retention=logs.RetentionDays.ONE_DAY)
+        RustFunction(
+            stack,
+            "Fn",
+            manifest_path=str(LAMBDAS / "echo"),
+            log_group=lg,
+            log_retention=logs.RetentionDays.ONE_DAY,
+        )
 
 
 def test_function_url_iam_by_default_and_public_warns():
     stack = _stack()
     iam_fn = RustFunction(stack, "Private", manifest_path=str(LAMBDAS / "echo"), url=UrlOptions())
     public = RustFunction(
-        stack, "Public", manifest_path=str(LAMBDAS / "echo"),
-        url=UrlOptions(auth_type=lambda_.FunctionUrlAuthType.NONE, invoke_mode=lambda_.InvokeMode.RESPONSE_STREAM),
+        stack,
+        "Public",
+        manifest_path=str(LAMBDAS / "echo"),
+        url=UrlOptions(
+            auth_type=lambda_.FunctionUrlAuthType.NONE,
+            invoke_mode=lambda_.InvokeMode.RESPONSE_STREAM,
+        ),
     )
     RustFunction(
-        stack, "Acked", manifest_path=str(LAMBDAS / "echo"),
+        stack,
+        "Acked",
+        manifest_path=str(LAMBDAS / "echo"),
         url=UrlOptions(auth_type=lambda_.FunctionUrlAuthType.NONE, acknowledge_public=True),
     )
     assert iam_fn.url is not None and public.url is not None
     t = Template.from_stack(stack)
     t.has_resource_properties("AWS::Lambda::Url", {"AuthType": "AWS_IAM", "InvokeMode": "BUFFERED"})
-    t.has_resource_properties("AWS::Lambda::Url", {"AuthType": "NONE", "InvokeMode": "RESPONSE_STREAM"})
-    warnings = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("auth type NONE"))
+    t.has_resource_properties(
+        "AWS::Lambda::Url", {"AuthType": "NONE", "InvokeMode": "RESPONSE_STREAM"}
+    )
+    warnings = Annotations.from_stack(stack).find_warning(
+        "*", Match.string_like_regexp("auth type NONE")
+    )
     assert [w.id for w in warnings] == ["/S/Public"]
 
 
 def test_command_hooks_warn():
     stack = _stack()
     RustFunction(
-        stack, "Fn", manifest_path=str(LAMBDAS / "echo"),
+        stack,
+        "Fn",
+        manifest_path=str(LAMBDAS / "echo"),
         bundling=BundlingOptions(command_hooks=CommandHooks(before_build=["echo hi"])),
     )
-    Annotations.from_stack(stack).has_warning("/S/Fn", Match.string_like_regexp("arbitrary shell commands.*echo hi"))
+    Annotations.from_stack(stack).has_warning(
+        "/S/Fn", Match.string_like_regexp("arbitrary shell commands.*echo hi")
+    )
 
 
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"manifest_path": "/does/not/exist"}, r"\[S/Fn\] manifest_path='/does/not/exist': does not exist"),
+        (
+            {"manifest_path": "/does/not/exist"},
+            r"\[S/Fn\] manifest_path='/does/not/exist': does not exist",
+        ),
         ({"manifest_path": str(FIXTURES / "mini_runtime.rs")}, r"is not a Cargo.toml"),
-        ({"manifest_path": str(LAMBDAS / "echo"), "runtime": lambda_.Runtime.PYTHON_3_12}, r"\[S/Fn\] runtime='python3.12'"),
+        (
+            {"manifest_path": str(LAMBDAS / "echo"), "runtime": lambda_.Runtime.PYTHON_3_12},
+            r"\[S/Fn\] runtime='python3.12'",
+        ),
         ({"manifest_path": str(LAMBDAS / "echo"), "binary_name": "../x"}, r"binary_name='../x'"),
-        ({"manifest_path": str(LAMBDAS / "echo"), "environment": {"AWS_LAMBDA_FUNCTION_NAME": "x"}}, r"\[S/Fn\] environment='AWS_LAMBDA_FUNCTION_NAME'"),
-        ({"manifest_path": str(LAMBDAS / "echo"), "bundling": BundlingOptions(cargo_lambda_flags=["--arm64"])}, r"\[S/Fn\] bundling.cargo_lambda_flags='--arm64'"),
+        (
+            {
+                "manifest_path": str(LAMBDAS / "echo"),
+                "environment": {"AWS_LAMBDA_FUNCTION_NAME": "x"},
+            },
+            r"\[S/Fn\] environment='AWS_LAMBDA_FUNCTION_NAME'",
+        ),
+        (
+            {
+                "manifest_path": str(LAMBDAS / "echo"),
+                "bundling": BundlingOptions(cargo_lambda_flags=["--arm64"]),
+            },
+            r"\[S/Fn\] bundling.cargo_lambda_flags='--arm64'",
+        ),
         ({"manifest_path": str(LAMBDAS / "echo"), "code": None}, r"code.*not supported"),
     ],
 )

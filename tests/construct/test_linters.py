@@ -21,9 +21,13 @@ def test_cdk_nag_aws_solutions_has_no_unsuppressed_errors(stack_class):
     app = skip_bundling_app()
     stack = stack_class(app, stack_class.__name__)
     cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
-    errors = Annotations.from_stack(stack).find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
+    errors = Annotations.from_stack(stack).find_error(
+        "*", Match.string_like_regexp("AwsSolutions-.*")
+    )
     assert [f"{e.id}: {e.entry.data}" for e in errors] == []
-    warnings = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("AwsSolutions-.*"))
+    warnings = Annotations.from_stack(stack).find_warning(
+        "*", Match.string_like_regexp("AwsSolutions-.*")
+    )
     print(f"{stack_class.__name__}: cdk-nag warnings: {len(warnings)}")
 
 
@@ -33,12 +37,16 @@ def test_cfn_lint_has_no_errors(stack_class, tmp_path):
     path = tmp_path / "template.json"
     path.write_text(json.dumps(Template.from_stack(stack).to_json()))
     proc = subprocess.run(
-        [sys.executable, "-m", "cfnlint", "--format", "json", "--", str(path)], capture_output=True, text=True
+        [sys.executable, "-m", "cfnlint", "--format", "json", "--", str(path)],
+        capture_output=True,
+        text=True,
     )
     findings = json.loads(proc.stdout or "[]")
     errors = [f for f in findings if f["Level"] == "Error"]
     warnings = [f for f in findings if f["Level"] == "Warning"]
-    print(f"{stack_class.__name__}: cfn-lint warnings: {[(w['Rule']['Id'], w['Message']) for w in warnings]}")
+    print(
+        f"{stack_class.__name__}: cfn-lint warnings: {[(w['Rule']['Id'], w['Message']) for w in warnings]}"
+    )
     assert errors == [], errors
 
 
@@ -50,9 +58,17 @@ def test_cdk_nag_is_active_and_would_flag_the_usual_lambda_role():
     app = skip_bundling_app()
     stack = cdk.Stack(app, "Nag")
     iam.Role(
-        stack, "Usual", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-        managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaBasicExecutionRole")],
+        stack,
+        "Usual",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        managed_policies=[
+            iam.ManagedPolicy.from_aws_managed_policy_name(
+                "service-role/AWSLambdaBasicExecutionRole"
+            )
+        ],
     )
     cdk.Aspects.of(app).add(AwsSolutionsChecks())
-    errors = Annotations.from_stack(stack).find_error("*", Match.string_like_regexp("AwsSolutions-IAM4"))
+    errors = Annotations.from_stack(stack).find_error(
+        "*", Match.string_like_regexp("AwsSolutions-IAM4")
+    )
     assert len(errors) == 1

@@ -37,8 +37,11 @@ def aws_session(moto_endpoint: str):  # noqa: ANN201
     import boto3
 
     # A session whose every client talks to the emulator, whatever the caller's environment.
-    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                            region_name=deploy_local.REGION)
+    session = boto3.Session(
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name=deploy_local.REGION,
+    )
     original = session.client
 
     def client(service: str, **kwargs):  # noqa: ANN003, ANN202

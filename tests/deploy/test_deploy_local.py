@@ -86,8 +86,12 @@ def _functions(template: dict) -> Dict[str, str]:
 
 
 def _of_type(template: dict, resource_type: str, name: str) -> str:
-    matches = [logical for logical, r in template["Resources"].items()
-               if r["Type"] == resource_type and r["Metadata"]["aws:cdk:path"].split("/")[1].startswith(name)]
+    matches = [
+        logical
+        for logical, r in template["Resources"].items()
+        if r["Type"] == resource_type
+        and r["Metadata"]["aws:cdk:path"].split("/")[1].startswith(name)
+    ]
     assert len(matches) == 1, (resource_type, name, matches)
     return matches[0]
 
@@ -98,8 +102,11 @@ class Cloud:
     def __init__(self, endpoint: str) -> None:
         import boto3
 
-        session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                                region_name=deploy_local.REGION)
+        session = boto3.Session(
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name=deploy_local.REGION,
+        )
         self.cf = session.client("cloudformation", endpoint_url=endpoint)
         self.lambda_ = session.client("lambda", endpoint_url=endpoint)
         self.logs = session.client("logs", endpoint_url=endpoint)
@@ -108,16 +115,20 @@ class Cloud:
         self.bucket = f"cdk-hnb659fds-assets-{deploy_local.ACCOUNT}-{deploy_local.REGION}"
 
     def physical_ids(self) -> Dict[str, str]:
-        return {r["LogicalResourceId"]: r["PhysicalResourceId"]
-                for r in self.cf.describe_stack_resources(StackName=STACK)["StackResources"]
-                if "LogicalResourceId" in r}
+        return {
+            r["LogicalResourceId"]: r["PhysicalResourceId"]
+            for r in self.cf.describe_stack_resources(StackName=STACK)["StackResources"]
+            if "LogicalResourceId" in r
+        }
 
     def objects(self) -> Dict[str, object]:
         listing = self.s3.list_objects_v2(Bucket=self.bucket).get("Contents", [])
         return {o["Key"]: o["LastModified"] for o in listing}
 
 
-def _check_function_code(cloud: Cloud, template: dict, outdir: Path, logical: str, name: str) -> str:
+def _check_function_code(
+    cloud: Cloud, template: dict, outdir: Path, logical: str, name: str
+) -> str:
     """The function's code is the staged zip, and that zip holds the synthesized bootstrap.
 
     Returns the zip's S3 key.
@@ -133,7 +144,9 @@ def _check_function_code(cloud: Cloud, template: dict, outdir: Path, logical: st
         deployed = archive.read("bootstrap")
     synthesized = (outdir / resource["Metadata"]["aws:asset:path"] / "bootstrap").read_bytes()
     assert deployed == synthesized, "the bootstrap in the staging bucket differs from cdk.out's"
-    assert deployed[:4] == b"\x7fELF" and int.from_bytes(deployed[18:20], "little") == 0x3E, "x86_64 ELF"
+    assert deployed[:4] == b"\x7fELF" and int.from_bytes(deployed[18:20], "little") == 0x3E, (
+        "x86_64 ELF"
+    )
     # moto computes CodeSha256 from the zip CloudFormation handed it: the function runs this zip.
     config = cloud.lambda_.get_function_configuration(FunctionName=name)
     assert config["CodeSha256"] == _sha256_b64(zipped)
@@ -151,7 +164,10 @@ def test_deploy_update_destroy(tmp_path: Path, copy_fixture: Callable[..., Path]
     times: Dict[str, float] = {}
     log_path = tmp_path / "cdk.log"
 
-    with deploy_local.MotoServer(log_path=tmp_path / "moto.log") as moto, open(log_path, "w") as log:
+    with (
+        deploy_local.MotoServer(log_path=tmp_path / "moto.log") as moto,
+        open(log_path, "w") as log,
+    ):
         env = deploy_local.local_aws_env(moto.endpoint)
         cloud = Cloud(moto.endpoint)
 
@@ -162,7 +178,9 @@ def test_deploy_update_destroy(tmp_path: Path, copy_fixture: Callable[..., Path]
             except BaseException:
                 log.flush()
                 tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-60:])
-                print(f"--- {label} failed; cdk log tail:\n{tail}\n--- moto log tail:\n{moto.log_tail()}")
+                print(
+                    f"--- {label} failed; cdk log tail:\n{tail}\n--- moto log tail:\n{moto.log_tail()}"
+                )
                 raise
             times[label] = time.monotonic() - started
 
@@ -182,8 +200,10 @@ def test_deploy_update_destroy(tmp_path: Path, copy_fixture: Callable[..., Path]
         physical = cloud.physical_ids()
         names = {fn: physical[logical] for fn, logical in functions.items()}
 
-        outputs = {o["OutputKey"]: o["OutputValue"]
-                   for o in cloud.cf.describe_stacks(StackName=STACK)["Stacks"][0].get("Outputs", [])}
+        outputs = {
+            o["OutputKey"]: o["OutputValue"]
+            for o in cloud.cf.describe_stacks(StackName=STACK)["Stacks"][0].get("Outputs", [])
+        }
         assert outputs == {"SingleName": names["Single"], "ApiName": names["Api"]}
 
         for fn in ("Single", "Api"):
@@ -195,15 +215,26 @@ def test_deploy_update_destroy(tmp_path: Path, copy_fixture: Callable[..., Path]
             assert config["Role"] == role["Arn"]
             principal = role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
             assert principal == {"Service": "lambda.amazonaws.com"}
-        keys1 = {fn: _check_function_code(cloud, template1, out1, functions[fn], names[fn]) for fn in functions}
+        keys1 = {
+            fn: _check_function_code(cloud, template1, out1, functions[fn], names[fn])
+            for fn in functions
+        }
 
-        log_groups = {fn: physical[_of_type(template1, "AWS::Logs::LogGroup", f"{fn}LogGroup")] for fn in functions}
+        log_groups = {
+            fn: physical[_of_type(template1, "AWS::Logs::LogGroup", f"{fn}LogGroup")]
+            for fn in functions
+        }
         for fn, days in (("Single", 7), ("Api", 30)):
             groups = cloud.logs.describe_log_groups(logGroupNamePrefix=log_groups[fn])["logGroups"]
-            assert [(g["logGroupName"], g.get("retentionInDays")) for g in groups] == [(log_groups[fn], days)]
+            assert [(g["logGroupName"], g.get("retentionInDays")) for g in groups] == [
+                (log_groups[fn], days)
+            ]
 
         objects1 = cloud.objects()
-        sha1 = {fn: cloud.lambda_.get_function_configuration(FunctionName=names[fn])["CodeSha256"] for fn in names}
+        sha1 = {
+            fn: cloud.lambda_.get_function_configuration(FunctionName=names[fn])["CodeSha256"]
+            for fn in names
+        }
         time.sleep(1.1)  # S3 LastModified has one-second resolution
 
         # --- update: change the Rust code of Single only -------------------------------------
@@ -215,11 +246,20 @@ def test_deploy_update_destroy(tmp_path: Path, copy_fixture: Callable[..., Path]
         step("synth (rebuild)", deploy_local.synth, stacks=[STACK], outdir=out2, cap=600)
         step("update", deploy_local.deploy, stacks=[STACK], outdir=out2, cap=300)
         template2 = json.loads((out2 / f"{STACK}.template.json").read_text())
-        assert cloud.cf.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
+        assert (
+            cloud.cf.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"]
+            == "UPDATE_COMPLETE"
+        )
         assert cloud.physical_ids()[functions["Single"]] == names["Single"]  # updated in place
 
-        keys2 = {fn: _check_function_code(cloud, template2, out2, functions[fn], names[fn]) for fn in functions}
-        sha2 = {fn: cloud.lambda_.get_function_configuration(FunctionName=names[fn])["CodeSha256"] for fn in names}
+        keys2 = {
+            fn: _check_function_code(cloud, template2, out2, functions[fn], names[fn])
+            for fn in functions
+        }
+        sha2 = {
+            fn: cloud.lambda_.get_function_configuration(FunctionName=names[fn])["CodeSha256"]
+            for fn in names
+        }
         assert keys2["Single"] != keys1["Single"] and sha2["Single"] != sha1["Single"]
         assert keys2["Api"] == keys1["Api"] and sha2["Api"] == sha1["Api"]
         objects2 = cloud.objects()
@@ -229,7 +269,9 @@ def test_deploy_update_destroy(tmp_path: Path, copy_fixture: Callable[..., Path]
         assert objects2[keys1["Api"]] == objects1[keys1["Api"]]
 
         # --- destroy ---------------------------------------------------------------------------
-        roles = [physical[_of_type(template1, "AWS::IAM::Role", f"{fn}ServiceRole")] for fn in functions]
+        roles = [
+            physical[_of_type(template1, "AWS::IAM::Role", f"{fn}ServiceRole")] for fn in functions
+        ]
         step("destroy", deploy_local.destroy, stacks=[STACK], outdir=out2, cap=300)
         live = [s["StackName"] for s in cloud.cf.describe_stacks()["Stacks"]]
         assert STACK not in live
@@ -239,8 +281,12 @@ def test_deploy_update_destroy(tmp_path: Path, copy_fixture: Callable[..., Path]
             with pytest.raises(cloud.iam.exceptions.NoSuchEntityException):
                 cloud.iam.get_role(RoleName=role_name)
         all_groups = {g["logGroupName"] for g in cloud.logs.describe_log_groups()["logGroups"]}
-        assert log_groups["Single"] not in all_groups, "log group with RemovalPolicy.DESTROY survived"
-        assert log_groups["Api"] in all_groups, "the default RETAIN log group should survive destroy"
+        assert log_groups["Single"] not in all_groups, (
+            "log group with RemovalPolicy.DESTROY survived"
+        )
+        assert log_groups["Api"] in all_groups, (
+            "the default RETAIN log group should survive destroy"
+        )
 
     assert moto.proc is None  # stopped by its own PID
     summary = ", ".join(f"{k} {v:.1f}s" for k, v in times.items())

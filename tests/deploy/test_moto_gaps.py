@@ -23,6 +23,7 @@ def test_moto_is_the_version_the_gaps_were_established_against() -> None:
 
 # --- gaps with a workaround (a CLI flag) ---------------------------------------------------------
 
+
 def test_gap_outputs_lost_by_change_set(aws_session) -> None:  # noqa: ANN001
     """Covered by --method=direct."""
     assert moto_gaps.probe_outputs_lost_by_change_set(aws_session)
@@ -49,6 +50,7 @@ def test_gap_create_stack_output_on_unmodelled_type_is_http_500(aws_session) -> 
 
 # --- gaps without a workaround: the README's "does not prove" list --------------------------------
 
+
 def test_gap_lambda_architectures_ignored(aws_session) -> None:  # noqa: ANN001
     assert moto_gaps.probe_lambda_architectures_ignored(aws_session)
 
@@ -62,7 +64,7 @@ def test_gap_lambda_url_skipped(aws_session) -> None:  # noqa: ANN001
 
 
 def test_every_probe_has_a_test() -> None:
-    tested = {name[len("test_gap_"):] for name in globals() if name.startswith("test_gap_")}
+    tested = {name[len("test_gap_") :] for name in globals() if name.startswith("test_gap_")}
     for probe in moto_gaps.PROBES:
         assert any(t.startswith(probe.lower()) for t in tested), f"no test for {probe}"
 
@@ -90,7 +92,9 @@ def test_deploy_flags_pick_change_set_only_for_outputs_on_unmodelled_types() -> 
 
 
 def test_derive_outputs_labels_what_it_cannot_know() -> None:
-    derived = moto_gaps.derive_outputs(URL_TEMPLATE, {"Fn": "MyStack-Fn-ABC", "Role": "MyStack-Role-XYZ"})
+    derived = moto_gaps.derive_outputs(
+        URL_TEMPLATE, {"Fn": "MyStack-Fn-ABC", "Role": "MyStack-Role-XYZ"}
+    )
     assert derived == {
         "Url": "<not created: moto does not model AWS::Lambda::Url>",
         "Name": "MyStack-Fn-ABC",
@@ -107,8 +111,12 @@ def test_hello_http_stack_is_the_only_example_needing_the_change_set_path() -> N
     from app import build_app  # the repository root is on sys.path (pytest rootdir)
 
     app = build_app(cdk.App(context={"aws:cdk:bundling-stacks": []}))
-    stacks = {stack.stack_name: stack for stack in app.node.children if isinstance(stack, cdk.Stack)}
+    stacks = {
+        stack.stack_name: stack for stack in app.node.children if isinstance(stack, cdk.Stack)
+    }
     assert set(deploy_local.EXAMPLE_STACKS) <= set(stacks)
-    flags = {name: moto_gaps.deploy_flags(Template.from_stack(stacks[name]).to_json())
-             for name in deploy_local.EXAMPLE_STACKS}
+    flags = {
+        name: moto_gaps.deploy_flags(Template.from_stack(stacks[name]).to_json())
+        for name in deploy_local.EXAMPLE_STACKS
+    }
     assert {name for name, f in flags.items() if f == ["--method=change-set"]} == {"HelloHttpStack"}

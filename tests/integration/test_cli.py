@@ -19,7 +19,9 @@ def _cdk(*args, timeout=1500):
     if not CDK.exists():
         pytest.fail("the pinned CDK CLI is missing: run `make setup` (npm ci)")
     env = dict(os.environ, CDK_DISABLE_VERSION_CHECK="1")
-    return subprocess.run([str(CDK), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [str(CDK), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_cdk_synth_whole_app(tmp_path):
@@ -28,8 +30,11 @@ def test_cdk_synth_whole_app(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     templates = sorted(p.name for p in out.glob("*.template.json"))
     assert templates == [
-        "ContainerStack.template.json", "EchoStack.template.json", "HelloHttpStack.template.json",
-        "MultiFunctionStack.template.json", "PiStack.template.json",
+        "ContainerStack.template.json",
+        "EchoStack.template.json",
+        "HelloHttpStack.template.json",
+        "MultiFunctionStack.template.json",
+        "PiStack.template.json",
     ]
     for asset in out.glob("asset.*"):
         if asset.is_dir():
@@ -45,7 +50,9 @@ def test_cdk_synth_one_stack_bundles_only_its_functions(tmp_path):
     # Docker image assets of other stacks are still copied by CDK (it has no "bundling
     # required" notion for them), but only EchoStack's function got a bootstrap.
     bundled = sorted(p.name for p in out.glob("asset.*") if (p / "bootstrap").exists())
-    function_assets = sorted(a["source"]["path"] for a in assets.values() if a["source"]["path"].startswith("asset."))
+    function_assets = sorted(
+        a["source"]["path"] for a in assets.values() if a["source"]["path"].startswith("asset.")
+    )
     assert len(function_assets) == 1
     assert bundled == function_assets, "only EchoStack's function is bundled"
     for line in proc.stderr.splitlines():

@@ -23,8 +23,18 @@ from aws_cdk import aws_lambda as lambda_
 
 from constructs_rust import RustFunction
 from constructs_rust.build import artifact_dir
-from constructs_rust.container import ContainerBuild, RustDockerImageFunction, prebuilt_bootstrap_path
-from constructs_rust.testing import EmulationUnavailable, LambdaEmulator, bootstrap_path, free_port, host_arch
+from constructs_rust.container import (
+    ContainerBuild,
+    RustDockerImageFunction,
+    prebuilt_bootstrap_path,
+)
+from constructs_rust.testing import (
+    EmulationUnavailable,
+    LambdaEmulator,
+    bootstrap_path,
+    free_port,
+    host_arch,
+)
 from constructs_rust.toolchain import docker_engine_problem
 
 
@@ -41,18 +51,30 @@ def test_prebuilt_bootstrap_is_rust_functions_and_answers(copy_fixture, tmp_path
     zip_fn = RustFunction(stack, "Zip", manifest_path=str(crate))  # arm64 default, like the image
     image_fn = RustDockerImageFunction(stack, "Image", manifest_path=str(crate))
     assembly = app.synth()
-    building = [l for l in capfd.readouterr().err.splitlines() if l.startswith("constructs_rust: building")]
+    building = [
+        l for l in capfd.readouterr().err.splitlines() if l.startswith("constructs_rust: building")
+    ]
     assert len(building) == 1, building  # one cargo run serves both functions
 
     bootstrap = prebuilt_bootstrap_path(image_fn)
     assert bootstrap.read_bytes() == bootstrap_path(zip_fn).read_bytes()
     assert bootstrap.read_bytes()[18] == 0xB7, "ELF e_machine must be EM_AARCH64"
     assert os.access(bootstrap, os.X_OK)
-    assert sorted(os.listdir(image_fn.staged_context)) == [".dockerignore", "Dockerfile", "bootstrap"]
+    assert sorted(os.listdir(image_fn.staged_context)) == [
+        ".dockerignore",
+        "Dockerfile",
+        "bootstrap",
+    ]
 
     # The label's fingerprint is the artifact the bootstrap came from.
-    label = re.search(r'fingerprint="([0-9a-f]{64})"', (image_fn.staged_context / "Dockerfile").read_text())
-    assert label and (artifact_dir_of(crate, label.group(1)) / "bootstrap").read_bytes() == bootstrap.read_bytes()
+    label = re.search(
+        r'fingerprint="([0-9a-f]{64})"', (image_fn.staged_context / "Dockerfile").read_text()
+    )
+    assert (
+        label
+        and (artifact_dir_of(crate, label.group(1)) / "bootstrap").read_bytes()
+        == bootstrap.read_bytes()
+    )
 
     (entry,) = _assets(Path(assembly.directory), "S").values()
     assert entry["source"] == {"directory": image_fn.staged_context.name, "platform": "linux/arm64"}
@@ -84,11 +106,15 @@ def _self_contained(crate: Path) -> Path:
     shutil_copy = (crate.parent / "mini_runtime.rs").read_text()
     (crate / "src" / "mini_runtime.rs").write_text(shutil_copy)
     main = crate / "src" / "main.rs"
-    main.write_text(main.read_text().replace('#[path = "../../mini_runtime.rs"]', '#[path = "mini_runtime.rs"]'))
+    main.write_text(
+        main.read_text().replace('#[path = "../../mini_runtime.rs"]', '#[path = "mini_runtime.rs"]')
+    )
     return crate
 
 
-def _docker_build(assembly_dir: Path, source: dict, tag: str, *extra: str) -> subprocess.CompletedProcess:
+def _docker_build(
+    assembly_dir: Path, source: dict, tag: str, *extra: str
+) -> subprocess.CompletedProcess:
     """``docker build`` as cdk-assets runs it for an asset manifest entry."""
     argv = ["docker", "build", "--tag", tag, "--platform", source["platform"]]
     for key, value in sorted(source.get("dockerBuildArgs", {}).items()):
@@ -97,7 +123,11 @@ def _docker_build(assembly_dir: Path, source: dict, tag: str, *extra: str) -> su
         argv += ["--file", source["dockerFile"]]
     argv += [*extra, "."]
     return subprocess.run(
-        argv, cwd=assembly_dir / source["directory"], capture_output=True, text=True, timeout=1800,
+        argv,
+        cwd=assembly_dir / source["directory"],
+        capture_output=True,
+        text=True,
+        timeout=1800,
         env=dict(os.environ, DOCKER_BUILDKIT="1"),
     )
 
@@ -106,8 +136,19 @@ def _invoke_image(tag: str, platform: str, event: dict) -> dict:
     """Run the image (its RIE answers on 8080) and send one invoke; always removes the container."""
     port = free_port()
     container = subprocess.run(
-        ["docker", "run", "--detach", "--platform", platform, "--publish", f"127.0.0.1:{port}:8080", tag],
-        capture_output=True, text=True, check=True,
+        [
+            "docker",
+            "run",
+            "--detach",
+            "--platform",
+            platform,
+            "--publish",
+            f"127.0.0.1:{port}:8080",
+            tag,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     try:
         url = f"http://127.0.0.1:{port}/2015-03-31/functions/function/invocations"
@@ -119,7 +160,9 @@ def _invoke_image(tag: str, platform: str, event: dict) -> dict:
                     return json.loads(response.read())
             except (urllib.error.URLError, ConnectionError):
                 if time.monotonic() > deadline:
-                    logs = subprocess.run(["docker", "logs", container], capture_output=True, text=True)
+                    logs = subprocess.run(
+                        ["docker", "logs", container], capture_output=True, text=True
+                    )
                     raise AssertionError(f"the image never answered:\n{logs.stdout}{logs.stderr}")
                 time.sleep(0.5)
     finally:
@@ -139,7 +182,9 @@ def test_docker_build_and_run_answers(copy_fixture, tmp_path, mode):
     app = cdk.App(outdir=str(tmp_path / "cdk.out"))
     stack = cdk.Stack(app, "S")
     architecture = _host_architecture()  # run natively: no binfmt emulation needed in the engine
-    fn = RustDockerImageFunction(stack, "Fn", manifest_path=str(crate), architecture=architecture, build=mode)
+    fn = RustDockerImageFunction(
+        stack, "Fn", manifest_path=str(crate), architecture=architecture, build=mode
+    )
     assembly = app.synth()
     (entry,) = _assets(Path(assembly.directory), "S").values()
     tag = f"constructs-rust-test:{uuid.uuid4().hex[:12]}"
@@ -166,6 +211,12 @@ def test_docker_in_docker_build_rejects_unsupported_platform(copy_fixture, tmp_p
     source = dict(entry["source"], platform="linux/s390x")
     # Only the build stage (it runs on the build platform), so the runtime base image's
     # platforms cannot fail the build first.
-    proc = _docker_build(Path(assembly.directory), source, f"constructs-rust-test:{uuid.uuid4().hex[:12]}", "--target", "build")
+    proc = _docker_build(
+        Path(assembly.directory),
+        source,
+        f"constructs-rust-test:{uuid.uuid4().hex[:12]}",
+        "--target",
+        "build",
+    )
     assert proc.returncode != 0
     assert "unsupported TARGETPLATFORM 'linux/s390x'" in proc.stdout + proc.stderr

@@ -27,8 +27,6 @@ LAYOUTS = [
 ]
 
 
-
-
 def test_every_layout_builds_and_answers(copy_fixture, tmp_path, emulator, capfd):
     app = cdk.App(outdir=str(tmp_path / "cdk.out"))
     stack = cdk.Stack(app, "Layouts")
@@ -38,14 +36,19 @@ def test_every_layout_builds_and_answers(copy_fixture, tmp_path, emulator, capfd
         if not root.exists():
             copy_fixture(fixture)
         fn = RustFunction(
-            stack, f"F{i}", manifest_path=str(root / manifest), binary_name=binary,
+            stack,
+            f"F{i}",
+            manifest_path=str(root / manifest),
+            binary_name=binary,
             architecture=lambda_.Architecture.X86_64,
         )
         functions.append((fn, layout, bin_name))
     app.synth()
     err = capfd.readouterr().err
     # one cargo-lambda run per workspace: multi_bin's alpha and beta are built together
-    multi = [l for l in err.splitlines() if l.startswith("constructs_rust: building") and "alpha" in l]
+    multi = [
+        l for l in err.splitlines() if l.startswith("constructs_rust: building") and "alpha" in l
+    ]
     assert len(multi) == 1 and "beta" in multi[0]
     for i, (fn, layout, bin_name) in enumerate(functions):
         assert fn.binary_name == bin_name
@@ -80,12 +83,18 @@ def test_al2_binary_needs_only_glibc_2_26(copy_fixture, tmp_path):
     app = cdk.App(outdir=str(tmp_path / "cdk.out"))
     stack = cdk.Stack(app, "Al2")
     fn = RustFunction(
-        stack, "Fn", manifest_path=str(crate), runtime=lambda_.Runtime.PROVIDED_AL2,
+        stack,
+        "Fn",
+        manifest_path=str(crate),
+        runtime=lambda_.Runtime.PROVIDED_AL2,
         architecture=lambda_.Architecture.X86_64,
     )
     app.synth()
     symbols = subprocess.run(
         ["objdump", "-T", str(bootstrap_path(fn))], capture_output=True, text=True, check=True
     ).stdout
-    versions = {tuple(int(x) for x in v.split(".")) for v in __import__("re").findall(r"GLIBC_([0-9.]+)\)", symbols)}
+    versions = {
+        tuple(int(x) for x in v.split("."))
+        for v in __import__("re").findall(r"GLIBC_([0-9.]+)\)", symbols)
+    }
     assert versions and max(versions) <= (2, 26), sorted(versions)

@@ -48,42 +48,123 @@ def _docker_engine_answers() -> bool:
 
 # (case id, crate fixture or None, kwargs, expected fragments in order-insensitive list)
 CASES = [
-    ("manifest-missing", None, {"manifest_path": "/nowhere/Cargo.toml"},
-     ["[S/Fn]", "manifest_path='/nowhere/Cargo.toml'", "does not exist", "Fix:"]),
-    ("not-a-manifest", None, {"manifest_path": str(FIXTURES / "mini_runtime.rs")},
-     ["[S/Fn]", "manifest_path=", "is not a Cargo.toml", "Fix:"]),
-    ("malformed-manifest", "malformed", {},
-     ["[S/Fn]", "cargo metadata failed", "unclosed table", "Fix:"]),
-    ("unknown-binary", "workspace", {"binary_name": "nope"},
-     ["[S/Fn]", "binary_name='nope'", "fx_api, fx_worker", "Fix:"]),
-    ("several-binaries", "multi_bin", {},
-     ["[S/Fn]", "several binaries", "alpha, beta", "Fix:"]),
-    ("library-only", "lib_only", {},
-     ["[S/Fn]", "library-only", "Fix:"]),
-    ("non-provided-runtime", "single", {"runtime": lambda_.Runtime.NODEJS_20_X},
-     ["[S/Fn]", "runtime='nodejs20.x'", "PROVIDED_AL2023", "Fix:"]),
-    ("flag-newline", "single", {"bundling": BundlingOptions(cargo_lambda_flags=["--locked\n--offline"])},
-     ["[S/Fn]", "bundling.cargo_lambda_flags", "metacharacter", "Fix:"]),
-    ("flag-semicolon", "single", {"bundling": BundlingOptions(cargo_lambda_flags=["--locked;id"])},
-     ["[S/Fn]", "metacharacter ';'"]),
-    ("flag-and", "single", {"bundling": BundlingOptions(cargo_lambda_flags=["a&&b"])}, ["[S/Fn]", "metacharacter '&'"]),
-    ("flag-subshell", "single", {"bundling": BundlingOptions(cargo_lambda_flags=["$(id)"])}, ["[S/Fn]", "metacharacter '$'"]),
-    ("flag-backtick", "single", {"bundling": BundlingOptions(cargo_lambda_flags=["`id`"])}, ["[S/Fn]", "metacharacter '`'"]),
-    ("flag-target", "single", {"bundling": BundlingOptions(cargo_lambda_flags=["--target", "x"])},
-     ["[S/Fn]", "'--target'", "managed by the construct", "architecture"]),
-    ("flag-arm64", "single", {"bundling": BundlingOptions(cargo_lambda_flags=["--arm64"])}, ["'--arm64'", "managed"]),
-    ("flag-x86-64", "single", {"bundling": BundlingOptions(cargo_lambda_flags=["--x86-64"])}, ["'--x86-64'", "managed"]),
-    ("flag-release-custom-profile", "single", {"bundling": BundlingOptions(profile="dev", cargo_lambda_flags=["--release"])},
-     ["'--release'", "fights profile='dev'"]),
-    ("flag-lambda-dir", "single", {"bundling": BundlingOptions(cargo_lambda_flags=["--lambda-dir=/tmp"])},
-     ["'--lambda-dir=/tmp'", "managed"]),
-    ("binary-path-separator", "single", {"binary_name": "../fx_single"}, ["[S/Fn]", "binary_name='../fx_single'", "Fix:"]),
+    (
+        "manifest-missing",
+        None,
+        {"manifest_path": "/nowhere/Cargo.toml"},
+        ["[S/Fn]", "manifest_path='/nowhere/Cargo.toml'", "does not exist", "Fix:"],
+    ),
+    (
+        "not-a-manifest",
+        None,
+        {"manifest_path": str(FIXTURES / "mini_runtime.rs")},
+        ["[S/Fn]", "manifest_path=", "is not a Cargo.toml", "Fix:"],
+    ),
+    (
+        "malformed-manifest",
+        "malformed",
+        {},
+        ["[S/Fn]", "cargo metadata failed", "unclosed table", "Fix:"],
+    ),
+    (
+        "unknown-binary",
+        "workspace",
+        {"binary_name": "nope"},
+        ["[S/Fn]", "binary_name='nope'", "fx_api, fx_worker", "Fix:"],
+    ),
+    ("several-binaries", "multi_bin", {}, ["[S/Fn]", "several binaries", "alpha, beta", "Fix:"]),
+    ("library-only", "lib_only", {}, ["[S/Fn]", "library-only", "Fix:"]),
+    (
+        "non-provided-runtime",
+        "single",
+        {"runtime": lambda_.Runtime.NODEJS_20_X},
+        ["[S/Fn]", "runtime='nodejs20.x'", "PROVIDED_AL2023", "Fix:"],
+    ),
+    (
+        "flag-newline",
+        "single",
+        {"bundling": BundlingOptions(cargo_lambda_flags=["--locked\n--offline"])},
+        ["[S/Fn]", "bundling.cargo_lambda_flags", "metacharacter", "Fix:"],
+    ),
+    (
+        "flag-semicolon",
+        "single",
+        {"bundling": BundlingOptions(cargo_lambda_flags=["--locked;id"])},
+        ["[S/Fn]", "metacharacter ';'"],
+    ),
+    (
+        "flag-and",
+        "single",
+        {"bundling": BundlingOptions(cargo_lambda_flags=["a&&b"])},
+        ["[S/Fn]", "metacharacter '&'"],
+    ),
+    (
+        "flag-subshell",
+        "single",
+        {"bundling": BundlingOptions(cargo_lambda_flags=["$(id)"])},
+        ["[S/Fn]", "metacharacter '$'"],
+    ),
+    (
+        "flag-backtick",
+        "single",
+        {"bundling": BundlingOptions(cargo_lambda_flags=["`id`"])},
+        ["[S/Fn]", "metacharacter '`'"],
+    ),
+    (
+        "flag-target",
+        "single",
+        {"bundling": BundlingOptions(cargo_lambda_flags=["--target", "x"])},
+        ["[S/Fn]", "'--target'", "managed by the construct", "architecture"],
+    ),
+    (
+        "flag-arm64",
+        "single",
+        {"bundling": BundlingOptions(cargo_lambda_flags=["--arm64"])},
+        ["'--arm64'", "managed"],
+    ),
+    (
+        "flag-x86-64",
+        "single",
+        {"bundling": BundlingOptions(cargo_lambda_flags=["--x86-64"])},
+        ["'--x86-64'", "managed"],
+    ),
+    (
+        "flag-release-custom-profile",
+        "single",
+        {"bundling": BundlingOptions(profile="dev", cargo_lambda_flags=["--release"])},
+        ["'--release'", "fights profile='dev'"],
+    ),
+    (
+        "flag-lambda-dir",
+        "single",
+        {"bundling": BundlingOptions(cargo_lambda_flags=["--lambda-dir=/tmp"])},
+        ["'--lambda-dir=/tmp'", "managed"],
+    ),
+    (
+        "binary-path-separator",
+        "single",
+        {"binary_name": "../fx_single"},
+        ["[S/Fn]", "binary_name='../fx_single'", "Fix:"],
+    ),
     ("binary-shell", "single", {"binary_name": "x;rm"}, ["binary_name='x;rm'"]),
-    ("reserved-env", "single", {"environment": {"AWS_LAMBDA_RUNTIME_API": "x"}},
-     ["[S/Fn]", "environment='AWS_LAMBDA_RUNTIME_API'", "reserved by AWS Lambda", "Fix:"]),
-    ("reserved-env-handler", "single", {"environment": {"_HANDLER": "x"}}, ["environment='_HANDLER'", "reserved"]),
-    ("does-not-compile", "does_not_compile", {},
-     ["S/Fn", "cargo lambda build failed", "error[E0308]: mismatched types", "Fix:"]),
+    (
+        "reserved-env",
+        "single",
+        {"environment": {"AWS_LAMBDA_RUNTIME_API": "x"}},
+        ["[S/Fn]", "environment='AWS_LAMBDA_RUNTIME_API'", "reserved by AWS Lambda", "Fix:"],
+    ),
+    (
+        "reserved-env-handler",
+        "single",
+        {"environment": {"_HANDLER": "x"}},
+        ["environment='_HANDLER'", "reserved"],
+    ),
+    (
+        "does-not-compile",
+        "does_not_compile",
+        {},
+        ["S/Fn", "cargo lambda build failed", "error[E0308]: mismatched types", "Fix:"],
+    ),
 ]
 
 
@@ -100,7 +181,9 @@ def test_bad_input_table(case, fixture, kwargs, fragments, copy_fixture, tmp_pat
 
 def test_cargo_lambda_missing_and_no_docker(copy_fixture, tmp_path, monkeypatch):
     if _docker_engine_answers():
-        pytest.skip("a Docker engine answers here, so the build falls back to Docker instead of failing")
+        pytest.skip(
+            "a Docker engine answers here, so the build falls back to Docker instead of failing"
+        )
     monkeypatch.setattr(toolchain, "find_cargo_lambda", lambda: None)
     crate = copy_fixture("single")
     message = _synth_error(tmp_path, lambda s: RustFunction(s, "Fn", manifest_path=str(crate)))
@@ -112,7 +195,10 @@ def test_zig_missing(copy_fixture, tmp_path, monkeypatch):
     monkeypatch.setattr(toolchain, "find_zig", lambda: None)
     crate = copy_fixture("single")
     message = _synth_error(
-        tmp_path, lambda s: RustFunction(s, "Fn", manifest_path=str(crate), architecture=lambda_.Architecture.X86_64)
+        tmp_path,
+        lambda s: RustFunction(
+            s, "Fn", manifest_path=str(crate), architecture=lambda_.Architecture.X86_64
+        ),
     )
     assert "zig is not installed" in message and "pip install ziglang" in message
     assert "force_docker=True" in message
@@ -132,19 +218,32 @@ def test_rust_std_missing_names_rustup_and_docker(copy_fixture, tmp_path, monkey
     fake.chmod(0o755)
     monkeypatch.setenv("RUSTC", str(fake))
     crate = copy_fixture("single")
-    message = _synth_error(tmp_path, lambda s: RustFunction(s, "Fn", manifest_path=str(crate)))  # arm64
+    message = _synth_error(
+        tmp_path, lambda s: RustFunction(s, "Fn", manifest_path=str(crate))
+    )  # arm64
     assert "Rust standard library for aarch64-unknown-linux-gnu is not installed" in message
-    assert "rustup target add aarch64-unknown-linux-gnu" in message and "force_docker=True" in message
+    assert (
+        "rustup target add aarch64-unknown-linux-gnu" in message and "force_docker=True" in message
+    )
 
 
 def test_public_url_is_a_warning_not_an_error(copy_fixture, tmp_path):
     crate = copy_fixture("single")
     app = cdk.App(outdir=str(tmp_path / "cdk.out"))
     stack = cdk.Stack(app, "S")
-    RustFunction(stack, "Fn", manifest_path=str(crate), architecture=lambda_.Architecture.X86_64,
-                 url=UrlOptions(auth_type=lambda_.FunctionUrlAuthType.NONE))
+    RustFunction(
+        stack,
+        "Fn",
+        manifest_path=str(crate),
+        architecture=lambda_.Architecture.X86_64,
+        url=UrlOptions(auth_type=lambda_.FunctionUrlAuthType.NONE),
+    )
     assembly = app.synth()
-    messages = [m.entry.data for m in assembly.get_stack_by_name("S").messages if m.entry.type == "aws:cdk:warning"]
+    messages = [
+        m.entry.data
+        for m in assembly.get_stack_by_name("S").messages
+        if m.entry.type == "aws:cdk:warning"
+    ]
     assert any("auth type NONE" in str(m) for m in messages)
 
 
@@ -152,11 +251,17 @@ def test_paths_with_spaces_and_non_ascii_work(tmp_path):
     base = tmp_path / "dir with spaces" / "ünïcødé crates"
     base.mkdir(parents=True)
     shutil.copy2(FIXTURES / "mini_runtime.rs", base / "mini_runtime.rs")
-    shutil.copytree(FIXTURES / "workspace", base / "workspace", ignore=shutil.ignore_patterns("target"))
+    shutil.copytree(
+        FIXTURES / "workspace", base / "workspace", ignore=shutil.ignore_patterns("target")
+    )
     app = cdk.App(outdir=str(tmp_path / "out dir é" / "cdk.out"))
     stack = cdk.Stack(app, "S")
-    fn = RustFunction(stack, "Fn", manifest_path=str(base / "workspace" / "members" / "api"),
-                      architecture=lambda_.Architecture.X86_64)
+    fn = RustFunction(
+        stack,
+        "Fn",
+        manifest_path=str(base / "workspace" / "members" / "api"),
+        architecture=lambda_.Architecture.X86_64,
+    )
     app.synth()
     with LambdaEmulator() as emulator:
         result = emulator.invoke(bootstrap_path(fn), {"path": "ok"})
@@ -166,8 +271,12 @@ def test_paths_with_spaces_and_non_ascii_work(tmp_path):
 def _run_app(crate: Path, outdir: Path, **env) -> subprocess.Popen:
     full_env = dict(os.environ, CRATE=str(crate), CDK_OUTDIR=str(outdir), **env)
     return subprocess.Popen(
-        [sys.executable, str(ONE_FUNCTION_APP)], env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, start_new_session=True,
+        [sys.executable, str(ONE_FUNCTION_APP)],
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
 
 
@@ -185,7 +294,11 @@ def test_synth_process_exits_non_zero_on_bad_input(copy_fixture, tmp_path):
 
 def _templates_and_assets(outdir: Path):
     templates = {p.name: p.read_bytes() for p in outdir.glob("*.template.json")}
-    assets = {p.name: (p / "bootstrap").read_bytes() for p in outdir.glob("asset.*") if (p / "bootstrap").exists()}
+    assets = {
+        p.name: (p / "bootstrap").read_bytes()
+        for p in outdir.glob("asset.*")
+        if (p / "bootstrap").exists()
+    }
     return templates, assets
 
 
@@ -197,7 +310,9 @@ def test_two_checkout_paths_synthesize_identical_templates_and_binaries(tmp_path
         base = tmp_path / where
         base.mkdir(parents=True)
         shutil.copy2(FIXTURES / "mini_runtime.rs", base / "mini_runtime.rs")
-        shutil.copytree(FIXTURES / "workspace", base / "workspace", ignore=shutil.ignore_patterns("target"))
+        shutil.copytree(
+            FIXTURES / "workspace", base / "workspace", ignore=shutil.ignore_patterns("target")
+        )
         out = tmp_path / f"out-{len(results)}"
         proc = _run_app(base / "workspace", out, BINARY="fx_api")
         _, err = proc.communicate(timeout=900)
@@ -245,4 +360,6 @@ def test_interrupted_build_recovers_without_cleanup(copy_fixture, tmp_path):
     _assert_no_half_written_assets(out)
     (bootstrap,) = [p / "bootstrap" for p in out.glob("asset.*") if (p / "bootstrap").exists()]
     with LambdaEmulator() as emulator:
-        assert emulator.invoke(bootstrap, {"after": "interrupt"}).payload["input"] == {"after": "interrupt"}
+        assert emulator.invoke(bootstrap, {"after": "interrupt"}).payload["input"] == {
+            "after": "interrupt"
+        }

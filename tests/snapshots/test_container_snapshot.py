@@ -24,7 +24,9 @@ def test_container_stack_shape():
     stack = ContainerStack(skip_bundling_app(), "ContainerStack")
     t = Template.from_stack(stack)
     t.resource_count_is("AWS::Lambda::Function", 1)
-    t.has_resource_properties("AWS::Lambda::Function", {"PackageType": "Image", "Architectures": ["arm64"]})
+    t.has_resource_properties(
+        "AWS::Lambda::Function", {"PackageType": "Image", "Architectures": ["arm64"]}
+    )
     t.has_resource_properties("AWS::Lambda::Url", {"AuthType": "AWS_IAM"})
     t.has_output("HelloHttpImageUrl", {})
     t.has_output("ImagesRepositoryUri", {})

@@ -10,7 +10,11 @@ from stacks import EchoStack, HelloHttpStack, MultiFunctionStack, PiStack
 from ..conftest import normalize_template, skip_bundling_app
 
 
-@pytest.mark.parametrize("stack_class", [HelloHttpStack, EchoStack, PiStack, MultiFunctionStack], ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "stack_class",
+    [HelloHttpStack, EchoStack, PiStack, MultiFunctionStack],
+    ids=lambda c: c.__name__,
+)
 def test_example_stack_snapshot(stack_class, snapshot):
     stack = stack_class(skip_bundling_app(), stack_class.__name__)
     template = normalize_template(Template.from_stack(stack).to_json())

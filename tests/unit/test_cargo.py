@@ -49,7 +49,9 @@ def test_several_binaries_without_name_lists_them():
 
 
 def test_unknown_binary_lists_existing():
-    with pytest.raises(ConfigurationError, match=r"binary_name='nope'.*the binaries are: fx_api, fx_worker"):
+    with pytest.raises(
+        ConfigurationError, match=r"binary_name='nope'.*the binaries are: fx_api, fx_worker"
+    ):
         _resolve(FIXTURES / "workspace", "nope")
 
 
@@ -83,13 +85,18 @@ def test_parse_metadata_keeps_members_bins_and_path_deps():
         "workspace_members": ["a 0.1.0 (path+file:///w/a)", "lib 0.1.0 (path+file:///w/lib)"],
         "packages": [
             {
-                "name": "a", "id": "a 0.1.0 (path+file:///w/a)", "manifest_path": "/w/a/Cargo.toml",
+                "name": "a",
+                "id": "a 0.1.0 (path+file:///w/a)",
+                "manifest_path": "/w/a/Cargo.toml",
                 "targets": [{"name": "a", "kind": ["bin"]}, {"name": "a", "kind": ["lib"]}],
                 "dependencies": [{"name": "lib", "path": "/w/lib"}, {"name": "serde"}],
             },
             {
-                "name": "lib", "id": "lib 0.1.0 (path+file:///w/lib)", "manifest_path": "/w/lib/Cargo.toml",
-                "targets": [{"name": "lib", "kind": ["lib"]}], "dependencies": [],
+                "name": "lib",
+                "id": "lib 0.1.0 (path+file:///w/lib)",
+                "manifest_path": "/w/lib/Cargo.toml",
+                "targets": [{"name": "lib", "kind": ["lib"]}],
+                "dependencies": [],
             },
         ],
     }

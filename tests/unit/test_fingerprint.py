@@ -11,7 +11,9 @@ def _fp(root, manifest_rel, binary, settings=("target=x",), toolchain="tc"):
     manifest = cargo.normalize_manifest_path(str(root / manifest_rel))
     ws = cargo.load_workspace(manifest)
     package, name = cargo.resolve_binary(ws, manifest, binary)
-    return fingerprint.compute(workspace=ws, package=package, binary=name, settings=settings, toolchain=toolchain)
+    return fingerprint.compute(
+        workspace=ws, package=package, binary=name, settings=settings, toolchain=toolchain
+    )
 
 
 def test_same_sources_at_two_paths_give_the_same_hash(copy_fixture, tmp_path):

@@ -43,7 +43,9 @@ def test_cargo_lambda_flags_rejected(flag, message):
 
 def test_release_flag_conflicts_only_with_custom_profile():
     BundlingOptions(cargo_lambda_flags=["--release", "--locked"]).validate()
-    assert BundlingOptions(cargo_lambda_flags=["--release", "--locked"]).effective_flags() == ("--locked",)
+    assert BundlingOptions(cargo_lambda_flags=["--release", "--locked"]).effective_flags() == (
+        "--locked",
+    )
     with pytest.raises(ConfigurationError, match="fights profile='lambda'"):
         BundlingOptions(profile="lambda", cargo_lambda_flags=["--release"]).validate()
 
@@ -67,7 +69,16 @@ def test_binary_name_rejects_paths_and_shell(name):
         validate_binary_name(name)
 
 
-@pytest.mark.parametrize("key", ["AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_ANYTHING", "_HANDLER", "AWS_REGION", "AWS_SECRET_ACCESS_KEY"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_ANYTHING",
+        "_HANDLER",
+        "AWS_REGION",
+        "AWS_SECRET_ACCESS_KEY",
+    ],
+)
 def test_reserved_environment_names(key):
     with pytest.raises(ConfigurationError, match="reserved by AWS Lambda"):
         validate_function_environment({key: "x"})
@@ -90,7 +101,10 @@ def test_function_options_cover_every_lambda_function_option():
 def test_targets():
     arm = resolve_target(lambda_.Architecture.ARM_64, lambda_.Runtime.PROVIDED_AL2023)
     assert (arm.cargo_lambda_target, arm.docker_platform, arm.target_cpu) == (
-        "aarch64-unknown-linux-gnu", "linux/arm64", "neoverse-n1")
+        "aarch64-unknown-linux-gnu",
+        "linux/arm64",
+        "neoverse-n1",
+    )
     al2 = resolve_target(lambda_.Architecture.X86_64, lambda_.Runtime.PROVIDED_AL2)
     assert al2.cargo_lambda_target == f"x86_64-unknown-linux-gnu.{AL2_GLIBC}"
     assert al2.docker_platform == "linux/amd64"
