@@ -33,11 +33,15 @@ from constructs_rust.testing import LambdaEmulator  # noqa: E402
 
 # [profile.release] bodies; None = no section (cargo-lambda fills its own defaults).
 VARIANTS = {
-    "ours (o3, thin lto, cgu1, abort, strip)": 'opt-level = 3\nlto = "thin"\ncodegen-units = 1\npanic = "abort"\nstrip = true\n',
+    "ours (o3, thin lto, cgu1, abort, strip)": 'opt-level = 3\nlto = "thin"\ncodegen-units = '
+    '1\npanic = "abort"\nstrip = true\n',
     "cargo-lambda defaults (no section)": None,
-    "size (o=s, fat lto, cgu1, abort, strip)": 'opt-level = "s"\nlto = "fat"\ncodegen-units = 1\npanic = "abort"\nstrip = true\n',
-    "fast build (o3, no lto, cgu16, strip)": "opt-level = 3\nlto = false\ncodegen-units = 16\nstrip = true\n",
-    "fat lto (o3, fat lto, cgu1, abort, strip)": 'opt-level = 3\nlto = "fat"\ncodegen-units = 1\npanic = "abort"\nstrip = true\n',
+    "size (o=s, fat lto, cgu1, abort, strip)": 'opt-level = "s"\nlto = "fat"\ncodegen-units = '
+    '1\npanic = "abort"\nstrip = true\n',
+    "fast build (o3, no lto, cgu16, strip)": "opt-level = 3\nlto = false\ncodegen-units = "
+    "16\nstrip = true\n",
+    "fat lto (o3, fat lto, cgu1, abort, strip)": 'opt-level = 3\nlto = "fat"\ncodegen-units = '
+    '1\npanic = "abort"\nstrip = true\n',
 }
 
 
@@ -104,22 +108,29 @@ def main() -> int:
             print(rows[-1], flush=True)
             shutil.rmtree(work / "target", ignore_errors=True)
     table = [
-        "| release profile | cold build echo+pi_digits (s) | echo bootstrap (KiB) | pi_digits bootstrap (KiB) | echo init (ms, median) | pi_digits(3000) invoke (ms, median) |",
+        "| release profile | cold build echo+pi_digits (s) | echo bootstrap (KiB) | pi_digits "
+        "bootstrap (KiB) | echo init (ms, median) | pi_digits(3000) invoke (ms, median) |",
         "|---|---|---|---|---|---|",
     ]
     for name, build_s, es, ps, init_ms, pi_ms in rows:
         table.append(
-            f"| {name} | {build_s:.0f} | {es / 1024:.0f} | {ps / 1024:.0f} | {init_ms:.1f} | {pi_ms:.0f} |"
+            f"| {name} | {build_s:.0f} | {es / 1024:.0f} | {ps / 1024:.0f} | {init_ms:.1f} | "
+            f"{pi_ms:.0f} |"
         )
     cpu = next(
-        (l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")),
+        (
+            line.split(":", 1)[1].strip()
+            for line in open("/proc/cpuinfo")
+            if line.startswith("model name")
+        ),
         "?",
     )
     text = "\n".join(table)
     print(text)
     with open(args.out, "w") as fh:
         fh.write(
-            f"# Release profile measurements (P4)\n\n{datetime.date.today()} · {os.cpu_count()} cores · {cpu} · "
+            f"# Release profile measurements (P4)\n\n{datetime.date.today()} · {os.cpu_count()} "
+            f"cores · {cpu} · "
             f"x86_64 native, invokes through cargo-lambda's emulator, {args.repeat} runs each\n\n"
             f"Command: `python bench/release_profile.py --repeat {args.repeat}`\n\n{text}\n"
         )

@@ -38,9 +38,10 @@ import statistics
 import subprocess
 import sys
 import time
-import tomllib
 from pathlib import Path
 from typing import Dict, List, Optional
+
+import tomllib
 
 REPO = Path(__file__).resolve().parent.parent
 MAIN_VENV = REPO / ".venv"
@@ -90,7 +91,8 @@ def make_shims(shim_dir: Path) -> Dict[str, str]:
             continue
         script = (
             "#!/bin/sh\n"
-            f'if [ -n "$BENCH_SHIM_LOG" ]; then printf "%s\\t%s\\t%s\\n" {name} "${{BENCH_SHIM_DEPTH:-0}}" "$*" >> "$BENCH_SHIM_LOG"; fi\n'
+            f'if [ -n "$BENCH_SHIM_LOG" ]; then printf "%s\\t%s\\t%s\\n" {name} '
+            f'"${{BENCH_SHIM_DEPTH:-0}}" "$*" >> "$BENCH_SHIM_LOG"; fi\n'
             "BENCH_SHIM_DEPTH=$(( ${BENCH_SHIM_DEPTH:-0} + 1 )); export BENCH_SHIM_DEPTH\n"
             f'exec {shlex.quote(real[name])} "$@"\n'
         )
@@ -134,7 +136,8 @@ def run_checked(argv: List[str], *, cwd: Path, env: Dict[str, str], what: str) -
     )
     if proc.returncode != 0:
         raise SystemExit(
-            f"bench: {what} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+            f"bench: {what} failed "
+            f"({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
         )
     return proc.stdout
 
@@ -311,7 +314,8 @@ def generate_workspace(root: Path, n: int, env: Dict[str, str]) -> None:
         f"[profile.release]\n{release_profile()}"
     )
     (root / "shared" / "Cargo.toml").write_text(
-        '[package]\nname = "shared"\nversion.workspace = true\nedition.workspace = true\npublish.workspace = true\n\n'
+        '[package]\nname = "shared"\nversion.workspace = true\nedition.workspace = '
+        "true\npublish.workspace = true\n\n"
         "[dependencies]\nserde.workspace = true\n"
     )
     (root / "shared" / "src" / "lib.rs").write_text(SHARED_LIB)
@@ -590,7 +594,8 @@ def run_scenario(copy: Copy, scenario: str, shim_log: Path) -> Dict:
         )
         if len(after) != copy.n:
             raise RuntimeError(
-                f"{copy.contender} {scenario}: {len(after)} functions in the template, expected {copy.n}"
+                f"{copy.contender} {scenario}: {len(after)} functions in the template, expected "
+                f"{copy.n}"
             )
     return result
 
@@ -656,7 +661,8 @@ def render(data: Dict, sizes: List[int], contenders: List[str], repeat: int) -> 
                 inv = (
                     "—"
                     if not rs
-                    else f"{fmt_n(med(rs, 'cargo'))} / {fmt_n(med(rs, 'cargo-lambda'))} / {fmt_n(med(rs, 'docker'))}"
+                    else f"{fmt_n(med(rs, 'cargo'))} / {fmt_n(med(rs, 'cargo-lambda'))} / "
+                    f"{fmt_n(med(rs, 'docker'))}"
                 )
                 cells += [tcell, inv]
                 if c != "baseline":
@@ -667,12 +673,16 @@ def render(data: Dict, sizes: List[int], contenders: List[str], repeat: int) -> 
     ratios = [
         "| N | P1 CR cold / (build + empty synth) | P2 CR warm / skip | P2 CR warm-rm / skip-rm "
         "| P2 cargo+cargo-lambda+docker (warm, warm-rm) | P3 CR touch-one: cargo / changed hashes "
-        "| CR touch-shared changed | CLC cold / base | CLC warm / CR skip | CLC touch-one: cargo / changed |",
+        "| CR touch-shared changed | CLC cold / base | CLC warm / CR skip | CLC touch-one: cargo / "
+        "changed |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for n in sizes:
         d = data.get(n, {})
-        g = lambda s, c, k="time": med(d.get(s, {}).get(c, []), k)  # noqa: E731
+
+        def g(s: str, c: str, k: str = "time", d: Dict = d) -> Optional[float]:
+            return med(d.get(s, {}).get(c, []), k)
+
         cr = "constructs_rust"
         inv_warm = "—"
         if d.get("warm", {}).get(cr):
@@ -683,13 +693,15 @@ def render(data: Dict, sizes: List[int], contenders: List[str], repeat: int) -> 
             )
         touch = d.get("touch-one", {})
         ratios.append(
-            f"| {n} | {fmt_ratio(g('cold', cr), g('cold', 'baseline'))} | {fmt_ratio(g('warm', cr), g('skip', cr))} "
+            f"| {n} | {fmt_ratio(g('cold', cr), g('cold', 'baseline'))} | "
+            f"{fmt_ratio(g('warm', cr), g('skip', cr))} "
             f"| {fmt_ratio(g('warm-rm', cr), g('skip-rm', cr))} | {inv_warm} "
             f"| {fmt_n(g('touch-one', cr, 'cargo'))} / {changed_summary(touch.get(cr, []))} "
             f"| {changed_summary(d.get('touch-shared', {}).get(cr, []))} "
             f"| {fmt_ratio(g('cold', 'cargo_lambda_cdk'), g('cold', 'baseline'))} "
             f"| {fmt_ratio(g('warm', 'cargo_lambda_cdk'), g('skip', cr))} "
-            f"| {fmt_n(g('touch-one', 'cargo_lambda_cdk', 'cargo'))} / {changed_summary(touch.get('cargo_lambda_cdk', []))} |"
+            f"| {fmt_n(g('touch-one', 'cargo_lambda_cdk', 'cargo'))} / "
+            f"{changed_summary(touch.get('cargo_lambda_cdk', []))} |"
         )
     calls = [
         f"Commands the shims saw at N={max(data)} (last repetition; indented = started by the line "
@@ -750,17 +762,22 @@ def machine(env: Dict[str, str], pythons: Dict[str, Path]) -> List[str]:
         pass
     env = dict(env)
     env.pop("BENCH_SHIM_LOG", None)
-    pkg = lambda py, name: out(
-        [str(py), "-c", f"import importlib.metadata as m; print(m.version({name!r}))"]
-    )  # noqa: E731
+
+    def pkg(py: Path, name: str) -> str:
+        return out([str(py), "-c", f"import importlib.metadata as m; print(m.version({name!r}))"])
+
     return [
         f"- nproc: {os.cpu_count()} ({out(['nproc'])} usable); CPU: {cpu}; RAM: {mem}; "
-        f"{platform.system()} {platform.release()}; load average at start: {os.getloadavg()[0]:.2f}",
-        f"- {out(['rustc', '--version'])}; {out(['cargo', '--version'])}; {out(['cargo', 'lambda', '--version'])}; "
+        f"{platform.system()} {platform.release()}; "
+        f"load average at start: {os.getloadavg()[0]:.2f}",
+        f"- {out(['rustc', '--version'])}; {out(['cargo', '--version'])}; "
+        f"{out(['cargo', 'lambda', '--version'])}; "
         f"ziglang {pkg(pythons['main'], 'ziglang')}",
-        f"- aws-cdk-lib {pkg(pythons['main'], 'aws-cdk-lib')} (project venv), {pkg(pythons['clc'], 'aws-cdk-lib')} "
+        f"- aws-cdk-lib {pkg(pythons['main'], 'aws-cdk-lib')} (project venv), "
+        f"{pkg(pythons['clc'], 'aws-cdk-lib')} "
         f"(cargo-lambda-cdk venv); cargo-lambda-cdk {pkg(pythons['clc'], 'cargo-lambda-cdk')}; "
-        f"CDK CLI {out(['cdk', '--version'])}; node {out(['node', '--version'])}; Python {platform.python_version()}",
+        f"CDK CLI {out(['cdk', '--version'])}; node {out(['node', '--version'])}; Python "
+        f"{platform.python_version()}",
     ]
 
 
@@ -787,7 +804,8 @@ def main() -> int:
         "--synth",
         choices=("python", "cli"),
         default="python",
-        help="how every app is synthesized: `python app.py` with CDK_OUTDIR (default) or `cdk synth`",
+        help="how every app is synthesized: `python app.py` with CDK_OUTDIR (default) or `cdk "
+        "synth`",
     )
     ap.add_argument(
         "--no-touch-shared",
@@ -841,8 +859,10 @@ def main() -> int:
                 "# Benchmark results\n\n"
                 + status
                 + (f"{args.label}\n\n" if args.label else "")
-                + f"Produced by `{command}` (from the repository root), {started:%Y-%m-%d %H:%M}–{now:%H:%M} UTC; "
-                f"sizes N={','.join(map(str, sizes))}, R={args.repeat} repetitions, medians shown; every synth is "
+                + f"Produced by `{command}` (from the repository root), "
+                f"{started:%Y-%m-%d %H:%M}–{now:%H:%M} UTC; "
+                f"sizes N={','.join(map(str, sizes))}, R={args.repeat} repetitions, medians shown; "
+                "every synth is "
                 + (
                     "`python app.py` with CDK_OUTDIR set"
                     if args.synth == "python"
@@ -878,7 +898,8 @@ def main() -> int:
                     extra = f" changed={res['changed']}" if res.get("changed") else ""
                     log(
                         f"N={n} rep {r}/{args.repeat} {scenario:12s} {c:16s} {res['time']:8.2f}s  "
-                        f"cargo={res['cargo']} (all {res['cargo_all']}) cargo-lambda={res['cargo-lambda']} "
+                        f"cargo={res['cargo']} (all {res['cargo_all']}) "
+                        f"cargo-lambda={res['cargo-lambda']} "
                         f"docker={res['docker']}{extra}"
                     )
             finally:

@@ -24,7 +24,7 @@ import sys
 import uuid
 import weakref
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -206,7 +206,8 @@ def docker_invocation(batch: Sequence[BuildRequest], out: Path) -> Tuple[List[st
         if not toolchain.find_cargo_lambda():
             raise ToolchainError(
                 f"cargo-lambda is not installed and {problem}",
-                fix=f"either {toolchain.FIX_CARGO_LAMBDA} to build locally, or start a Docker engine",
+                fix=f"either {toolchain.FIX_CARGO_LAMBDA} to build locally, or start a Docker "
+                "engine",
             )
         raise ToolchainError(f"Docker bundling was forced but {problem}", fix=toolchain.FIX_DOCKER)
     build_dir = _build_dir(ws)
@@ -303,9 +304,10 @@ def _build_batch(batch: List[BuildRequest]) -> None:
         code, lines = _stream(argv, cwd=ws.root, env=env)
         if code != 0:
             raise ConstructsRustError(
-                f"cargo lambda build failed (exit {code}) for {', '.join(sorted({r.binary for r in batch}))}:\n"
-                + _error_excerpt(lines),
-                fix="fix the compile error above; the full cargo output is printed before this message",
+                f"cargo lambda build failed (exit {code}) for "
+                f"{', '.join(sorted({r.binary for r in batch}))}:\n" + _error_excerpt(lines),
+                fix="fix the compile error above; the full cargo output is printed before this "
+                "message",
             )
         for request in batch:
             built = out / request.binary / "bootstrap"

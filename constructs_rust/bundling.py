@@ -37,7 +37,8 @@ class _DeferredBundling:
 
     def try_bundle(self, output_dir: str, *args: Any, **kwargs: Any) -> bool:
         Path(output_dir, PLACEHOLDER).write_text(
-            "constructs_rust replaces this file with the bootstrap binary when the app is synthesized\n"
+            "constructs_rust replaces this file with the bootstrap binary when the app is "
+            "synthesized\n"
         )
         return True
 

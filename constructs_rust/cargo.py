@@ -160,7 +160,8 @@ def run_metadata(manifest_path: Path) -> dict:
             f"cargo metadata failed for {manifest_path}:\n{proc.stderr.strip()}",
             prop="manifest_path",
             value=str(manifest_path),
-            fix="fix the Cargo.toml error cargo reports above (try `cargo metadata` in that directory)",
+            fix="fix the Cargo.toml error cargo reports above (try `cargo metadata` in that "
+            "directory)",
         )
     return json.loads(proc.stdout)
 
@@ -232,7 +233,8 @@ def candidate_binaries(workspace: Workspace, manifest_path: Path) -> List[Tuple[
             f"is not a package of the workspace at {workspace.root}",
             prop="manifest_path",
             value=str(manifest_path),
-            fix="add the crate to [workspace] members, or give an empty [workspace] table to build it on its own",
+            fix="add the crate to [workspace] members, or give an empty [workspace] table to build "
+            "it on its own",
         )
     return [(p, b) for p in scope for b in p.bins]
 
@@ -264,7 +266,8 @@ def resolve_binary(
             f"no such binary; the binaries are: {', '.join(names)}",
             prop="binary_name",
             value=binary_name,
-            fix="use one of the names listed (cargo's [[bin]] names, src/bin/<name>.rs, or the package name for src/main.rs)",
+            fix="use one of the names listed (cargo's [[bin]] names, src/bin/<name>.rs, or the "
+            "package name for src/main.rs)",
         )
     if len(matches) > 1:
         owners = ", ".join(sorted(p.name for p, _ in matches))

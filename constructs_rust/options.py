@@ -23,7 +23,8 @@ _SHELL_META = ("\n", "\r", ";", "&", "|", "`", "$", "<", ">")
 
 # Flags the construct manages itself, with the option to use instead.
 _MANAGED_FLAGS = {
-    "--target": "remove it; the `architecture` prop (and `runtime` for the glibc version) set the target",
+    "--target": "remove it; the `architecture` prop (and `runtime` for the glibc version) set the "
+    "target",
     "--arm64": "remove it; set architecture=lambda_.Architecture.ARM_64",
     "--x86-64": "remove it; set architecture=lambda_.Architecture.X86_64",
     "--x86_64": "remove it; set architecture=lambda_.Architecture.X86_64",
@@ -42,7 +43,8 @@ _MANAGED_FLAGS = {
     "--features": "remove it; use BundlingOptions(features=[...])",
     "-F": "remove it; use BundlingOptions(features=[...])",
     "--no-default-features": "remove it; use BundlingOptions(no_default_features=True)",
-    "--target-dir": "remove it; set CARGO_TARGET_DIR or build.target-dir in .cargo/config.toml (cargo metadata reports it)",
+    "--target-dir": "remove it; set CARGO_TARGET_DIR or build.target-dir in .cargo/config.toml "
+    "(cargo metadata reports it)",
     "--compiler": "remove it; local builds use cargo-zigbuild, Docker builds the pinned image",
     "-c": "remove it; local builds use cargo-zigbuild, Docker builds the pinned image",
 }
@@ -151,7 +153,8 @@ class BundlingOptions:
                         f"fights profile={self.profile!r}",
                         prop="bundling.cargo_lambda_flags",
                         value=flag,
-                        fix="remove --release and choose the profile with BundlingOptions(profile=...)",
+                        fix="remove --release and choose the profile with "
+                        "BundlingOptions(profile=...)",
                     )
                 continue
             if name in _MANAGED_FLAGS:
@@ -192,7 +195,8 @@ def validate_function_environment(environment: Optional[Mapping[str, str]]) -> N
                 "is reserved by AWS Lambda and cannot be set on a function",
                 prop="environment",
                 value=key,
-                fix="rename the variable (Lambda sets AWS_LAMBDA_*, AWS_REGION, _HANDLER, ... itself)",
+                fix="rename the variable (Lambda sets AWS_LAMBDA_*, AWS_REGION, _HANDLER, ... "
+                "itself)",
             )
 
 
@@ -272,8 +276,10 @@ class FunctionOptions(TypedDict, total=False):
 
 #: Options of aws_lambda.Function that RustFunction does not accept, with the reason.
 UNSUPPORTED_FUNCTION_OPTIONS = {
-    "log_retention_retry_options": "RustFunction creates a real log group; there is no LogRetention custom resource to configure",
-    "log_retention_role": "RustFunction creates a real log group; there is no LogRetention custom resource to configure",
+    "log_retention_retry_options": "RustFunction creates a real log group; there is no "
+    "LogRetention custom resource to configure",
+    "log_retention_role": "RustFunction creates a real log group; there is no LogRetention custom "
+    "resource to configure",
     "code": "the code is the bundled Rust binary",
     "handler": "the handler is always `bootstrap`",
 }

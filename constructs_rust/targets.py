@@ -66,7 +66,8 @@ def resolve_target(architecture: lambda_.Architecture, runtime: lambda_.Runtime)
     """Validate the runtime and architecture and derive the build target."""
     if runtime.name not in _RUNTIMES:
         raise ConfigurationError(
-            "Rust functions run on an OS-only runtime; this runtime cannot run a `bootstrap` binary",
+            "Rust functions run on an OS-only runtime; "
+            "this runtime cannot run a `bootstrap` binary",
             prop="runtime",
             value=runtime.name,
             fix="use lambda_.Runtime.PROVIDED_AL2023 (the default) or lambda_.Runtime.PROVIDED_AL2",

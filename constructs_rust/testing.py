@@ -92,7 +92,8 @@ def runner_prefix(architecture: str) -> list:
         qemu = shutil.which(QEMU_AARCH64)
         if not qemu:
             raise EmulationUnavailable(
-                f"{QEMU_AARCH64} not found: install qemu-user-static (and libc6-dev-arm64-cross) to run arm64 bootstraps here"
+                f"{QEMU_AARCH64} not found: install qemu-user-static (and libc6-dev-arm64-cross) "
+                "to run arm64 bootstraps here"
             )
         # Prefer the host's multiarch aarch64 glibc (libc6:arm64): threaded binaries (tokio)
         # deadlock at start-up under the cross sysroot's loader. Fall back to the sysroot.
@@ -294,7 +295,8 @@ class LambdaEmulator:
                 if proc.poll() is not None:
                     log.seek(0)
                     raise RuntimeError(
-                        f"bootstrap exited with {proc.returncode} before asking for an event:\n{log.read().decode(errors='replace')}"
+                        f"bootstrap exited with {proc.returncode} before asking for an "
+                        f"event:\n{log.read().decode(errors='replace')}"
                     )
                 if time.monotonic() > deadline:
                     raise TimeoutError("bootstrap never asked for an event")
@@ -340,6 +342,7 @@ def bootstrap_path(function: lambda_.Function) -> Path:
     path = staged / "bootstrap"
     if not path.is_file() or (staged / PLACEHOLDER).exists():
         raise FileNotFoundError(
-            f"{path} is not built yet: synthesize the app first (and make sure the stack needs bundling)"
+            f"{path} is not built yet: synthesize the app first (and make sure the stack needs "
+            "bundling)"
         )
     return path

@@ -112,7 +112,8 @@ def rustc_info(cwd: Path) -> Dict[str, str]:
         info = dict(line.split(": ", 1) for line in proc.stdout.splitlines() if ": " in line)
         if proc.returncode != 0 or "release" not in info:
             raise ToolchainError(
-                f"`{rustc_command()} -vV` failed in {cwd}: {(proc.stderr or proc.stdout).strip()[:500]}",
+                f"`{rustc_command()} -vV` failed in {cwd}: "
+                f"{(proc.stderr or proc.stdout).strip()[:500]}",
                 fix="check the Rust toolchain (rustup show) and rust-toolchain.toml",
             )
         _rustc_memo[key] = info
@@ -197,7 +198,8 @@ def preflight_local(target: Target, cwd: Path) -> Zig:
         if not rust_std_installed(target, cwd):
             missing.append(
                 f"the Rust standard library for {target.triple} is not installed for "
-                f"`{rustc_command()}` → run `rustup target add {target.triple}` (or point RUSTC at a "
+                f"`{rustc_command()}` → run `rustup target add {target.triple}` (or point RUSTC at "
+                "a "
                 "rustc that has it), or build in Docker with BundlingOptions(force_docker=True)"
             )
     else:
@@ -205,7 +207,8 @@ def preflight_local(target: Target, cwd: Path) -> Zig:
     if missing:
         raise ToolchainError(
             "cannot build locally:\n  - " + "\n  - ".join(missing),
-            fix="install what is listed, or set BundlingOptions(force_docker=True) to build in Docker",
+            fix="install what is listed, or set BundlingOptions(force_docker=True) to build in "
+            "Docker",
         )
     assert zig is not None
     return zig

@@ -102,13 +102,13 @@ class MotoServer:
                     f"http://127.0.0.1:{self.port}/moto-api/reset", data=b"", timeout=2
                 ):
                     return self
-            except OSError:
+            except OSError as exc:
                 if time.monotonic() > deadline:
                     self.stop()
                     raise TimeoutError(
                         f"moto_server did not answer on 127.0.0.1:{self.port} "
                         f"within {self.startup_timeout}s"
-                    )
+                    ) from exc
                 time.sleep(0.2)
 
     def stop(self) -> None:
@@ -361,7 +361,8 @@ def print_outputs(outputs: Mapping[str, Mapping[str, object]]) -> None:
         for key, value in values.items():  # type: ignore[union-attr]
             print(f"    {key} = {value}")
     print(
-        "\nNot modelled by moto, so NOT checked by this local deploy (the template tests cover them):"
+        "\nNot modelled by moto, so NOT checked by this local deploy (the template tests cover "
+        "them):"
     )
     for item in moto_gaps.NOT_MODELLED:
         print(f"  - {item}")

@@ -1,5 +1,4 @@
 from aws_cdk import CfnOutput, Stack
-from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from constructs_rust import RustFunction, UrlOptions

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -85,11 +84,13 @@ def test_prebuilt_defaults_template_manifest_and_dockerfile(monkeypatch):
     assert "LoggingConfig" in props  # the shared log-group wiring
 
     dockerfile = (fn.staged_context / "Dockerfile").read_text()
-    lines = [l for l in dockerfile.splitlines() if l and not l.startswith("#")]
+    lines = [line for line in dockerfile.splitlines() if line and not line.startswith("#")]
     assert lines[0] == f"FROM {DEFAULT_BASE_IMAGE}"
     assert "COPY bootstrap ${LAMBDA_RUNTIME_DIR}/bootstrap" in lines
     assert lines[-1] == 'CMD ["bootstrap"]'
-    assert not any(l.startswith(("RUN", "ARG")) for l in lines), "no toolchain in a prebuilt image"
+    assert not any(line.startswith(("RUN", "ARG")) for line in lines), (
+        "no toolchain in a prebuilt image"
+    )
     assert re.search(r'constructs-rust\.binary="hello_http"', dockerfile)
     assert (fn.staged_context / ".dockerignore").read_text().splitlines()[-2:] == [
         "*",
@@ -243,7 +244,7 @@ def test_in_docker_manifest_context_build_args_and_platform(workspace, tmp_path)
     for arg in ("TARGETPLATFORM", "PACKAGE", "BINARY"):
         assert f"ARG {arg}" in dockerfile
 
-    for fn, arch in ((api, "arm64"), (worker, "x86_64")):
+    for arch in ("arm64", "x86_64"):  # api is arm64, worker x86_64
         props = Template.from_stack(stack).find_resources(
             "AWS::Lambda::Function", {"Properties": {"Architectures": [arch]}}
         )
@@ -288,7 +289,8 @@ def _run_script(dockerfile: str, tmp_path: Path, **env: str) -> subprocess.Compl
     fake.write_text(
         "#!/bin/sh\n"
         'printf "%s\\n" "$@" > "$ARGV_FILE"\n'
-        'while [ $# -gt 0 ]; do case "$1" in --lambda-dir) dir=$2;; --bin) bin=$2;; esac; shift; done\n'
+        'while [ $# -gt 0 ]; do case "$1" in --lambda-dir) dir=$2;; --bin) bin=$2;; esac; shift; '
+        "done\n"
         'mkdir -p "$dir/$bin" && echo built > "$dir/$bin/bootstrap"\n'
     )
     fake.chmod(0o755)

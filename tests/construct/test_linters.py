@@ -45,7 +45,8 @@ def test_cfn_lint_has_no_errors(stack_class, tmp_path):
     errors = [f for f in findings if f["Level"] == "Error"]
     warnings = [f for f in findings if f["Level"] == "Warning"]
     print(
-        f"{stack_class.__name__}: cfn-lint warnings: {[(w['Rule']['Id'], w['Message']) for w in warnings]}"
+        f"{stack_class.__name__}: cfn-lint warnings: "
+        f"{[(w['Rule']['Id'], w['Message']) for w in warnings]}"
     )
     assert errors == [], errors
 

@@ -13,7 +13,6 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import deploy_local  # noqa: E402
-import moto_gaps  # noqa: E402
 
 
 def require_tools(*names: str) -> None:

@@ -179,7 +179,8 @@ def test_deploy_update_destroy(tmp_path: Path, copy_fixture: Callable[..., Path]
                 log.flush()
                 tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-60:])
                 print(
-                    f"--- {label} failed; cdk log tail:\n{tail}\n--- moto log tail:\n{moto.log_tail()}"
+                    f"--- {label} failed; cdk log tail:\n{tail}\n--- moto log "
+                    f"tail:\n{moto.log_tail()}"
                 )
                 raise
             times[label] = time.monotonic() - started

@@ -52,7 +52,9 @@ def test_prebuilt_bootstrap_is_rust_functions_and_answers(copy_fixture, tmp_path
     image_fn = RustDockerImageFunction(stack, "Image", manifest_path=str(crate))
     assembly = app.synth()
     building = [
-        l for l in capfd.readouterr().err.splitlines() if l.startswith("constructs_rust: building")
+        line
+        for line in capfd.readouterr().err.splitlines()
+        if line.startswith("constructs_rust: building")
     ]
     assert len(building) == 1, building  # one cargo run serves both functions
 
@@ -158,12 +160,14 @@ def _invoke_image(tag: str, platform: str, event: dict) -> dict:
             try:
                 with urllib.request.urlopen(request, timeout=30) as response:
                     return json.loads(response.read())
-            except (urllib.error.URLError, ConnectionError):
+            except (urllib.error.URLError, ConnectionError) as exc:
                 if time.monotonic() > deadline:
                     logs = subprocess.run(
                         ["docker", "logs", container], capture_output=True, text=True
                     )
-                    raise AssertionError(f"the image never answered:\n{logs.stdout}{logs.stderr}")
+                    raise AssertionError(
+                        f"the image never answered:\n{logs.stdout}{logs.stderr}"
+                    ) from exc
                 time.sleep(0.5)
     finally:
         subprocess.run(["docker", "rm", "--force", container], capture_output=True)

@@ -1,7 +1,5 @@
 """Every example lambda, built through the example app and invoked with its natural event."""
 
-import json
-
 import pytest
 
 from constructs_rust.testing import EmulationUnavailable, bootstrap_path

@@ -1,6 +1,5 @@
 """Every crate layout built for real through RustFunction and invoked through the emulator."""
 
-import json
 import os
 import subprocess
 
@@ -9,7 +8,7 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 
 from constructs_rust import RustFunction
-from constructs_rust.testing import EmulationUnavailable, LambdaEmulator, bootstrap_path
+from constructs_rust.testing import EmulationUnavailable, bootstrap_path
 
 pytestmark = [pytest.mark.build, pytest.mark.invoke]
 
@@ -47,7 +46,9 @@ def test_every_layout_builds_and_answers(copy_fixture, tmp_path, emulator, capfd
     err = capfd.readouterr().err
     # one cargo-lambda run per workspace: multi_bin's alpha and beta are built together
     multi = [
-        l for l in err.splitlines() if l.startswith("constructs_rust: building") and "alpha" in l
+        line
+        for line in err.splitlines()
+        if line.startswith("constructs_rust: building") and "alpha" in line
     ]
     assert len(multi) == 1 and "beta" in multi[0]
     for i, (fn, layout, bin_name) in enumerate(functions):

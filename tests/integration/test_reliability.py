@@ -1,8 +1,7 @@
-"""Issue #7: every bad input → one clear error; reproducible, concurrent and interruptible builds."""
+"""Issue #7: every bad input → one clear error; reproducible, concurrent, interruptible builds."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal

@@ -1,8 +1,7 @@
 """Snapshot of the example ContainerStack (bundling skipped, asset hashes normalised)."""
 
-import aws_cdk as cdk
 import pytest
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Template
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from stacks.container import KEEP_IMAGES, ContainerStack

@@ -1,7 +1,5 @@
 """Asset hashes come from the inputs: stable across checkout paths, precise about changes."""
 
-import shutil
-
 from constructs_rust import cargo, fingerprint
 
 
