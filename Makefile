@@ -19,7 +19,7 @@ ifeq ($(origin RUSTC),undefined)
   endif
 endif
 
-.PHONY: setup synth test test-fast deploy-local bench clean
+.PHONY: setup synth lint test test-fast deploy-local bench clean
 
 setup: $(STAMP)/system $(STAMP)/python $(STAMP)/node
 
@@ -47,13 +47,22 @@ _synth:
 	cdk synth --quiet
 	@echo "templates written to cdk.out/"
 
-test: setup
+# Lint, format check and strict type check (settings in pyproject.toml); `make test` runs it
+# first. `ruff check --fix . && ruff format .` fixes most lint and all format findings.
+lint: setup
+	@$(MAKE) --no-print-directory _lint
+_lint:
+	ruff check .
+	ruff format --check .
+	mypy
+
+test: lint
 	@$(MAKE) --no-print-directory _test
 _test:
 	python -m pytest $(PYTEST_ARGS)
 
-# Unit and construct tests only (no Rust compilation).
-test-fast: setup
+# Lint, then unit and construct tests only (no Rust compilation).
+test-fast: lint
 	@$(MAKE) --no-print-directory _test PYTEST_ARGS='-m "not build and not invoke and not cli and not deploy and not docker"'
 
 # Deploy the example stacks to a local AWS emulator (moto on 127.0.0.1: no account, no Docker),

@@ -38,6 +38,10 @@ from .targets import Target, host_docker_platform
 PLACEHOLDER = ".constructs-rust-pending"
 _ERROR_LINES = 20
 
+#: Requests with equal keys build in one cargo-lambda run: (workspace root, package name when
+#: features scope the build to it, build settings).
+GroupKey = Tuple[str, str, Tuple[str, ...]]
+
 
 def build_settings(options: BundlingOptions, target: Target, use_docker: bool) -> List[str]:
     """Everything about HOW a binary is built, as stable strings (grouping key + fingerprint)."""
@@ -75,7 +79,7 @@ class BuildRequest:
     done: bool = False
 
     @property
-    def group_key(self) -> Tuple:
+    def group_key(self) -> GroupKey:
         # Features apply to one package, so such builds are grouped per package.
         scoped = (
             self.package.name if (self.options.features or self.options.no_default_features) else ""
@@ -152,7 +156,7 @@ def _cargo_home() -> str:
     return os.environ.get("CARGO_HOME") or os.path.join(os.path.expanduser("~"), ".cargo")
 
 
-def _rustflags(options: BundlingOptions, target: Target, remaps: Sequence[tuple]) -> str:
+def _rustflags(options: BundlingOptions, target: Target, remaps: Sequence[Tuple[str, str]]) -> str:
     user = options.environment.get("RUSTFLAGS", os.environ.get("RUSTFLAGS", ""))
     return commands.encoded_rustflags(
         remaps=remaps,
@@ -354,7 +358,7 @@ class BuildQueue:
         return request.error
 
     def run_pending(self) -> None:
-        groups: Dict[Tuple, List[BuildRequest]] = {}
+        groups: Dict[GroupKey, List[BuildRequest]] = {}
         for request in self.requests:
             if not request.done:
                 groups.setdefault(request.group_key, []).append(request)

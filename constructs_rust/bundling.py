@@ -15,12 +15,12 @@ import os
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_lambda as lambda_
-from constructs import Construct, IValidation
+from constructs import Construct, IConstruct, IValidation
 
 from . import cargo, fingerprint, toolchain
 from .build import PLACEHOLDER, BuildRequest, build_settings, queue_for
@@ -45,11 +45,11 @@ class _DeferredBundling:
 
 @jsii.implements(IValidation)
 class _BuildOnSynth:
-    def __init__(self, request: BuildRequest, root: Construct) -> None:
+    def __init__(self, request: BuildRequest, root: IConstruct) -> None:
         self._request = request
         self._root = root
 
-    def validate(self) -> list:
+    def validate(self) -> List[str]:
         error = queue_for(self._root).ensure(self._request)
         return [error] if error else []
 

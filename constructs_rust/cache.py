@@ -12,7 +12,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Dict, Iterable, Optional
 
 
 def cache_root() -> Path:
@@ -45,15 +45,16 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def read_json(kind: str, key: str) -> Optional[dict]:
+def read_json(kind: str, key: str) -> Optional[Dict[str, Any]]:
     path = cache_root() / kind / f"{key}.json"
     try:
-        return json.loads(path.read_text())
+        value = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    return value if isinstance(value, dict) else None  # a damaged entry is a miss
 
 
-def write_json(kind: str, key: str, value: dict) -> None:
+def write_json(kind: str, key: str, value: Dict[str, Any]) -> None:
     try:
         atomic_write(cache_root() / kind / f"{key}.json", json.dumps(value).encode())
     except OSError:

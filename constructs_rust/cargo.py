@@ -15,7 +15,7 @@ import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from . import cache
 from .errors import CargoError, ConfigurationError, ToolchainError
@@ -75,7 +75,7 @@ class Workspace:
         return sorted(seen)
 
 
-def parse_metadata(data: dict) -> Workspace:
+def parse_metadata(data: Dict[str, Any]) -> Workspace:
     """Turn ``cargo metadata --format-version 1 --no-deps`` JSON into a Workspace."""
     members = set(data.get("workspace_members") or [])
     packages = []
@@ -135,7 +135,7 @@ def normalize_manifest_path(manifest_path: str) -> Path:
     return path
 
 
-def run_metadata(manifest_path: Path) -> dict:
+def run_metadata(manifest_path: Path) -> Dict[str, Any]:
     """Run ``cargo metadata --format-version 1 --no-deps`` for the manifest."""
     argv = [
         "cargo",
@@ -163,7 +163,8 @@ def run_metadata(manifest_path: Path) -> dict:
             fix="fix the Cargo.toml error cargo reports above (try `cargo metadata` in that "
             "directory)",
         )
-    return json.loads(proc.stdout)
+    data: Dict[str, Any] = json.loads(proc.stdout)
+    return data
 
 
 def _stamp(root: Path) -> str:

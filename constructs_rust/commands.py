@@ -26,7 +26,7 @@ def cargo_lambda_build_argv(
     features: Sequence[str] = (),
     no_default_features: bool = False,
     extra_flags: Sequence[str] = (),
-) -> list:
+) -> list[str]:
     """``cargo lambda build`` for several binaries of one workspace in one run.
 
     cargo-lambda writes ``<lambda_dir>/<binary>/bootstrap`` for each binary.
@@ -50,7 +50,7 @@ def cargo_lambda_build_argv(
 
 def encoded_rustflags(
     *,
-    remaps: Sequence[tuple],
+    remaps: Sequence[tuple[str, str]],
     target_cpu: str = "",
     user_flags: Sequence[str] = (),
 ) -> str:
@@ -73,10 +73,10 @@ def docker_run_argv(
     platform: str,
     user: str,
     command: Sequence[str],
-    mounts: Sequence[tuple],
+    mounts: Sequence[tuple[str, str, bool]],
     environment: Mapping[str, str],
     workdir: str = CONTAINER_WORKSPACE,
-) -> list:
+) -> list[str]:
     """``docker run`` of ``command`` in ``image`` as ``user`` (``uid:gid``).
 
     ``mounts`` are ``(host_path, container_path, read_only)``; ``--mount`` syntax is used so

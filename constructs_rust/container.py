@@ -429,14 +429,17 @@ class RustDockerImageFunction(lambda_.DockerImageFunction):
         super().__init__(scope, id, code=code, architecture=architecture, **props)
         self.url: Optional[lambda_.FunctionUrl] = finish_function(self, props, url)
         """The function URL, when ``url`` was given."""
-        self.image_asset: Optional[ecr_assets.DockerImageAsset] = self.node.try_find_child(
-            "AssetImage"
+        image_asset = self.node.try_find_child("AssetImage")
+        self.image_asset: Optional[ecr_assets.DockerImageAsset] = (
+            image_asset if isinstance(image_asset, ecr_assets.DockerImageAsset) else None
         )
         """The image asset CDK builds and pushes on deploy (None for ECR images)."""
         self.staged_context: Optional[Path] = None
         """The image's Docker context as staged in the cloud assembly (None for ECR images)."""
         if self.image_asset is not None:
             staging = self.image_asset.node.find_child("Staging")
+            if not isinstance(staging, cdk.AssetStaging):
+                raise TypeError(f"{staging.node.path} is not an AssetStaging")
             self.staged_context = Path(staging.absolute_staged_path)
         if build is ContainerBuild.PREBUILT and repository is None:
             warn_hooks(self, bundling)

@@ -77,9 +77,24 @@ def _rel(workspace: Workspace, path: Path) -> str:
     return Path(os.path.relpath(path, workspace.root)).as_posix()
 
 
-def compute(**inputs) -> str:
-    """The fingerprint: a digest of ``explain(**inputs)``."""
-    return digest(explain(**inputs))
+def compute(
+    *,
+    workspace: Workspace,
+    package: Package,
+    binary: str,
+    settings: Iterable[str],
+    toolchain: str,
+) -> str:
+    """The fingerprint: a digest of ``explain(...)`` of the same inputs."""
+    return digest(
+        explain(
+            workspace=workspace,
+            package=package,
+            binary=binary,
+            settings=settings,
+            toolchain=toolchain,
+        )
+    )
 
 
 def explain(

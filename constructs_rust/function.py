@@ -7,6 +7,7 @@ from typing import Optional
 
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 from typing_extensions import Unpack
 
@@ -121,5 +122,6 @@ class RustFunction(lambda_.Function):
         """The function URL, when ``url`` was given."""
         warn_hooks(self, bundling)
         asset = self.node.try_find_child("Code")
-        if plan.request is not None and asset is not None:
-            register_build(self, plan, Path(cdk.Stage.of(self).asset_outdir) / asset.asset_path)
+        stage = cdk.Stage.of(self)
+        if plan.request is not None and isinstance(asset, s3_assets.Asset) and stage is not None:
+            register_build(self, plan, Path(stage.asset_outdir) / asset.asset_path)

@@ -173,7 +173,7 @@ class BundlingOptions:
                     fix="use letters, digits and underscores",
                 )
 
-    def effective_flags(self) -> tuple:
+    def effective_flags(self) -> tuple[str, ...]:
         """The extra flags with the redundant ``--release`` dropped."""
         return tuple(f for f in self.cargo_lambda_flags if f not in ("--release", "-r"))
 

@@ -30,10 +30,11 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3_assets as s3_assets
 
 from .build import PLACEHOLDER
 from .toolchain import find_cargo_lambda
@@ -64,10 +65,11 @@ class InvokeResult:
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
-def _wait_port(port: int, timeout: float, proc: subprocess.Popen) -> None:
+def _wait_port(port: int, timeout: float, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -84,7 +86,7 @@ def host_arch() -> str:
     return "arm64" if platform.machine().lower() in ("aarch64", "arm64") else "x86_64"
 
 
-def runner_prefix(architecture: str) -> list:
+def runner_prefix(architecture: str) -> List[str]:
     """argv prefix that runs a Linux binary of ``architecture`` on this host."""
     if architecture == host_arch():
         return []
@@ -168,8 +170,8 @@ class LambdaEmulator:
     def __init__(self, *, port: Optional[int] = None, startup_timeout: float = 60) -> None:
         self.port = port or free_port()
         self.startup_timeout = startup_timeout
-        self._proc: Optional[subprocess.Popen] = None
-        self._dir: Optional[tempfile.TemporaryDirectory] = None
+        self._proc: Optional[subprocess.Popen[bytes]] = None
+        self._dir: Optional[tempfile.TemporaryDirectory[str]] = None
 
     def __enter__(self) -> "LambdaEmulator":
         cargo_lambda = find_cargo_lambda()
@@ -229,7 +231,8 @@ class LambdaEmulator:
         )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.read().decode()
+                answer: bytes = response.read()
+                return answer.decode()
         except urllib.error.HTTPError as err:
             raise RuntimeError(
                 f"invoke failed with HTTP {err.code}: {err.read().decode(errors='replace')}"
@@ -253,13 +256,13 @@ class LambdaEmulator:
     def invoke_many(
         self,
         bootstrap: Path,
-        events: list,
+        events: Sequence[Any],
         *,
         architecture: str = "x86_64",
         environment: Optional[Mapping[str, str]] = None,
         timeout: float = 120,
         memory_size: int = 128,
-    ) -> list:
+    ) -> List[InvokeResult]:
         """One process, several events in a row (the first is the cold one)."""
         prefix = runner_prefix(architecture)
         bootstrap = Path(bootstrap).resolve()
@@ -336,9 +339,10 @@ def bootstrap_path(function: lambda_.Function) -> Path:
     Call after ``app.synth()`` (or ``Template.from_stack``), which is when the build runs.
     """
     asset = function.node.try_find_child("Code")
-    if asset is None:
+    stage = cdk.Stage.of(function)
+    if not isinstance(asset, s3_assets.Asset) or stage is None:
         raise ValueError(f"{function.node.path} has no asset code")
-    staged = Path(cdk.Stage.of(function).asset_outdir) / asset.asset_path
+    staged = Path(stage.asset_outdir) / asset.asset_path
     path = staged / "bootstrap"
     if not path.is_file() or (staged / PLACEHOLDER).exists():
         raise FileNotFoundError(

@@ -6,6 +6,7 @@ synth runs neither cargo-lambda nor zig to learn their versions.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import os
 import shutil
@@ -33,8 +34,8 @@ def cached_version(path: str, argv: List[str]) -> str:
     """First line of ``argv``'s output, cached by the executable's identity."""
     key = _stat_key(path)
     entry = cache.read_json("tools", key)
-    if entry:
-        return entry["version"]
+    if entry and isinstance(entry.get("version"), str):
+        return str(entry["version"])
     proc = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     version = (proc.stdout or proc.stderr).strip().splitlines()[0] if proc.returncode == 0 else ""
     if version:
@@ -62,10 +63,8 @@ def find_zig() -> Optional[Zig]:
     if os.environ.get("CARGO_ZIGBUILD_ZIG_PATH") or os.environ.get("CARGO_ZIGBUILD_PYTHON_PATH"):
         return Zig(version="user-configured")
     if importlib.util.find_spec("ziglang") is not None:
-        from importlib.metadata import version
-
         return Zig(
-            version=f"ziglang {version('ziglang')}",
+            version=f"ziglang {importlib.metadata.version('ziglang')}",
             env={"CARGO_ZIGBUILD_PYTHON_PATH": sys.executable},
         )
     zig = shutil.which("zig")
