@@ -30,7 +30,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from . import commands, toolchain
 from .cargo import Package, Workspace
-from .errors import ConstructsRustError, ToolchainError
+from .errors import ConfigurationError, ConstructsRustError, ToolchainError
 from .options import BundlingOptions
 from .targets import Target, host_docker_platform
 
@@ -88,6 +88,7 @@ class BuildRequest:
             str(self.workspace.root),
             scoped,
             tuple(build_settings(self.options, self.target, self.use_docker)),
+            self.options.docker_network if self.use_docker else None,
         )
 
 
@@ -202,9 +203,56 @@ def local_invocation(batch: Sequence[BuildRequest], out: Path) -> Tuple[List[str
     return _command(batch, str(out), str(ws.root_manifest)), env
 
 
+def outside_path_dependencies(workspace: Workspace) -> List[Tuple[str, Path]]:
+    """(package, directory) of every path dependency outside the workspace root.
+
+    Docker mounts only the workspace root, and cargo loads every member's dependencies, so
+    each one counts, not only those of the binaries being built.
+    """
+    root = workspace.root.resolve()
+    found = []
+    for package in workspace.packages:
+        for directory in package.path_dependencies:
+            resolved = directory.resolve()
+            if resolved != root and root not in resolved.parents:
+                found.append((package.name, directory))
+    return sorted(found)
+
+
+def check_docker_mountable(workspace: Workspace) -> None:
+    """Fail before any container runs when the build needs files Docker cannot see."""
+    outside = outside_path_dependencies(workspace)
+    if outside:
+        listed = ", ".join(f"{pkg} → {directory}" for pkg, directory in outside)
+        raise ConfigurationError(
+            f"Docker sees only the workspace root {workspace.root} (Docker bundling mounts it; "
+            "it is ContainerBuild.IN_DOCKER's build context), but these path dependencies are "
+            f"outside the workspace root: {listed}",
+            prop="manifest_path",
+            value=str(workspace.root_manifest),
+            fix="move the dependency under the workspace root (or make the workspace root a "
+            "common parent directory), or build locally with cargo-lambda",
+        )
+
+
+#: ``docker run`` exits with these when the container could not run at all (the engine, the
+#: image or its entrypoint failed), never with the build's own status.
+_DOCKER_RUN_FAILURES = {
+    125: "the Docker engine could not create or start the container (image missing and not "
+    "pullable, a refused pull, an invalid option or an engine error)",
+    126: "the container's command could not be invoked",
+    127: "the container's command was not found in the image",
+}
+_OUTSIDE_FILE_ERRORS = ("couldn't read", "couldn't find file", "file not found for module")
+
+
 def docker_invocation(batch: Sequence[BuildRequest], out: Path) -> Tuple[List[str], Dict[str, str]]:
     first = batch[0]
     ws = first.workspace
+    try:
+        check_docker_mountable(ws)
+    except ConstructsRustError as exc:
+        raise exc.at(", ".join(sorted({r.construct_path for r in batch}))) from None
     problem = toolchain.docker_engine_problem()
     if problem:
         if not toolchain.find_cargo_lambda():
@@ -217,15 +265,6 @@ def docker_invocation(batch: Sequence[BuildRequest], out: Path) -> Tuple[List[st
     build_dir = _build_dir(ws)
     container_out = f"{commands.CONTAINER_BUILD_DIR}/{out.relative_to(build_dir).as_posix()}"
     command = _command(batch, container_out, f"{commands.CONTAINER_WORKSPACE}/Cargo.toml")
-    environment = dict(first.options.environment)
-    environment.update(
-        {
-            "CARGO_HOME": commands.CONTAINER_CARGO_HOME,
-            "HOME": "/tmp",
-            "CARGO_TARGET_DIR": f"{commands.CONTAINER_BUILD_DIR}/docker-target",
-            "CARGO_ENCODED_RUSTFLAGS": _rustflags(first.options, first.target, []),
-        }
-    )
     mounts = [
         (str(ws.root), commands.CONTAINER_WORKSPACE, (ws.root / "Cargo.lock").is_file()),
         (str(build_dir), commands.CONTAINER_BUILD_DIR, False),
@@ -233,11 +272,38 @@ def docker_invocation(batch: Sequence[BuildRequest], out: Path) -> Tuple[List[st
     if first.options.docker_cargo_cache:
         from .cache import cache_root
 
+        cargo_home = commands.CONTAINER_CARGO_HOME
         cargo_cache = cache_root() / "docker-cargo"
         cargo_cache.mkdir(parents=True, exist_ok=True)
-        mounts.append((str(cargo_cache), commands.CONTAINER_CARGO_HOME, False))
+        mounts.append((str(cargo_cache), cargo_home, False))
     else:
-        environment["CARGO_HOME"] = "/tmp/cargo"
+        cargo_home = commands.CONTAINER_SCRATCH_CARGO_HOME
+    # zig (and cargo-zigbuild) build their libc stubs and compiler-rt into a cache on first
+    # use: keep it on a mount, or every container run pays for it again (minutes).
+    tool_cache = (
+        f"{cargo_home}/tool-cache"
+        if first.options.docker_cargo_cache
+        else f"{commands.CONTAINER_BUILD_DIR}/tool-cache"
+    )
+    environment = dict(first.options.environment)
+    environment.update(
+        {
+            "CARGO_HOME": cargo_home,
+            "HOME": "/tmp",
+            "XDG_CACHE_HOME": tool_cache,
+            "ZIG_GLOBAL_CACHE_DIR": f"{tool_cache}/zig",
+            "CARGO_TARGET_DIR": commands.CONTAINER_TARGET_DIR,
+            # Whatever the cargo home inside the container, the binary records /cargo (as a
+            # local build does), so docker_cargo_cache cannot change the bytes.
+            "CARGO_ENCODED_RUSTFLAGS": _rustflags(
+                first.options,
+                first.target,
+                [(cargo_home, commands.CONTAINER_CARGO_HOME)]
+                if cargo_home != commands.CONTAINER_CARGO_HOME
+                else [],
+            ),
+        }
+    )
     argv = commands.docker_run_argv(
         image=first.options.docker_image,
         platform=host_docker_platform(),
@@ -245,8 +311,37 @@ def docker_invocation(batch: Sequence[BuildRequest], out: Path) -> Tuple[List[st
         command=command,
         mounts=mounts,
         environment=environment,
+        network=first.options.docker_network,
     )
     return argv, dict(os.environ)
+
+
+def _failure(batch: Sequence[BuildRequest], code: int, lines: Sequence[str]) -> ConstructsRustError:
+    """The error of a failed build run: Docker's own failures told apart from cargo's."""
+    first = batch[0]
+    binaries = ", ".join(sorted({r.binary for r in batch}))
+    if first.use_docker and code in _DOCKER_RUN_FAILURES:
+        tail = "\n".join(line.rstrip() for line in lines[-_ERROR_LINES:])
+        return ConstructsRustError(
+            f"`docker run` failed (exit {code}) before building {binaries}: "
+            f"{_DOCKER_RUN_FAILURES[code]}:\n{tail}",
+            prop="bundling.docker_image",
+            value=first.options.docker_image,
+            fix="check that the image exists or can be pulled (`docker pull "
+            f"{first.options.docker_image}`) and that the engine works (`docker run --rm "
+            f"{first.options.docker_image} cargo lambda --version`); nothing was compiled",
+        )
+    fix = "fix the compile error above; the full cargo output is printed before this message"
+    if first.use_docker and any(m in line for line in lines for m in _OUTSIDE_FILE_ERRORS):
+        fix += (
+            f". In Docker only the workspace root is visible (at {commands.CONTAINER_WORKSPACE}): "
+            "a #[path], include!() or include_str!() reaching outside it cannot be read; move "
+            "the file under the workspace root, or build locally with cargo-lambda"
+        )
+    return ConstructsRustError(
+        f"cargo lambda build failed (exit {code}) for {binaries}:\n" + _error_excerpt(lines),
+        fix=fix,
+    )
 
 
 def _batches(requests: Sequence[BuildRequest]) -> List[List[BuildRequest]]:
@@ -307,12 +402,7 @@ def _build_batch(batch: List[BuildRequest]) -> None:
         )
         code, lines = _stream(argv, cwd=ws.root, env=env)
         if code != 0:
-            raise ConstructsRustError(
-                f"cargo lambda build failed (exit {code}) for "
-                f"{', '.join(sorted({r.binary for r in batch}))}:\n" + _error_excerpt(lines),
-                fix="fix the compile error above; the full cargo output is printed before this "
-                "message",
-            )
+            raise _failure(batch, code, lines)
         for request in batch:
             built = out / request.binary / "bootstrap"
             if not built.is_file():

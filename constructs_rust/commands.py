@@ -6,13 +6,17 @@ characters need no quoting. User command hooks are the only shell commands (see 
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Mapping, Optional, Sequence
 
 #: Where the workspace, the cargo home and the construct's build dir appear inside Docker,
 #: and what host paths are remapped to in the binary (``--remap-path-prefix``).
 CONTAINER_WORKSPACE = "/workspace"
 CONTAINER_CARGO_HOME = "/cargo"
 CONTAINER_BUILD_DIR = "/constructs-rust"
+#: cargo's target dir inside Docker (bundling and ContainerBuild.IN_DOCKER alike).
+CONTAINER_TARGET_DIR = f"{CONTAINER_BUILD_DIR}/docker-target"
+#: The container's cargo home when no host cache is mounted (remapped to CONTAINER_CARGO_HOME).
+CONTAINER_SCRATCH_CARGO_HOME = "/tmp/cargo"
 
 
 def cargo_lambda_build_argv(
@@ -76,6 +80,7 @@ def docker_run_argv(
     mounts: Sequence[tuple[str, str, bool]],
     environment: Mapping[str, str],
     workdir: str = CONTAINER_WORKSPACE,
+    network: Optional[str] = None,
 ) -> list[str]:
     """``docker run`` of ``command`` in ``image`` as ``user`` (``uid:gid``).
 
@@ -83,6 +88,8 @@ def docker_run_argv(
     host paths with spaces or colons need no escaping.
     """
     argv = ["docker", "run", "--rm", "--platform", platform, "--user", user, "--workdir", workdir]
+    if network:
+        argv += ["--network", network]
     for host, container, read_only in mounts:
         spec = f"type=bind,source={host},target={container}"
         argv += ["--mount", spec + (",readonly" if read_only else "")]

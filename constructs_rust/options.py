@@ -117,6 +117,11 @@ class BundlingOptions:
     docker_cargo_cache: bool = True
     """Mount a host cargo registry/git cache into Docker builds so crates are downloaded once.
     Default: True (``$XDG_CACHE_HOME/constructs-rust/docker-cargo``)."""
+    docker_network: Optional[str] = None
+    """Docker network of the build container (``docker run --network``) and, for
+    RustDockerImageFunction, of ``docker build`` (the asset's ``networkMode``), e.g. ``"host"``
+    on an engine without a bridge network. It cannot change the binary, so it is not part of
+    the fingerprint. Default: None (Docker's default network)."""
 
     def validate(self) -> None:
         """Raise ConfigurationError for an option that cannot work."""
@@ -164,6 +169,15 @@ class BundlingOptions:
                     value=flag,
                     fix=_MANAGED_FLAGS[name],
                 )
+        if self.docker_network is not None and not re.fullmatch(
+            r"[A-Za-z0-9][A-Za-z0-9_.:-]*", self.docker_network
+        ):
+            raise ConfigurationError(
+                "not a Docker network name",
+                prop="bundling.docker_network",
+                value=self.docker_network,
+                fix='give a network name such as "host", "none" or a user-defined network',
+            )
         for key in self.environment:
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
                 raise ConfigurationError(

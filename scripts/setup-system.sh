@@ -6,6 +6,10 @@
 set -euo pipefail
 
 packages=(rustc-web libstd-rust-web-dev:arm64 qemu-user-static libc6-dev-arm64-cross)
+# The Docker tests: Debian's engine (the session starts its own dockerd), debootstrap for the
+# local stand-ins of the pinned images, and a cargo a non-root test user can run (`cargo
+# metadata` on the host is part of Docker bundling).
+packages+=(docker.io debootstrap cargo-web)
 
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "setup-system: no apt-get; for arm64 builds run 'rustup target add aarch64-unknown-linux-gnu'" >&2

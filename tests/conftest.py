@@ -64,3 +64,56 @@ def normalize_template(template: Any) -> Any:
         return seen.setdefault(match.group(0), f"<asset-hash-{len(seen) + 1}>")
 
     return json.loads(_HASH.sub(repl, text))
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """A private Docker engine for the session (tests/docker/engine.py), stopped by its PID at
+    the end, also on failure. Skips, with the reason, where dockerd cannot run."""
+    from tests.docker.engine import EngineUnavailable, start_engine
+
+    try:
+        engine = start_engine()
+    except EngineUnavailable as exc:
+        pytest.skip(f"needs a Docker engine: {exc}")
+    previous = os.environ.get("DOCKER_HOST")
+    os.environ["DOCKER_HOST"] = engine.host
+    try:
+        yield engine
+    finally:
+        if previous is None:
+            os.environ.pop("DOCKER_HOST", None)
+        else:
+            os.environ["DOCKER_HOST"] = previous
+        engine.stop()
+
+
+@pytest.fixture(scope="session")
+def docker_standins(docker_engine):
+    """The local stand-ins of the pinned images, loaded from (or built into) the image cache."""
+    from tests.docker.engine import EngineUnavailable, ensure_standins
+
+    try:
+        standins = ensure_standins(docker_engine)
+    except EngineUnavailable as exc:
+        pytest.skip(f"cannot build the Docker stand-in images: {exc}")
+    print(
+        f"\n[docker] engine up in {docker_engine.started_seconds:.1f} s; stand-ins "
+        + ", ".join(f"{k} {v / 1e6:.0f} MB" for k, v in standins.sizes.items())
+        + "; "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in standins.seconds.items())
+    )
+    return standins
+
+
+@pytest.fixture(scope="session")
+def arm64_binfmt(docker_engine):
+    """qemu-aarch64 registered in the kernel for the session (undone at the end), so arm64
+    images run; ``.problem`` says why not when that is impossible."""
+    from tests.docker.engine import ensure_arm64_binfmt
+
+    binfmt = ensure_arm64_binfmt()
+    try:
+        yield binfmt
+    finally:
+        binfmt.undo()

@@ -6,20 +6,18 @@ from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import aws_lambda as lambda_
 
 from constructs_rust import (
     DEFAULT_DOCKER_IMAGE,
     BundlingOptions,
-    RustFunction,
     build,
     cargo,
     commands,
     toolchain,
 )
 from constructs_rust.build import BuildRequest
+from constructs_rust.errors import ConfigurationError
 from constructs_rust.targets import Target, host_docker_platform
-from constructs_rust.testing import LambdaEmulator, bootstrap_path
 
 
 def _request(crate: Path, options: BundlingOptions) -> BuildRequest:
@@ -87,35 +85,82 @@ def test_docker_cache_can_be_turned_off(copy_fixture, monkeypatch):
         m.endswith("target=/cargo") for i, m in enumerate(argv) if argv[i - 1] == "--mount"
     )
     assert "CARGO_HOME=/tmp/cargo" in argv
+    env = dict(a.split("=", 1) for i, a in enumerate(argv) if argv[i - 1] == "--env")
+    # the scratch cargo home is recorded as /cargo, as with the cache mounted
+    assert "--remap-path-prefix=/tmp/cargo=/cargo" in env["CARGO_ENCODED_RUSTFLAGS"].split("\x1f")
+    assert env["ZIG_GLOBAL_CACHE_DIR"].startswith("/constructs-rust/")
+
+
+def test_docker_network_is_passed_and_groups_apart(copy_fixture, monkeypatch):
+    monkeypatch.setattr(toolchain, "docker_engine_problem", lambda: None)
+    crate = copy_fixture("workspace")
+    host = _request(crate, BundlingOptions(force_docker=True, docker_network="host"))
+    default = _request(crate, BundlingOptions(force_docker=True))
+    argv, _ = build.docker_invocation([host], crate / "target" / "constructs-rust" / "x")
+    assert argv[argv.index("--network") + 1] == "host"
+    argv, _ = build.docker_invocation([default], crate / "target" / "constructs-rust" / "x")
+    assert "--network" not in argv
+    assert host.group_key != default.group_key and host.fingerprint == default.fingerprint
+    with pytest.raises(ConfigurationError, match="bundling.docker_network"):
+        BundlingOptions(docker_network="host; rm -rf /").validate()
+
+
+def _outside_workspace(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "outside" / "src").mkdir(parents=True)
+    (root / "outside" / "Cargo.toml").write_text(
+        '[package]\nname = "outside"\nversion = "0.1.0"\nedition = "2021"\n'
+    )
+    (root / "outside" / "src" / "lib.rs").write_text("")
+    ws = root / "ws"
+    (ws / "app" / "src").mkdir(parents=True)
+    (ws / "Cargo.toml").write_text('[workspace]\nresolver = "2"\nmembers = ["app"]\n')
+    (ws / "app" / "Cargo.toml").write_text(
+        '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n'
+        '[dependencies]\noutside = { path = "../../outside" }\n'
+    )
+    (ws / "app" / "src" / "main.rs").write_text("fn main() {}\n")
+    return ws
+
+
+def test_path_dependency_outside_workspace_is_detected_before_docker(tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        toolchain, "docker_engine_problem", lambda: pytest.fail("checked before the engine")
+    )
+    ws = _outside_workspace(tmp_path)
+    workspace = cargo.load_workspace(ws / "app" / "Cargo.toml")
+    assert build.outside_path_dependencies(workspace) == [("app", tmp_path / "repo" / "outside")]
+    package, binary = cargo.resolve_binary(workspace, ws / "app" / "Cargo.toml", None)
+    request = BuildRequest(
+        construct_path="S/Fn",
+        workspace=workspace,
+        package=package,
+        binary=binary,
+        target=Target("x86_64"),
+        options=BundlingOptions(force_docker=True),
+        use_docker=True,
+        fingerprint="f" * 64,
+        asset_dir=Path("/nonexistent"),
+    )
+    with pytest.raises(ConfigurationError) as info:
+        build.docker_invocation([request], workspace.target_dir / "constructs-rust" / "x")
+    message = str(info.value)
+    assert message.startswith("[S/Fn] manifest_path=")
+    assert "outside the workspace root" in message and "app → " in message
+
+
+def test_in_docker_rejects_path_dependency_outside_context_at_construct_time(tmp_path):
+    from constructs_rust.container import ContainerBuild, RustDockerImageFunction
+
+    ws = _outside_workspace(tmp_path)
+    stack = cdk.Stack(cdk.App(), "S")
+    with pytest.raises(ConfigurationError, match=r"\[S/Img\].*outside the workspace root"):
+        RustDockerImageFunction(
+            stack, "Img", manifest_path=str(ws / "app"), build=ContainerBuild.IN_DOCKER
+        )
 
 
 def test_default_image_is_pinned():
     assert DEFAULT_DOCKER_IMAGE.startswith("ghcr.io/cargo-lambda/cargo-lambda:")
     tag = DEFAULT_DOCKER_IMAGE.rsplit(":", 1)[1]
     assert tag != "latest" and tag[0].isdigit()
-
-
-@pytest.mark.docker
-@pytest.mark.build
-def test_real_docker_build_and_invoke(copy_fixture, tmp_path):
-    problem = toolchain.docker_engine_problem()
-    if problem:
-        pytest.skip(f"needs a Docker engine: {problem}")
-    crate = copy_fixture("workspace")
-    app = cdk.App(outdir=str(tmp_path / "cdk.out"))
-    stack = cdk.Stack(app, "S")
-    fn = RustFunction(
-        stack,
-        "Fn",
-        manifest_path=str(crate),
-        binary_name="fx_api",
-        architecture=lambda_.Architecture.X86_64,
-        bundling=BundlingOptions(force_docker=True),
-    )
-    app.synth()
-    path = bootstrap_path(fn)
-    assert path.stat().st_uid == os.getuid(), "Docker bundling leaves no root-owned files"
-    for p in (crate / "target").rglob("*"):
-        assert p.stat().st_uid == os.getuid(), p
-    with LambdaEmulator() as emulator:
-        assert emulator.invoke(path, {"docker": True}).payload["input"] == {"docker": True}
