@@ -91,6 +91,8 @@ IMAGE_CONTEXT_DIR = "image-context"
 CONTEXT_EXCLUDED_DIRS = tuple(sorted(cargo.IGNORED_DIRS))
 #: Where the IN_DOCKER build stage builds and leaves the binary (inside the build container).
 IN_DOCKER_TARGET_DIR = commands.CONTAINER_TARGET_DIR
+#: zig's compiled libc stubs and compiler-rt (minutes to build): a BuildKit cache mount.
+IN_DOCKER_TOOL_CACHE = "/constructs-rust/tool-cache"
 IN_DOCKER_LAMBDA_DIR = "/constructs-rust/lambda"
 IN_DOCKER_OUTPUT = "/constructs-rust/bootstrap"
 
@@ -201,6 +203,8 @@ def render_in_docker_dockerfile(
         ",target=/usr/local/cargo/registry,sharing=locked \\\n"
         "    --mount=type=cache,id=constructs-rust-cargo-target"
         f",target={IN_DOCKER_TARGET_DIR},sharing=locked \\\n"
+        "    --mount=type=cache,id=constructs-rust-tool-cache"
+        f",target={IN_DOCKER_TOOL_CACHE},sharing=locked \\\n"
         "    set -eu; \\\n"
         '    : "${PACKAGE:?build-arg PACKAGE (the cargo package) is required}"; \\\n'
         '    : "${BINARY:?build-arg BINARY (the binary target) is required}"; \\\n'
@@ -210,6 +214,7 @@ def render_in_docker_dockerfile(
         f'AWS Lambda: build for {supported}" >&2; exit 1 ;; \\\n'
         "    esac; \\\n"
         f"    export CARGO_TARGET_DIR={IN_DOCKER_TARGET_DIR}; \\\n"
+        f"    export XDG_CACHE_HOME={IN_DOCKER_TOOL_CACHE} ZIG_GLOBAL_CACHE_DIR={IN_DOCKER_TOOL_CACHE}/zig; \\\n"
         f"{rustflags}"
         f"    {' '.join(_shell_word(a) for a in argv)}; \\\n"
         f'    cp "{IN_DOCKER_LAMBDA_DIR}/$BINARY/bootstrap" {IN_DOCKER_OUTPUT}\n'

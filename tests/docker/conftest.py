@@ -2,7 +2,6 @@
 the Docker cargo cache (crates, and zig's compiled libc stubs and compiler-rt, which take
 minutes to build) is paid once per machine, as it is for a user."""
 
-
 import pytest
 
 from tests.docker.engine import CACHE

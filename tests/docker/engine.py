@@ -68,6 +68,8 @@ class Engine:
     log_path: Path
     started_seconds: float
     timings: Dict[str, float] = field(default_factory=dict)
+    data_root: Optional[Path] = None
+    lock: Optional[object] = None
 
     def env(self, **extra: str) -> Dict[str, str]:
         return dict(os.environ, DOCKER_HOST=self.host, **extra)
@@ -108,6 +110,10 @@ class Engine:
     def has_image(self, tag: str) -> bool:
         return self.docker("image", "inspect", tag, check=False).returncode == 0
 
+    def image_id(self, tag: str) -> str:
+        proc = self.docker("image", "inspect", "--format", "{{.Id}}", tag, check=False)
+        return proc.stdout.strip() if proc.returncode == 0 else ""
+
     def image_size(self, tag: str) -> int:
         return int(self.docker("image", "inspect", "--format", "{{.Size}}", tag).stdout.strip())
 
@@ -129,9 +135,13 @@ class Engine:
         # Mounts left by a killed daemon would make rmtree fail half-way: unmount first.
         for line in reversed(Path("/proc/self/mounts").read_text().splitlines()):
             mountpoint = line.split()[1].replace("\\040", " ")
-            if mountpoint.startswith(str(self.workdir) + "/"):
+            roots = [str(self.workdir)] + ([str(self.data_root)] if self.data_root else [])
+            if any(mountpoint.startswith(root + "/") for root in roots):
                 subprocess.run(["umount", "-l", mountpoint], capture_output=True)
         shutil.rmtree(self.workdir, ignore_errors=True)
+        if self.lock is not None:
+            self.lock.close()  # type: ignore[attr-defined]
+            self.lock = None
 
 
 _children: Dict[int, subprocess.Popen] = {}
@@ -149,7 +159,34 @@ def _alive(pid: int) -> bool:
 
 
 def start_engine(timeout: float = 90) -> Engine:
-    """Start a private dockerd, or raise EngineUnavailable saying why it cannot run here."""
+    """Start a private dockerd, or raise EngineUnavailable saying why it cannot run here.
+
+    Its data root is kept under the cache (loaded stand-ins and BuildKit's cache mounts then
+    survive the session) when no other session holds it, else a fresh temporary one."""
+    import fcntl
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    lock = open(CACHE / "dockerd-data.lock", "a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        return _start_engine(timeout, None)
+    try:
+        engine = _start_engine(timeout, CACHE / "dockerd-data")
+    except EngineUnavailable:
+        # A data root left broken (a killed daemon) must not cost the session its engine.
+        shutil.rmtree(CACHE / "dockerd-data", ignore_errors=True)
+        try:
+            engine = _start_engine(timeout, None)
+        except BaseException:
+            lock.close()
+            raise
+    engine.lock = lock
+    return engine
+
+
+def _start_engine(timeout: float, data_root: Optional[Path]) -> Engine:
     if os.geteuid() != 0:
         raise EngineUnavailable("starting dockerd needs root (rootless Docker is not set up)")
     dockerd = shutil.which("dockerd") or (
@@ -168,7 +205,7 @@ def start_engine(timeout: float = 90) -> Engine:
     argv = [
         dockerd,
         "--data-root",
-        str(workdir / "data"),
+        str(data_root or workdir / "data"),
         "--exec-root",
         str(workdir / "exec"),
         "--pidfile",
@@ -206,6 +243,7 @@ def start_engine(timeout: float = 90) -> Engine:
         workdir=workdir,
         log_path=log_path,
         started_seconds=0.0,
+        data_root=data_root,
     )
     deadline = started + timeout
     while True:
@@ -358,10 +396,14 @@ def ensure_standins(engine: Engine) -> StandIns:
         for name, tag in tags.items():
             started = time.monotonic()
             cached = images / f"{name}-{keys[name]}.tar"
-            if engine.has_image(tag):
+            # The image ID each recipe produced: a kept data root may hold an older build.
+            id_file = cached.with_suffix(".id")
+            recorded = id_file.read_text().strip() if id_file.is_file() else ""
+            if recorded and engine.image_id(tag) == recorded:
                 continue
             if cached.is_file():
                 engine.docker("load", "--input", str(cached))
+                id_file.write_text(engine.image_id(tag))
                 seconds[f"load {name}"] = time.monotonic() - started
                 continue
             arch = "arm64" if name.endswith("arm64") else "amd64"
@@ -401,11 +443,12 @@ def ensure_standins(engine: Engine) -> StandIns:
             seconds[f"build {name}"] = time.monotonic() - t0
             shutil.rmtree(context, ignore_errors=True)
             t0 = time.monotonic()
-            for stale in images.glob(f"{name}-*.tar"):
+            for stale in [*images.glob(f"{name}-*.tar"), *images.glob(f"{name}-*.id")]:
                 stale.unlink()
             partial = cached.with_suffix(".tar.partial")
             engine.docker("save", "--output", str(partial), tag)
             partial.rename(cached)
+            id_file.write_text(engine.image_id(tag))
             seconds[f"save {name}"] = time.monotonic() - t0
             built.append(tag)
     finally:

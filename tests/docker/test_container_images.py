@@ -13,6 +13,7 @@ import json
 import os
 import stat
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Dict
@@ -66,13 +67,18 @@ def _extract_bootstrap(engine, tag: str, dest: Path) -> bytes:
 
 def _run_image(engine, tag: str, platform: str, event: dict) -> dict:
     """The image's entrypoint hands over to bootstrap because AWS_LAMBDA_RUNTIME_API is set."""
-    with LambdaEmulator() as emulator:
-        api = f"127.0.0.1:{emulator.port}"
+    name = f"constructs-rust-test-{uuid.uuid4().hex[:12]}"
+    with LambdaEmulator() as emulator, tempfile.TemporaryFile() as log:
+        # cargo-lambda's emulator serves the runtime API under /.rt (host network: the
+        # container reaches the host's 127.0.0.1).
+        api = f"127.0.0.1:{emulator.port}/.rt"
         proc = subprocess.Popen(
             [
                 docker_cli(),
                 "run",
                 "--rm",
+                "--name",
+                name,
                 "--network",
                 "host",
                 "--platform",
@@ -84,12 +90,17 @@ def _run_image(engine, tag: str, platform: str, event: dict) -> dict:
                 tag,
             ],
             env=engine.env(),
-            stdout=subprocess.PIPE,
+            stdout=log,
             stderr=subprocess.STDOUT,
         )
         try:
             raw = emulator._post(json.dumps(event).encode(), timeout=120)
+        except Exception as exc:
+            log.seek(0)
+            raise AssertionError(f"the image did not answer ({exc}):\n{log.read()!r}") from None
         finally:
+            # bootstrap is the container's PID 1 and ignores SIGTERM: remove the container.
+            engine.docker("rm", "--force", name, check=False)
             proc.terminate()
             try:
                 proc.wait(timeout=20)

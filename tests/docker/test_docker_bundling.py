@@ -23,11 +23,11 @@ from aws_cdk import aws_lambda as lambda_
 
 from constructs_rust import BundlingOptions, RustFunction, cargo, fingerprint
 from constructs_rust.testing import EmulationUnavailable, LambdaEmulator, bootstrap_path
-from tests.docker.engine import CACHE
 
 pytestmark = [pytest.mark.docker, pytest.mark.build]
 
 ROOT = Path(__file__).resolve().parents[2]
+NONROOT_CACHE = Path("/var/tmp/constructs-rust-tests-nonroot")
 
 
 def _tree(directory: Path) -> Dict[str, str]:
@@ -280,8 +280,9 @@ def test_fallback_without_cargo_lambda_as_a_non_root_user(docker_engine, docker_
         crate = base / "crates" / "workspace"
         shutil.copytree(ROOT / "tests" / "fixtures" / "crates" / "workspace", crate)
         (base / "home").mkdir()
-        # The non-root user's own library cache, kept across sessions like the root one.
-        cache = CACHE / "library-cache-nonroot"
+        # The non-root user's own library cache, kept across sessions like the root one (not
+        # under root's home, which that user cannot enter).
+        cache = NONROOT_CACHE
         cache.mkdir(parents=True, exist_ok=True)
         subprocess.run(["chown", "-R", f"{uid}:{gid}", str(base), str(cache)], check=True)
         before = _tree(crate)
