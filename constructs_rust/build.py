@@ -40,7 +40,7 @@ _ERROR_LINES = 20
 
 #: Requests with equal keys build in one cargo-lambda run: (workspace root, package name when
 #: features scope the build to it, build settings).
-GroupKey = Tuple[str, str, Tuple[str, ...]]
+GroupKey = Tuple[str, str, Tuple[str, ...], Optional[str]]
 
 
 def build_settings(options: BundlingOptions, target: Target, use_docker: bool) -> List[str]:

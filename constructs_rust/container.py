@@ -214,7 +214,8 @@ def render_in_docker_dockerfile(
         f'AWS Lambda: build for {supported}" >&2; exit 1 ;; \\\n'
         "    esac; \\\n"
         f"    export CARGO_TARGET_DIR={IN_DOCKER_TARGET_DIR}; \\\n"
-        f"    export XDG_CACHE_HOME={IN_DOCKER_TOOL_CACHE} ZIG_GLOBAL_CACHE_DIR={IN_DOCKER_TOOL_CACHE}/zig; \\\n"
+        f"    export XDG_CACHE_HOME={IN_DOCKER_TOOL_CACHE} "
+        f"ZIG_GLOBAL_CACHE_DIR={IN_DOCKER_TOOL_CACHE}/zig; \\\n"
         f"{rustflags}"
         f"    {' '.join(_shell_word(a) for a in argv)}; \\\n"
         f'    cp "{IN_DOCKER_LAMBDA_DIR}/$BINARY/bootstrap" {IN_DOCKER_OUTPUT}\n'

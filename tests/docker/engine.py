@@ -194,7 +194,8 @@ def _start_engine(timeout: float, data_root: Optional[Path]) -> Engine:
     )
     if not dockerd:
         raise EngineUnavailable(
-            "dockerd is not installed (`apt-get install docker.io`; scripts/setup-system.sh does it)"
+            "dockerd is not installed "
+            "(`apt-get install docker.io`; scripts/setup-system.sh does it)"
         )
     docker_cli()
     # Short paths: containerd's sockets live under the exec root (108-byte socket path limit).
