@@ -9,8 +9,9 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 export CARGO_TERM_COLOR := never
 
-# rustup here cannot add targets; Debian's rustc (installed by setup) carries the aarch64 std.
-# Use it when the default rustc lacks that std and the caller did not choose a RUSTC.
+# setup adds the aarch64 std with `rustup target add`; only where rustup cannot download does it
+# install Debian's rustc-web, whose aarch64 std is a package. So: the default (rustup) rustc when
+# it has that std; else Debian's rustc when it has it; a RUSTC given by the caller always wins.
 ifeq ($(origin RUSTC),undefined)
   ifneq ($(wildcard /usr/lib/rustlib/aarch64-unknown-linux-gnu/lib),)
     ifeq ($(wildcard $(shell rustc --print sysroot 2>/dev/null)/lib/rustlib/aarch64-unknown-linux-gnu/lib),)

@@ -94,7 +94,7 @@ def runner_prefix(architecture: str) -> List[str]:
         qemu = shutil.which(QEMU_AARCH64)
         if not qemu:
             raise EmulationUnavailable(
-                f"{QEMU_AARCH64} not found: install qemu-user-static (and libc6-dev-arm64-cross) "
+                f"{QEMU_AARCH64} not found: install qemu-user-static (and libc6:arm64) "
                 "to run arm64 bootstraps here"
             )
         # Prefer the host's multiarch aarch64 glibc (libc6:arm64): threaded binaries (tokio)

@@ -1,18 +1,44 @@
 #!/usr/bin/env bash
-# System packages that let arm64 Lambda binaries be built AND run on an x86_64 Debian host
-# without Docker: Debian's rustc with the aarch64 std, qemu-user to run aarch64 binaries, and
-# the aarch64 glibc so they find their loader. Idempotent: installs only what is missing.
-# Elsewhere (macOS, other distros) it prints what to do and leaves the system alone.
+# What lets arm64 Lambda binaries be built AND run on an x86_64 Debian host without Docker:
+#   1. the Rust standard library for aarch64: `rustup target add` (what every Rust user does);
+#      only when rustup is missing or cannot download, Debian's rustc-web, whose aarch64 std
+#      comes as a package (the Makefile then points RUSTC at /usr/bin/rustc);
+#   2. qemu-user to run aarch64 binaries, and the aarch64 glibc (libc6:arm64) for its loader.
+# Idempotent: installs only what is missing. Elsewhere (macOS, other distros) it prints what to
+# do and leaves the system alone.
 set -euo pipefail
 
-packages=(rustc-web libstd-rust-web-dev:arm64 qemu-user-static libc6-dev-arm64-cross)
+target=aarch64-unknown-linux-gnu
+
+rustc_has_target() {
+  local sysroot
+  sysroot="$(rustc --print sysroot 2>/dev/null)" || return 1
+  [ -d "$sysroot/lib/rustlib/$target/lib" ]
+}
+
+need_debian_rustc=0
+if rustc_has_target; then
+  echo "setup-system: rustc has the $target standard library"
+elif command -v rustup >/dev/null 2>&1 && timeout 600 rustup target add "$target"; then
+  echo "setup-system: added $target with rustup"
+elif [ -d "/usr/lib/rustlib/$target/lib" ]; then
+  echo "setup-system: rustup could not add $target; using Debian's rustc (present)"
+else
+  echo "setup-system: rustup could not add $target; falling back to Debian's rustc-web" >&2
+  need_debian_rustc=1
+fi
+
+packages=(qemu-user-static libc6:arm64)
+if [ "$need_debian_rustc" -eq 1 ]; then
+  packages+=(rustc-web libstd-rust-web-dev:arm64)
+fi
 # The Docker tests: Debian's engine (the session starts its own dockerd), debootstrap for the
 # local stand-ins of the pinned images, and a cargo a non-root test user can run (`cargo
 # metadata` on the host is part of Docker bundling).
 packages+=(docker.io debootstrap cargo-web)
 
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "setup-system: no apt-get; for arm64 builds run 'rustup target add aarch64-unknown-linux-gnu'" >&2
+  echo "setup-system: no apt-get; arm64 bootstraps can be built but not run here without qemu-user" >&2
   exit 0
 fi
 
