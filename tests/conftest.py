@@ -40,11 +40,17 @@ def copy_fixture(tmp_path: Path) -> Callable[[str], Path]:
     return _copy
 
 
+#: The app's context from cdk.json (the feature flags `cdk synth` applies), so construct tests
+#: and snapshots see the templates the CLI synthesizes.
+CDK_JSON_CONTEXT: dict = json.loads((ROOT / "cdk.json").read_text())["context"]
+
+
 def skip_bundling_app(**context: Any):
-    """A CDK app whose stacks need no bundling: no cargo, no Docker (construct tests)."""
+    """A CDK app whose stacks need no bundling: no cargo, no Docker (construct tests), with
+    cdk.json's feature flags."""
     import aws_cdk as cdk
 
-    return cdk.App(context={"aws:cdk:bundling-stacks": [], **context})
+    return cdk.App(context={**CDK_JSON_CONTEXT, "aws:cdk:bundling-stacks": [], **context})
 
 
 _HASH = re.compile(r"\b[0-9a-f]{64}\b")
