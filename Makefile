@@ -64,7 +64,7 @@ _test:
 
 # Lint, then unit and construct tests only (no Rust compilation).
 test-fast: lint
-	@$(MAKE) --no-print-directory _test PYTEST_ARGS='-m "not build and not invoke and not cli and not deploy and not docker"'
+	@$(MAKE) --no-print-directory _test PYTEST_ARGS='-m "not build and not invoke and not cli and not deploy and not docker and not wheel"'
 
 # Deploy the example stacks to a local AWS emulator (moto on 127.0.0.1: no account, no Docker),
 # print their outputs, stop the emulator. STACKS="EchoStack PiStack" deploys only those;

@@ -1,0 +1,97 @@
+"""Use it from another app, as the README says: build the wheel, install it into a fresh venv
+outside the repository and synthesize a minimal app there (bundling skipped, no sys.path tricks).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import venv
+import zipfile
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+from ..conftest import FIXTURES, ROOT
+
+pytestmark = pytest.mark.wheel
+
+APP = """\
+import sys
+
+import aws_cdk as cdk
+
+import constructs_rust
+from constructs_rust import BundlingOptions, RustFunction, UrlOptions
+
+app = cdk.App(context={"aws:cdk:bundling-stacks": []})  # what `cdk ls` does: no build
+stack = cdk.Stack(app, "UserStack")
+RustFunction(
+    stack,
+    "Api",
+    manifest_path="crate",
+    binary_name="fx_single",
+    bundling=BundlingOptions(profile="release"),
+    url=UrlOptions(),
+)
+app.synth()
+print(constructs_rust.__file__)
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("stacks", "tests", "app")))
+"""
+
+_COPY_IGNORE = shutil.ignore_patterns(
+    ".git", ".venv", "node_modules", "cdk.out", "target", "build", "*.egg-info", "__pycache__",
+    ".mypy_cache", ".ruff_cache", ".pytest_cache", ".setup", "tests", "bench", "lambdas",
+)  # fmt: skip
+
+
+def _run(argv: list, **kwargs) -> subprocess.CompletedProcess:
+    proc = subprocess.run(argv, capture_output=True, text=True, **kwargs)
+    assert proc.returncode == 0, f"{argv}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def test_the_wheel_installs_and_synthesizes_in_a_fresh_venv(tmp_path: Path) -> None:
+    # Build from a copy: an in-tree build would leave build/ and *.egg-info in the checkout.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=_COPY_IGNORE)
+    dist = tmp_path / "dist"
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(source)])
+    (wheel,) = dist.glob("constructs_rust-*.whl")
+
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "constructs_rust/py.typed" in names
+    assert "constructs_rust/testing.py" in names
+    tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert tops == {"constructs_rust"}, tops  # no stacks/, tests/, app.py
+
+    # A fresh venv outside the repository, with the dependency versions this repo tests.
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    python = env_dir / "bin" / "python"
+    constraints = tmp_path / "constraints.txt"
+    constraints.write_text(
+        "".join(f"{p}=={version(p)}\n" for p in ("aws-cdk-lib", "constructs", "jsii"))
+    )
+    _run([str(python), "-m", "pip", "install", "-q", "-c", str(constraints), str(wheel)])
+
+    app_dir = tmp_path / "user-app"
+    app_dir.mkdir()
+    shutil.copytree(FIXTURES / "single", app_dir / "crate", ignore=shutil.ignore_patterns("target"))
+    (app_dir / "app.py").write_text(APP)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    proc = _run([str(python), "app.py"], cwd=app_dir, env=env)
+
+    module_file, leaked = proc.stdout.strip().splitlines()[-2:]
+    assert Path(module_file).is_relative_to(env_dir), module_file  # the installed copy
+    assert leaked == "[]"
+    template = json.loads((app_dir / "cdk.out" / "UserStack.template.json").read_text())
+    (function,) = [
+        r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"
+    ]
+    assert function["Properties"]["Handler"] == "bootstrap"
+    assert function["Properties"]["Runtime"] == "provided.al2023"
+    assert function["Properties"]["Architectures"] == ["arm64"]
+    assert any(r["Type"] == "AWS::Lambda::Url" for r in template["Resources"].values())
