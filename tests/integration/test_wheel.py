@@ -26,7 +26,7 @@ import aws_cdk as cdk
 import constructs_rust
 from constructs_rust import BundlingOptions, RustFunction, UrlOptions
 
-app = cdk.App(context={"aws:cdk:bundling-stacks": []})  # what `cdk ls` does: no build
+app = cdk.App(outdir="cdk.out", context={"aws:cdk:bundling-stacks": []})  # no build
 stack = cdk.Stack(app, "UserStack")
 RustFunction(
     stack,
