@@ -51,12 +51,10 @@ def test_cfn_lint_has_no_errors(stack_class, tmp_path):
     assert errors == [], errors
 
 
-def test_cdk_nag_is_active_and_would_flag_the_usual_lambda_role():
-    """Guard against a silently inactive checker: the role CDK gives a plain Function (with
-    AWSLambdaBasicExecutionRole, logs:* on *) is flagged; RustFunction's own role is not."""
+def _stack_with_the_usual_lambda_role(app: cdk.App) -> cdk.Stack:
+    """The role CDK gives a plain Function: AWSLambdaBasicExecutionRole, logs:* on *."""
     from aws_cdk import aws_iam as iam
 
-    app = skip_bundling_app()
     stack = cdk.Stack(app, "Nag")
     iam.Role(
         stack,
@@ -69,7 +67,19 @@ def test_cdk_nag_is_active_and_would_flag_the_usual_lambda_role():
         ],
     )
     cdk.Aspects.of(app).add(AwsSolutionsChecks())
-    errors = Annotations.from_stack(stack).find_error(
+    return stack
+
+
+def test_cdk_nag_is_active_and_would_flag_the_usual_lambda_role():
+    """Guard against a silently inactive checker: the usual Lambda role is flagged."""
+    # cdk.json's @aws-cdk/core:annotationsInValidationReport (recommended since aws-cdk-lib
+    # 2.253.0) puts error annotations in the validation report, so they fail the synth itself.
+    stack = _stack_with_the_usual_lambda_role(skip_bundling_app())
+    with pytest.raises(RuntimeError, match=r"ValidationFailed: ERROR AwsSolutions-IAM4\["):
+        Annotations.from_stack(stack)
+    # Without the flag the error is an annotation to inspect: exactly this one.
+    app = skip_bundling_app(**{"@aws-cdk/core:annotationsInValidationReport": False})
+    errors = Annotations.from_stack(_stack_with_the_usual_lambda_role(app)).find_error(
         "*", Match.string_like_regexp("AwsSolutions-IAM4")
     )
     assert len(errors) == 1
