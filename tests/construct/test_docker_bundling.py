@@ -2,6 +2,7 @@
 and a real Docker build that runs only where a Docker engine answers."""
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -164,3 +165,25 @@ def test_default_image_is_pinned():
     assert DEFAULT_DOCKER_IMAGE.startswith("ghcr.io/cargo-lambda/cargo-lambda:")
     tag = DEFAULT_DOCKER_IMAGE.rsplit(":", 1)[1]
     assert tag != "latest" and tag[0].isdigit()
+
+
+def test_failure_messages_tell_docker_apart_and_hint_at_files_outside_the_mount(copy_fixture):
+    """What a real engine printed (an image that cannot be pulled; the old workspace fixture's
+    #[path] reaching outside the workspace root) → messages that say so."""
+    request = _request(copy_fixture("workspace"), BundlingOptions(force_docker=True))
+    pulled = build._failure(
+        [request], 125, ["docker: Error response from daemon: pull access denied\n"]
+    )
+    assert "`docker run` failed (exit 125)" in str(pulled) and "compile error" not in str(pulled)
+    outside = build._failure(
+        [request],
+        101,
+        [
+            "error: couldn't read `/workspace/members/shared/src/../../../../mini_runtime.rs`: "
+            "No such file or directory (os error 2)\n"
+        ],
+    )
+    assert "fix the compile error" in str(outside)
+    assert "#[path], include!() or include_str!() reaching outside it" in str(outside)
+    local = build._failure([replace(request, use_docker=False)], 125, ["error[E0425]\n"])
+    assert "cargo lambda build failed (exit 125)" in str(local)
