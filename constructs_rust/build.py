@@ -23,15 +23,17 @@ import subprocess
 import sys
 import uuid
 import weakref
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
-from . import commands, toolchain
+from . import commands, remote_cache, toolchain
+from .cache import digest
 from .cargo import Package, Workspace
 from .errors import ConfigurationError, ConstructsRustError, ToolchainError
 from .options import BundlingOptions
+from .remote_cache import RemoteCache
 from .targets import Target, host_docker_platform
 
 #: Left in a staged asset directory until the real bootstrap replaces it.
@@ -43,8 +45,21 @@ _ERROR_LINES = 20
 GroupKey = Tuple[str, str, Tuple[str, ...], Optional[str]]
 
 
+def secret_digest(name: str, value: str) -> str:
+    """How a build-environment VALUE enters the fingerprint: a digest, never the value.
+
+    Values of ``BundlingOptions.environment`` and the host's ``RUSTFLAGS`` can be secrets
+    (private-registry tokens); the fingerprint lines end up in the remote cache's manifest and
+    in ``CONSTRUCTS_RUST_EXPLAIN`` output, so only this digest (salted with the name) appears.
+    """
+    return "sha256:" + digest(["constructs-rust-env-v1", name, value])[:32]
+
+
 def build_settings(options: BundlingOptions, target: Target, use_docker: bool) -> List[str]:
-    """Everything about HOW a binary is built, as stable strings (grouping key + fingerprint)."""
+    """Everything about HOW a binary is built, as stable strings (grouping key + fingerprint).
+
+    Environment variable NAMES appear in clear, their VALUES only as ``secret_digest``.
+    """
     hooks = options.command_hooks
     settings = [
         f"target={target.cargo_lambda_target}",
@@ -52,13 +67,16 @@ def build_settings(options: BundlingOptions, target: Target, use_docker: bool) -
         f"features={','.join(sorted(options.features))}",
         f"no_default_features={options.no_default_features}",
         f"flags={chr(31).join(options.effective_flags())}",
-        "environment=" + chr(31).join(f"{k}={v}" for k, v in sorted(options.environment.items())),
+        "environment="
+        + chr(31).join(
+            f"{k}={secret_digest(k, v)}" for k, v in sorted(options.environment.items())
+        ),
         "before_build=" + chr(31).join(hooks.before_build if hooks else ()),
         "after_build=" + chr(31).join(hooks.after_build if hooks else ()),
         f"mode={'docker ' + options.docker_image if use_docker else 'local'}",
     ]
     if "RUSTFLAGS" not in options.environment and os.environ.get("RUSTFLAGS"):
-        settings.append(f"host_rustflags={os.environ['RUSTFLAGS']}")
+        settings.append(f"host_rustflags={secret_digest('RUSTFLAGS', os.environ['RUSTFLAGS'])}")
     return settings
 
 
@@ -75,6 +93,8 @@ class BuildRequest:
     use_docker: bool
     fingerprint: str
     asset_dir: Path
+    inputs: Tuple[str, ...] = ()
+    """The fingerprint's input lines (written to the remote cache's manifest)."""
     error: Optional[str] = None
     done: bool = False
 
@@ -433,10 +453,11 @@ def _install(request: BuildRequest) -> None:
 
 
 class BuildQueue:
-    """The build requests of one CDK app."""
+    """The build requests of one CDK app (and its remote build cache, when configured)."""
 
-    def __init__(self) -> None:
+    def __init__(self, remote: Optional[RemoteCache] = None) -> None:
         self.requests: List[BuildRequest] = []
+        self.remote = remote
 
     def add(self, request: BuildRequest) -> None:
         self.requests.append(request)
@@ -452,23 +473,59 @@ class BuildQueue:
         for request in self.requests:
             if not request.done:
                 groups.setdefault(request.group_key, []).append(request)
+        if self.remote is not None:
+            self._fetch_remote([r for group in groups.values() for r in group])
+        built: List[BuildRequest] = []
         for group in groups.values():
-            self._run_group(group)
+            built += self._run_group(group)
+        if self.remote is not None and built:
+            # Step 4 (read-write mode only): one concurrent upload of everything built here.
+            self.remote.upload(
+                [(r.fingerprint, artifact_dir(r.workspace, r.fingerprint), r.inputs) for r in built]
+            )
 
-    def _run_group(self, group: List[BuildRequest]) -> None:
+    def _fetch_remote(self, pending: List[BuildRequest]) -> None:
+        """Step 2 of the lookup: every local miss of the app, fetched concurrently, into the
+        local cache (temp dir + verify + rename, under each workspace's lock)."""
+        assert self.remote is not None
+        by_build_dir: Dict[Path, Dict[str, Path]] = {}
+        for r in pending:
+            final = artifact_dir(r.workspace, r.fingerprint)
+            if not (final / "bootstrap").is_file():
+                by_build_dir.setdefault(_build_dir(r.workspace), {})[r.fingerprint] = final
+        if not by_build_dir:
+            return
+        try:
+            with ExitStack() as stack:
+                for build_dir in sorted(by_build_dir):  # a fixed order: no lock-order deadlock
+                    stack.enter_context(_locked(build_dir / ".lock"))
+                    (build_dir / "artifacts").mkdir(parents=True, exist_ok=True)
+                wanted = {fp: final for d in by_build_dir.values() for fp, final in d.items()}
+                self.remote.fetch(wanted)
+        except OSError as exc:
+            _say(f"WARNING remote build cache not used: {exc}; building locally")
+
+    def _run_group(self, group: List[BuildRequest]) -> List[BuildRequest]:
+        """Local cache (after the remote fetch) → one build per batch; returns what was built."""
         ws = group[0].workspace
+        built: List[BuildRequest] = []
+
+        def cached(request: BuildRequest) -> bool:
+            return (artifact_dir(ws, request.fingerprint) / "bootstrap").is_file()
+
         try:
             with _locked(_build_dir(ws) / ".lock"):
                 misses: Dict[Tuple[str, str], BuildRequest] = {}
                 for request in group:
-                    if not (artifact_dir(ws, request.fingerprint) / "bootstrap").is_file():
+                    if not cached(request):
                         misses.setdefault((request.package.name, request.binary), request)
                 for batch in _batches(list(misses.values())):
                     _build_batch(batch)
+                    built.extend(batch)
         except (ConstructsRustError, OSError) as exc:
             message = str(exc)
             for request in group:
-                if not (artifact_dir(ws, request.fingerprint) / "bootstrap").is_file():
+                if not cached(request):
                     request.error = message
         for request in group:
             request.done = True
@@ -479,6 +536,7 @@ class BuildQueue:
                     request.error = f"could not stage the bootstrap: {exc}"
             if request.error is not None:
                 shutil.rmtree(request.asset_dir, ignore_errors=True)
+        return built
 
 
 # One queue per app object (construct addresses of roots are all equal, so key by identity;
@@ -487,8 +545,14 @@ _queues: "weakref.WeakKeyDictionary[object, BuildQueue]" = weakref.WeakKeyDictio
 
 
 def queue_for(root: object) -> BuildQueue:
-    """The build queue of the app whose root construct is ``root``."""
+    """The build queue of the app whose root construct is ``root``.
+
+    Created with the first function that needs a build; the remote cache configuration is
+    read then (environment first, then the app's context), so a bad value fails early.
+    """
     queue = _queues.get(root)
     if queue is None:
-        queue = _queues[root] = BuildQueue()
+        node = getattr(root, "node", None)
+        context = node.try_get_context if node is not None else (lambda key: None)
+        queue = _queues[root] = BuildQueue(remote_cache.from_environment(context))
     return queue

@@ -146,6 +146,7 @@ def plan_bundle(
         use_docker=use_docker,
         fingerprint=fp,
         asset_dir=Path(),  # known once CDK has staged the asset
+        inputs=tuple(inputs),
     )
     return BundlePlan(
         code=code, request=request, binary=binary, package_directory=package.directory

@@ -1,0 +1,501 @@
+"""The shared build cache: artifacts of ``target/constructs-rust/artifacts/<fingerprint>/`` on S3.
+
+Lookup order for a function's fingerprint (see ``BuildQueue._run_group`` in build.py): the local
+cache, then this remote cache, then a build. A remote hit is downloaded into the local cache
+(temp dir, verified, renamed, under the workspace lock) and runs no cargo; in ``read-write``
+mode an artifact built locally is uploaded afterwards. ``read`` mode never writes.
+
+Layout under ``s3://<bucket>/<prefix>/``::
+
+    v1/<fingerprint>/files/<relative path>  every file of the artifact dir (bootstrap, hook
+                                            outputs, …)
+    v1/<fingerprint>/manifest.json          written LAST: sha256, size and mode of every file,
+                                            the fingerprint inputs, toolchain identity, time
+
+Readers ignore a fingerprint without a manifest (an upload in progress or interrupted) and
+verify every downloaded file against it; a mismatch is one warning and a local build. The
+remote never decides an asset hash: the fingerprint is computed locally from the sources, the
+remote only supplies bytes that must match what its manifest promises for that fingerprint.
+
+Never breaks a synth: no boto3, no credentials, no bucket, no network, throttling or a timeout
+print one warning line (cause and fix) and the function builds locally. Timeouts are bounded
+(``CONNECT_TIMEOUT``/``READ_TIMEOUT``, ``MAX_ATTEMPTS``); after the first such failure the
+remote is not asked again during this synth. Transfers of N artifacts run concurrently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from .errors import ConfigurationError
+
+#: Environment variables (they win over the cdk.json context keys below).
+ENV_URL = "CONSTRUCTS_RUST_REMOTE_CACHE"
+ENV_MODE = "CONSTRUCTS_RUST_REMOTE_CACHE_MODE"
+#: cdk.json ``context`` keys (or ``cdk synth -c key=value``).
+CONTEXT_URL = "constructs-rust:remoteCache"
+CONTEXT_MODE = "constructs-rust:remoteCacheMode"
+
+MODES = ("read", "read-write", "off")
+DEFAULT_MODE = "read"
+FORMAT = "constructs-rust-artifact-v1"
+LAYOUT_VERSION = "v1"
+MANIFEST = "manifest.json"
+
+#: Bounded network behaviour: a dead endpoint costs at most about
+#: MAX_ATTEMPTS × (CONNECT_TIMEOUT or READ_TIMEOUT) once per synth (lookups run in parallel).
+CONNECT_TIMEOUT = 2.0
+READ_TIMEOUT = 5.0
+MAX_ATTEMPTS = 2
+WORKERS = 16
+MAX_MANIFEST_BYTES = 1 << 20
+MAX_FILE_BYTES = 1 << 30
+
+FIX_OFF = f"or set {ENV_MODE}=off"
+_FINGERPRINT = re.compile(r"^[0-9a-f]{16,128}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def _say(message: str) -> None:
+    print(f"constructs_rust: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class RemoteCacheConfig:
+    """Where the shared cache is and whether this synth may write to it."""
+
+    bucket: str
+    prefix: str
+    """Key prefix without leading or trailing slash ('' for the bucket root)."""
+    mode: str
+    """``read`` or ``read-write`` (``off`` gives no config at all)."""
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
+
+    @property
+    def writes(self) -> bool:
+        return self.mode == "read-write"
+
+
+def parse_url(url: str, *, source: str) -> Tuple[str, str]:
+    """``s3://bucket[/prefix]`` → (bucket, prefix); anything else is a configuration error."""
+    fix = f"set {source} to s3://<bucket>/<prefix>, e.g. s3://my-team-rust-cache/constructs-rust"
+    match = re.match(r"^s3://([^/]+)(/.*)?$", url.strip())
+    if not match:
+        raise ConfigurationError(f"{source}={url!r} is not an s3:// URL", fix=fix)
+    bucket, rest = match.group(1), (match.group(2) or "")
+    if not _BUCKET.match(bucket):
+        raise ConfigurationError(f"{source}={url!r}: {bucket!r} is not a bucket name", fix=fix)
+    parts = [p for p in rest.split("/") if p]
+    if any(p in (".", "..") or "\\" in p or "\x00" in p for p in parts):
+        raise ConfigurationError(f"{source}={url!r}: the prefix may not contain . or ..", fix=fix)
+    return bucket, "/".join(parts)
+
+
+def resolve_config(
+    environ: Mapping[str, str], context: Callable[[str], Any]
+) -> Optional[RemoteCacheConfig]:
+    """The configuration from the environment, else the cdk.json context; None when off."""
+    url_source, url = ENV_URL, environ.get(ENV_URL, "").strip()
+    if not url:
+        value = context(CONTEXT_URL)
+        url_source, url = f"context {CONTEXT_URL}", str(value).strip() if value else ""
+    mode_source, mode = ENV_MODE, environ.get(ENV_MODE, "").strip().lower()
+    if not mode:
+        value = context(CONTEXT_MODE)
+        mode_source, mode = f"context {CONTEXT_MODE}", str(value).strip().lower() if value else ""
+    mode = mode or DEFAULT_MODE
+    if mode not in MODES:
+        raise ConfigurationError(
+            f"{mode_source}={mode!r} is not a remote cache mode",
+            fix=f"use one of {', '.join(MODES)} (default {DEFAULT_MODE})",
+        )
+    if mode == "off" or not url:
+        return None
+    bucket, prefix = parse_url(url, source=url_source)
+    return RemoteCacheConfig(bucket=bucket, prefix=prefix, mode=mode)
+
+
+def safe_relpath(path: str) -> str:
+    """A manifest's file path, refused unless it is a plain relative path inside the artifact.
+
+    The manifest comes from the remote: never let it name a key outside the fingerprint's
+    prefix or a local file outside the artifact directory.
+    """
+    if (
+        not isinstance(path, str)
+        or not path
+        or len(path) > 512
+        or "\\" in path
+        or "\x00" in path
+        or path.startswith("/")
+    ):
+        raise ValueError(f"unsafe path in manifest: {path!r}")
+    parts = PurePosixPath(path).parts
+    if any(p in ("", ".", "..") for p in parts) or "/".join(parts) != path:
+        raise ValueError(f"unsafe path in manifest: {path!r}")
+    return path
+
+
+class Unavailable(Exception):
+    """The remote cannot be used for this synth (one warning, then local builds)."""
+
+    def __init__(self, cause: str, fix: str) -> None:
+        super().__init__(cause)
+        self.cause = cause
+        self.fix = fix
+
+
+class Invalid(Exception):
+    """One artifact on the remote does not match its manifest (or the manifest is malformed)."""
+
+
+def _file_entry(path: Path, rel: str) -> Dict[str, Any]:
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+            size += len(chunk)
+    executable = bool(os.stat(path).st_mode & stat.S_IXUSR)
+    return {"path": rel, "sha256": h.hexdigest(), "size": size, "executable": executable}
+
+
+def artifact_files(directory: Path) -> List[Tuple[str, Path]]:
+    """Every regular file under ``directory`` as (relative posix path, path), sorted."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(directory):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if path.is_file():
+                found.append((path.relative_to(directory).as_posix(), path))
+    return sorted(found)
+
+
+def build_manifest(fingerprint: str, directory: Path, inputs: Sequence[str]) -> Dict[str, Any]:
+    toolchain = [line[len("toolchain ") :] for line in inputs if line.startswith("toolchain ")]
+    return {
+        "format": FORMAT,
+        "fingerprint": fingerprint,
+        "files": [_file_entry(path, rel) for rel, path in artifact_files(directory)],
+        "inputs": list(inputs),
+        "toolchain": toolchain[0] if toolchain else "",
+        "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def check_manifest(fingerprint: str, manifest: Any) -> List[Dict[str, Any]]:
+    """The manifest's file entries, validated (raises Invalid)."""
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise Invalid("the manifest is not a constructs-rust artifact manifest")
+    if manifest.get("fingerprint") != fingerprint:
+        raise Invalid("the manifest names another fingerprint")
+    files = manifest.get("files")
+    if not isinstance(files, list) or not files:
+        raise Invalid("the manifest lists no files")
+    seen = set()
+    for entry in files:
+        if not isinstance(entry, dict):
+            raise Invalid("a manifest file entry is not an object")
+        try:
+            rel = safe_relpath(entry.get("path"))  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
+        if rel in seen:
+            raise Invalid(f"{rel!r} is listed twice")
+        seen.add(rel)
+        size = entry.get("size")
+        if not _SHA256.match(str(entry.get("sha256", ""))) or not isinstance(size, int):
+            raise Invalid(f"{rel!r} has no valid sha256/size")
+        if size < 0 or size > MAX_FILE_BYTES:
+            raise Invalid(f"{rel!r} has an implausible size {size}")
+    if "bootstrap" not in seen:
+        raise Invalid("the manifest has no bootstrap")
+    return files
+
+
+class RemoteCache:
+    """One app's view of the remote cache: a boto3 S3 client, counters and the warnings."""
+
+    def __init__(self, config: RemoteCacheConfig, client: Any = None) -> None:
+        self.config = config
+        self._client = client
+        self._lock = threading.Lock()
+        self.unavailable: Optional[str] = None
+        self.stats = {
+            "hits": 0,
+            "misses": 0,
+            "invalid": 0,
+            "objects_down": 0,
+            "bytes_down": 0,
+            "uploaded": 0,
+            "objects_up": 0,
+            "bytes_up": 0,
+        }
+
+    # ------------------------------------------------------------------ plumbing
+
+    def key(self, fingerprint: str, name: str) -> str:
+        if not _FINGERPRINT.match(fingerprint):
+            raise ValueError(f"not a fingerprint: {fingerprint!r}")
+        base = f"{LAYOUT_VERSION}/{fingerprint}/"
+        rel = MANIFEST if name == MANIFEST else "files/" + safe_relpath(name)
+        prefix = f"{self.config.prefix}/" if self.config.prefix else ""
+        key = prefix + base + rel
+        assert key.startswith(prefix + base) and ".." not in key.split("/")
+        return key
+
+    def client(self) -> Any:
+        if self._client is None:
+            try:
+                import boto3
+                from botocore.config import Config
+            except ImportError:
+                raise Unavailable(
+                    "boto3 is not installed",
+                    "pip install 'constructs-rust[remote-cache]' (or boto3) " + FIX_OFF,
+                ) from None
+            self._client = boto3.session.Session().client(
+                "s3",
+                config=Config(
+                    connect_timeout=CONNECT_TIMEOUT,
+                    read_timeout=READ_TIMEOUT,
+                    retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+                    max_pool_connections=WORKERS,
+                    user_agent_extra="constructs-rust-remote-cache",
+                ),
+            )
+        return self._client
+
+    def _classify(self, exc: BaseException, action: str) -> Unavailable:
+        """A botocore failure → Unavailable with its cause and fix."""
+        name = type(exc).__name__
+        code = ""
+        response = getattr(exc, "response", None)
+        if isinstance(response, dict):
+            code = str(response.get("Error", {}).get("Code", ""))
+        where = self.config.url
+        if name in ("NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError"):
+            return Unavailable(
+                f"no AWS credentials to {action} {where}",
+                "configure credentials (environment, profile, SSO or an instance role) " + FIX_OFF,
+            )
+        if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            grant = "grant_read_write" if action == "write" else "grant_read"
+            return Unavailable(
+                f"access denied ({code}) to {action} {where}",
+                f"give this identity RustBuildCache.{grant}(...) on the bucket " + FIX_OFF,
+            )
+        if code == "NoSuchBucket":
+            return Unavailable(
+                f"the bucket {self.config.bucket} does not exist",
+                f"deploy a RustBuildCache or fix {ENV_URL} " + FIX_OFF,
+            )
+        if code in ("SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded"):
+            return Unavailable(
+                f"S3 throttled the request ({code}) to {action} {where}", "retry later " + FIX_OFF
+            )
+        detail = str(exc).splitlines()[0][:200] if str(exc) else name
+        return Unavailable(
+            f"cannot {action} {where}: {detail}",
+            "check the network, the region and AWS_ENDPOINT_URL_S3 " + FIX_OFF,
+        )
+
+    def _disable(self, problem: Unavailable) -> None:
+        with self._lock:
+            if self.unavailable is None:
+                self.unavailable = problem.cause
+                _say(
+                    f"WARNING remote build cache not used: {problem.cause}; building locally. "
+                    f"Fix: {problem.fix}"
+                )
+
+    def _count(self, **deltas: int) -> None:
+        with self._lock:
+            for k, v in deltas.items():
+                self.stats[k] += v
+
+    @staticmethod
+    def _is_missing(exc: BaseException) -> bool:
+        response = getattr(exc, "response", None)
+        code = str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+        return code in ("NoSuchKey", "404", "NotFound")
+
+    # ------------------------------------------------------------------ read
+
+    def _get(self, key: str, limit: int) -> bytes:
+        response = self.client().get_object(Bucket=self.config.bucket, Key=key)
+        body = response["Body"]
+        try:
+            data = body.read(limit + 1)
+        finally:
+            body.close()
+        if len(data) > limit:
+            raise Invalid(f"{key} is larger than expected")
+        self._count(objects_down=1, bytes_down=len(data))
+        return data
+
+    def _fetch_one(self, fingerprint: str, final: Path) -> str:
+        """Download one artifact into ``final`` (temp dir + verify + rename): hit/miss/invalid."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if self.unavailable:
+            return "skipped"
+        try:
+            try:
+                raw = self._get(self.key(fingerprint, MANIFEST), MAX_MANIFEST_BYTES)
+            except ClientError as exc:
+                if self._is_missing(exc):
+                    return "miss"
+                raise
+            try:
+                manifest = json.loads(raw)
+            except ValueError:
+                raise Invalid("the manifest is not JSON") from None
+            files = check_manifest(fingerprint, manifest)
+            tmp = final.parent / f".tmp-{uuid.uuid4().hex}"
+            tmp.mkdir(parents=True)
+            try:
+                for entry in files:
+                    rel = entry["path"]
+                    try:
+                        data = self._get(self.key(fingerprint, rel), entry["size"])
+                    except ClientError as exc:
+                        if self._is_missing(exc):
+                            raise Invalid(f"{rel!r} is listed but missing") from None
+                        raise
+                    if (
+                        len(data) != entry["size"]
+                        or hashlib.sha256(data).hexdigest() != entry["sha256"]
+                    ):
+                        raise Invalid(f"{rel!r} does not match its sha256/size in the manifest")
+                    dest = tmp.joinpath(*rel.split("/"))
+                    if tmp.resolve() not in dest.resolve().parents:
+                        raise Invalid(f"{rel!r} points outside the artifact")
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    dest.write_bytes(data)
+                    os.chmod(dest, 0o755 if entry.get("executable") else 0o644)
+                try:
+                    os.rename(tmp, final)
+                except OSError:
+                    if not (final / "bootstrap").is_file():
+                        raise
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+            return "hit"
+        except Invalid as exc:
+            _say(
+                f"WARNING remote build cache: artifact {fingerprint[:12]}… ignored ({exc}); "
+                "building locally. Fix: none needed here; whoever can write the cache should "
+                "check who wrote it (the object may have been tampered with)"
+            )
+            return "invalid"
+        except (ClientError, BotoCoreError) as exc:
+            self._disable(self._classify(exc, "read"))
+            return "skipped"
+
+    def fetch(self, wanted: Mapping[str, Path]) -> Dict[str, str]:
+        """Fetch every ``fingerprint → local artifact dir`` concurrently; outcome per fp."""
+        if not wanted or self.unavailable:
+            return {}
+        started = time.monotonic()
+        before = dict(self.stats)
+        try:
+            self.client()
+        except Unavailable as problem:
+            self._disable(problem)
+            return {}
+        with ThreadPoolExecutor(max_workers=min(WORKERS, len(wanted))) as pool:
+            futures = {fp: pool.submit(self._fetch_one, fp, final) for fp, final in wanted.items()}
+            outcomes = {fp: f.result() for fp, f in futures.items()}
+        hits = sum(1 for o in outcomes.values() if o == "hit")
+        self._count(
+            hits=hits,
+            misses=sum(1 for o in outcomes.values() if o in ("miss", "skipped")),
+            invalid=sum(1 for o in outcomes.values() if o == "invalid"),
+        )
+        if not self.unavailable:
+            _say(
+                f"remote build cache {self.config.url} ({self.config.mode}): {hits}/{len(wanted)} "
+                f"hits, {self.stats['objects_down'] - before['objects_down']} objects, "
+                f"{self.stats['bytes_down'] - before['bytes_down']} bytes "
+                f"downloaded in {time.monotonic() - started:.2f} s"
+            )
+        return outcomes
+
+    # ------------------------------------------------------------------ write
+
+    def _upload_one(self, fingerprint: str, directory: Path, inputs: Sequence[str]) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if self.unavailable:
+            return
+        try:
+            manifest = build_manifest(fingerprint, directory, inputs)
+            for entry in manifest["files"]:
+                with open(directory.joinpath(*entry["path"].split("/")), "rb") as fh:
+                    self.client().put_object(
+                        Bucket=self.config.bucket,
+                        Key=self.key(fingerprint, entry["path"]),
+                        Body=fh,
+                    )
+                self._count(objects_up=1, bytes_up=entry["size"])
+            body = json.dumps(manifest, indent=1, sort_keys=True).encode()
+            self.client().put_object(
+                Bucket=self.config.bucket,
+                Key=self.key(fingerprint, MANIFEST),
+                Body=body,
+                ContentType="application/json",
+            )
+            self._count(uploaded=1, objects_up=1, bytes_up=len(body))
+        except (ClientError, BotoCoreError) as exc:
+            self._disable(self._classify(exc, "write"))
+        except OSError as exc:
+            _say(f"WARNING remote build cache: could not upload {fingerprint[:12]}…: {exc}")
+
+    def upload(self, items: Sequence[Tuple[str, Path, Sequence[str]]]) -> None:
+        """Upload locally built artifacts (read-write mode only), concurrently, manifest last."""
+        if not items or not self.config.writes or self.unavailable:
+            return
+        started = time.monotonic()
+        before = dict(self.stats)
+        try:
+            self.client()
+        except Unavailable as problem:
+            self._disable(problem)
+            return
+        with ThreadPoolExecutor(max_workers=min(WORKERS, len(items))) as pool:
+            for future in [pool.submit(self._upload_one, *item) for item in items]:
+                future.result()
+        if not self.unavailable:
+            _say(
+                f"remote build cache {self.config.url}: uploaded "
+                f"{self.stats['uploaded'] - before['uploaded']} artifacts "
+                f"({self.stats['objects_up'] - before['objects_up']} objects, "
+                f"{self.stats['bytes_up'] - before['bytes_up']} bytes) in "
+                f"{time.monotonic() - started:.2f} s"
+            )
+
+
+def from_environment(context: Callable[[str], Any]) -> Optional[RemoteCache]:
+    """The app's remote cache, or None when none is configured (or mode is ``off``)."""
+    config = resolve_config(os.environ, context)
+    return RemoteCache(config) if config else None
