@@ -9,7 +9,14 @@ import os
 
 import aws_cdk as cdk
 
-from stacks import ContainerStack, EchoStack, HelloHttpStack, MultiFunctionStack, PiStack
+from stacks import (
+    BuildCacheStack,
+    ContainerStack,
+    EchoStack,
+    HelloHttpStack,
+    MultiFunctionStack,
+    PiStack,
+)
 
 
 def build_app(app: cdk.App) -> cdk.App:
@@ -26,6 +33,7 @@ def build_app(app: cdk.App) -> cdk.App:
     PiStack(app, "PiStack", env=env)
     MultiFunctionStack(app, "MultiFunctionStack", env=env)
     ContainerStack(app, "ContainerStack", env=env)
+    BuildCacheStack(app, "BuildCacheStack", env=env)
     return app
 
 

@@ -1,5 +1,6 @@
 """constructs_rust: AWS CDK constructs for Rust on AWS Lambda."""
 
+from .build_cache import RustBuildCache
 from .container import (
     DEFAULT_BASE_IMAGE,
     DEFAULT_BUILD_IMAGE,
@@ -20,6 +21,7 @@ __all__ = [
     "ContainerBuild",
     "DEFAULT_BASE_IMAGE",
     "DEFAULT_BUILD_IMAGE",
+    "RustBuildCache",
     "RustDockerImageFunction",
     "BundlingOptions",
     "CargoError",

@@ -37,7 +37,13 @@ ACCOUNT = "123456789012"  # moto's fixed default account
 REGION = "us-east-1"
 #: The stacks deployed by default. Not ContainerStack: its image asset needs a Docker engine
 #: to build and push (pass it explicitly if you have one).
-EXAMPLE_STACKS = ["HelloHttpStack", "EchoStack", "PiStack", "MultiFunctionStack"]
+EXAMPLE_STACKS = [
+    "HelloHttpStack",
+    "EchoStack",
+    "PiStack",
+    "MultiFunctionStack",
+    "BuildCacheStack",
+]
 
 
 def _bin(name: str) -> str:

@@ -1,9 +1,17 @@
 """Example stacks: what a new user copies. Each builds real Rust lambdas from ../lambdas."""
 
+from .build_cache import BuildCacheStack
 from .container import ContainerStack
 from .echo import EchoStack
 from .hello_http import HelloHttpStack
 from .multi_function import MultiFunctionStack
 from .pi import PiStack
 
-__all__ = ["ContainerStack", "EchoStack", "HelloHttpStack", "MultiFunctionStack", "PiStack"]
+__all__ = [
+    "BuildCacheStack",
+    "ContainerStack",
+    "EchoStack",
+    "HelloHttpStack",
+    "MultiFunctionStack",
+    "PiStack",
+]

@@ -9,11 +9,18 @@ import pytest
 from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
 
-from stacks import ContainerStack, EchoStack, HelloHttpStack, MultiFunctionStack, PiStack
+from stacks import (
+    BuildCacheStack,
+    ContainerStack,
+    EchoStack,
+    HelloHttpStack,
+    MultiFunctionStack,
+    PiStack,
+)
 
 from ..conftest import skip_bundling_app
 
-STACKS = [HelloHttpStack, EchoStack, PiStack, MultiFunctionStack, ContainerStack]
+STACKS = [HelloHttpStack, EchoStack, PiStack, MultiFunctionStack, ContainerStack, BuildCacheStack]
 
 
 @pytest.mark.parametrize("stack_class", STACKS, ids=lambda c: c.__name__)

@@ -28,6 +28,7 @@ def test_cdk_synth_whole_app(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     templates = sorted(p.name for p in out.glob("*.template.json"))
     assert templates == [
+        "BuildCacheStack.template.json",
         "ContainerStack.template.json",
         "EchoStack.template.json",
         "HelloHttpStack.template.json",
