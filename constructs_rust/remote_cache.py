@@ -59,7 +59,7 @@ MANIFEST = "manifest.json"
 #: Bounded network behaviour: a dead endpoint costs at most about
 #: MAX_ATTEMPTS × (CONNECT_TIMEOUT or READ_TIMEOUT) once per synth (lookups run in parallel).
 CONNECT_TIMEOUT = 2.0
-READ_TIMEOUT = 5.0
+READ_TIMEOUT = 3.0
 MAX_ATTEMPTS = 2
 WORKERS = 16
 MAX_MANIFEST_BYTES = 1 << 20
@@ -239,6 +239,7 @@ class RemoteCache:
         self.config = config
         self._client = client
         self._lock = threading.Lock()
+        self._started = time.monotonic()
         self.unavailable: Optional[str] = None
         self.stats = {
             "hits": 0,
@@ -324,8 +325,8 @@ class RemoteCache:
             if self.unavailable is None:
                 self.unavailable = problem.cause
                 _say(
-                    f"WARNING remote build cache not used: {problem.cause}; building locally. "
-                    f"Fix: {problem.fix}"
+                    f"WARNING remote build cache not used: {problem.cause} (after "
+                    f"{time.monotonic() - self._started:.1f} s); building locally. Fix: {problem.fix}"
                 )
 
     def _count(self, **deltas: int) -> None:
@@ -416,7 +417,7 @@ class RemoteCache:
         """Fetch every ``fingerprint → local artifact dir`` concurrently; outcome per fp."""
         if not wanted or self.unavailable:
             return {}
-        started = time.monotonic()
+        started = self._started = time.monotonic()
         before = dict(self.stats)
         try:
             self.client()
@@ -475,7 +476,7 @@ class RemoteCache:
         """Upload locally built artifacts (read-write mode only), concurrently, manifest last."""
         if not items or not self.config.writes or self.unavailable:
             return
-        started = time.monotonic()
+        started = self._started = time.monotonic()
         before = dict(self.stats)
         try:
             self.client()

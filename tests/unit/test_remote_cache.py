@@ -143,3 +143,14 @@ def test_explain_output_shows_no_environment_value(copy_fixture, monkeypatch, ca
     assert "fingerprint input: setting environment=REGISTRY_TOKEN=sha256:" in err
     assert "host_rustflags=sha256:" in err
     assert "s3cr3t-token" not in err and "host_secret_value" not in err
+
+
+def test_without_boto3_a_configured_remote_is_one_warning(monkeypatch, capfd, tmp_path):
+    monkeypatch.setitem(sys.modules, "boto3", None)  # what `import boto3` sees when absent
+    cache = RemoteCache(RemoteCacheConfig("bucket", "p", "read-write"))
+    assert cache.fetch({FP: tmp_path / FP}) == {}
+    (tmp_path / "bootstrap").write_bytes(b"x")
+    cache.upload([(FP, tmp_path, ())])
+    err = capfd.readouterr().err
+    assert err.count("WARNING") == 1, err
+    assert "boto3 is not installed" in err and "constructs-rust[remote-cache]" in err
