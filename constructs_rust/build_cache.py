@@ -58,7 +58,8 @@ class RustBuildCache(Construct):
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
     ) -> None:
         """
-        :param prefix: key prefix of the cache (the grants cover only it). Default: ``constructs-rust``.
+        :param prefix: key prefix of the cache (the grants cover only it).
+            Default: ``constructs-rust``.
         :param expiration: objects are deleted this long after upload. Default: 30 days.
         :param noncurrent_expiration: overwritten (noncurrent) versions are kept this long.
             Default: 7 days.

@@ -56,11 +56,13 @@ FORMAT = "constructs-rust-artifact-v1"
 LAYOUT_VERSION = "v1"
 MANIFEST = "manifest.json"
 
-#: Bounded network behaviour: a dead endpoint costs at most about
-#: MAX_ATTEMPTS × (CONNECT_TIMEOUT or READ_TIMEOUT) once per synth (lookups run in parallel).
+#: Bounded network behaviour: a dead endpoint costs at most CONNECT_TIMEOUT or READ_TIMEOUT
+#: (plus boto3's start-up) once per synth: lookups run in parallel, there is no retry (a retry
+#: would add the timeout again plus a backoff of up to 2 s; a failed lookup only costs a local
+#: build), and after the first failure the remote is not asked again.
 CONNECT_TIMEOUT = 2.0
 READ_TIMEOUT = 3.0
-MAX_ATTEMPTS = 2
+MAX_ATTEMPTS = 1
 WORKERS = 16
 MAX_MANIFEST_BYTES = 1 << 20
 MAX_FILE_BYTES = 1 << 30
@@ -326,7 +328,8 @@ class RemoteCache:
                 self.unavailable = problem.cause
                 _say(
                     f"WARNING remote build cache not used: {problem.cause} (after "
-                    f"{time.monotonic() - self._started:.1f} s); building locally. Fix: {problem.fix}"
+                    f"{time.monotonic() - self._started:.1f} s); building locally. "
+                    f"Fix: {problem.fix}"
                 )
 
     def _count(self, **deltas: int) -> None:
