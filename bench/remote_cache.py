@@ -147,7 +147,7 @@ class Bench:
         if template.is_file():
             result["hashes"] = sorted(
                 r["Properties"]["Code"]["S3Key"]
-                for r in json.loads(template.read_text())["Resources"].values()
+                for r in json.loads(template.read_text()).get("Resources", {}).values()
                 if r["Type"] == "AWS::Lambda::Function"
             )
         import hashlib
