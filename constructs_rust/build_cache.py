@@ -13,7 +13,7 @@ Nobody gets ``s3:DeleteObject``: the cache never deletes, lifecycle rules do.
 from __future__ import annotations
 
 import re
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -32,7 +32,7 @@ def add_nag_suppression(
     """A cdk-nag suppression as metadata (what ``NagSuppressions`` writes), without cdk-nag."""
     metadata: Any = resource.get_metadata("cdk_nag") or {}
     rules = list(metadata.get("rules_to_suppress", []))
-    entry: dict = {"id": rule, "reason": reason}
+    entry: Dict[str, Any] = {"id": rule, "reason": reason}
     if applies_to:
         entry["applies_to"] = applies_to
     rules.append(entry)

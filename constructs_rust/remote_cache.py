@@ -269,8 +269,8 @@ class RemoteCache:
     def client(self) -> Any:
         if self._client is None:
             try:
-                import boto3
-                from botocore.config import Config
+                import boto3  # type: ignore[import-untyped]
+                from botocore.config import Config  # type: ignore[import-untyped]
             except ImportError:
                 raise Unavailable(
                     "boto3 is not installed",
@@ -349,7 +349,7 @@ class RemoteCache:
         response = self.client().get_object(Bucket=self.config.bucket, Key=key)
         body = response["Body"]
         try:
-            data = body.read(limit + 1)
+            data: bytes = body.read(limit + 1)
         finally:
             body.close()
         if len(data) > limit:
@@ -359,7 +359,10 @@ class RemoteCache:
 
     def _fetch_one(self, fingerprint: str, final: Path) -> str:
         """Download one artifact into ``final`` (temp dir + verify + rename): hit/miss/invalid."""
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import (  # type: ignore[import-untyped]
+            BotoCoreError,
+            ClientError,
+        )
 
         if self.unavailable:
             return "skipped"
