@@ -281,7 +281,7 @@ class RemoteCache:
                 config=Config(
                     connect_timeout=CONNECT_TIMEOUT,
                     read_timeout=READ_TIMEOUT,
-                    retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+                    retries={"total_max_attempts": MAX_ATTEMPTS, "mode": "standard"},
                     max_pool_connections=WORKERS,
                     user_agent_extra="constructs-rust-remote-cache",
                 ),
@@ -328,7 +328,7 @@ class RemoteCache:
                 self.unavailable = problem.cause
                 _say(
                     f"WARNING remote build cache not used: {problem.cause} (after "
-                    f"{time.monotonic() - self._started:.1f} s); building locally. "
+                    f"{time.monotonic() - self._started:.1f} s on the network); building locally. "
                     f"Fix: {problem.fix}"
                 )
 
@@ -430,6 +430,7 @@ class RemoteCache:
         except Unavailable as problem:
             self._disable(problem)
             return {}
+        self._started = time.monotonic()  # the warning reports the time spent on the network
         with ThreadPoolExecutor(max_workers=min(WORKERS, len(wanted))) as pool:
             futures = {fp: pool.submit(self._fetch_one, fp, final) for fp, final in wanted.items()}
             outcomes = {fp: f.result() for fp, f in futures.items()}
@@ -489,6 +490,7 @@ class RemoteCache:
         except Unavailable as problem:
             self._disable(problem)
             return
+        self._started = time.monotonic()
         with ThreadPoolExecutor(max_workers=min(WORKERS, len(items))) as pool:
             for future in [pool.submit(self._upload_one, *item) for item in items]:
                 future.result()

@@ -314,8 +314,8 @@ def test_unreachable_endpoint_warns_once_within_bounded_time_and_builds(world, c
     assert "remote build cache not used" in warnings[0] and "Fix:" in warnings[0]
     waited = float(re.search(r"after ([0-9.]+) s", warnings[0]).group(1))
     bound = remote_cache.MAX_ATTEMPTS * max(remote_cache.CONNECT_TIMEOUT, remote_cache.READ_TIMEOUT)
-    # + importing boto3 and creating the client (the clock starts before), slow on a loaded box
-    assert waited <= bound + 3, warnings[0]
+    # (the clock starts once the client exists; + thread scheduling on a loaded machine)
+    assert waited <= bound + 1.5, warnings[0]
     assert len(e.builds) == 1
     assert (e.asset("Alpha") / "bootstrap").read_bytes() == (
         clone_a["synth"].asset("Alpha") / "bootstrap"
