@@ -18,8 +18,9 @@ Scenarios, in this order:
   remote-warm  CONSTRUCTS_RUST_REMOTE_CACHE (read), no sccache: downloads, runs no build
   sccache-warm RUSTC_WRAPPER=sccache with the seeded bucket, no artifact cache: compiles,
                but rustc may be served from sccache (different checkout path than the seed)
-  sccache-same-path   the same, in a fresh checkout at the cold run's path (that copy deleted
-               first): what sccache gives when every runner checks out at one fixed path
+  sccache-same-path   (--same-path) the same, in a fresh checkout at the cold run's path
+               (that copy deleted first): what sccache gives when every runner checks out at
+               one fixed path
 """
 
 from __future__ import annotations
@@ -234,17 +235,18 @@ class Bench:
                     self.synth("sccache-warm", self.copy("sccache", bench.APP_CR), scc, moto_log)
                 )
                 r[-1]["sccache"] = self.sccache_stats(sc_env)
-                shutil.rmtree(seed_root)
-                self.sccache("--zero-stats", env=sc_env)
-                r.append(
-                    self.synth(
-                        "sccache-same-path",
-                        self.copy("seed", bench.APP_CR, dest=seed_root),
-                        scc,
-                        moto_log,
+                if self.args.same_path:
+                    shutil.rmtree(seed_root)
+                    self.sccache("--zero-stats", env=sc_env)
+                    r.append(
+                        self.synth(
+                            "sccache-same-path",
+                            self.copy("seed", bench.APP_CR, dest=seed_root),
+                            scc,
+                            moto_log,
+                        )
                     )
-                )
-                r[-1]["sccache"] = self.sccache_stats(sc_env)
+                    r[-1]["sccache"] = self.sccache_stats(sc_env)
                 r.append(self.synth("empty", self.copy("empty2", bench.APP_EMPTY), aws, moto_log))
             finally:
                 self.sccache("--stop-server", env=sc_env)
@@ -343,6 +345,11 @@ def main() -> int:
     ap.add_argument("--sccache-port", type=int, default=4391)
     ap.add_argument("--out", default="-", help="also write the markdown here")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument(
+        "--same-path",
+        action="store_true",
+        help="also run sccache-same-path (one more full build)",
+    )
     args = ap.parse_args()
     started = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
     load0 = os.getloadavg()[0]

@@ -1,5 +1,7 @@
 """RustBuildCache: the bucket's protections and the exact grants (template level)."""
 
+import json
+
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
@@ -16,10 +18,20 @@ def _stack():
     return cdk.Stack(skip_bundling_app(), "Cache")
 
 
-def _statements(template: Template, role_prefix: str) -> list:
+def _grants(template: Template, role_prefix: str) -> set:
+    """(action, resource, condition) triples of a role's policy, however CDK merged them
+    (cdk.json's @aws-cdk/aws-iam:minimizePolicies merges statements)."""
     policies = template.find_resources("AWS::IAM::Policy")
     (policy,) = [p for k, p in policies.items() if k.startswith(role_prefix)]
-    return policy["Properties"]["PolicyDocument"]["Statement"]
+    triples = set()
+    for st in policy["Properties"]["PolicyDocument"]["Statement"]:
+        assert st["Effect"] == "Allow"
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+        for action in actions:
+            for resource in resources:
+                triples.add((action, json.dumps(resource), json.dumps(st.get("Condition"))))
+    return triples
 
 
 def test_bucket_is_encrypted_private_tls_only_versioned_and_expires():
@@ -86,8 +98,9 @@ def test_bucket_is_encrypted_private_tls_only_versioned_and_expires():
     )
 
 
-def _object_arn(prefix: str) -> dict:
-    return {"Fn::Join": ["", [{"Fn::GetAtt": [Match.any_value(), "Arn"]}, f"/{prefix}/*"]]}
+def _bucket_id(template: Template) -> str:
+    (logical_id,) = template.find_resources("AWS::S3::Bucket")
+    return logical_id
 
 
 def test_grants_are_exactly_get_list_for_read_and_put_for_read_write_on_the_prefix():
@@ -98,25 +111,19 @@ def test_grants_are_exactly_get_list_for_read_and_put_for_read_write_on_the_pref
     cache.grant_read(reader)
     cache.grant_read_write(writer)
     t = Template.from_stack(stack)
-    listing = {
-        "Action": "s3:ListBucket",
-        "Effect": "Allow",
-        "Resource": {"Fn::GetAtt": [Match.any_value(), "Arn"]},
-        "Condition": {"StringLike": {"s3:prefix": ["team/rust/*"]}},
-    }
-    get = {"Action": "s3:GetObject", "Effect": "Allow", "Resource": _object_arn("team/rust")}
-    put = {"Action": "s3:PutObject", "Effect": "Allow", "Resource": _object_arn("team/rust")}
-    read = _statements(t, "ReaderDefaultPolicy")
-    write = _statements(t, "WriterDefaultPolicy")
-    assert sorted(s["Action"] for s in read) == ["s3:GetObject", "s3:ListBucket"]
-    assert sorted(s["Action"] for s in write) == ["s3:GetObject", "s3:ListBucket", "s3:PutObject"]
-    for statements, expected in ((read, [get, listing]), (write, [get, listing, put])):
-        as_template = Template.from_json(
-            {"Resources": {"P": {"Type": "X", "Properties": {"Statement": statements}}}}
-        )
-        for statement in expected:
-            as_template.has_resource_properties("X", {"Statement": Match.array_with([statement])})
-    assert not any("Delete" in s["Action"] for s in write)
+    bucket_arn = json.dumps({"Fn::GetAtt": [_bucket_id(t), "Arn"]})
+    objects = json.dumps(
+        {"Fn::Join": ["", [{"Fn::GetAtt": [_bucket_id(t), "Arn"]}, "/team/rust/*"]]}
+    )
+    listing = (
+        "s3:ListBucket",
+        bucket_arn,
+        json.dumps({"StringLike": {"s3:prefix": ["team/rust/*"]}}),
+    )
+    get = ("s3:GetObject", objects, "null")
+    put = ("s3:PutObject", objects, "null")
+    assert _grants(t, "ReaderDefaultPolicy") == {get, listing}
+    assert _grants(t, "WriterDefaultPolicy") == {get, listing, put}
     assert cache.prefix == "team/rust"
 
 
@@ -132,7 +139,8 @@ def test_sub_day_expiration_is_rejected():
 
 
 def test_cdk_nag_s1_is_suppressed_only_without_an_access_log_bucket():
-    app = skip_bundling_app()
+    # Errors as annotations to inspect (with cdk.json's flag they would fail the synth).
+    app = skip_bundling_app(**{"@aws-cdk/core:annotationsInValidationReport": False})
     stack = cdk.Stack(app, "Nag")
     logs = s3.Bucket(
         stack,
