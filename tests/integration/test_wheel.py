@@ -42,9 +42,22 @@ print(sorted(m for m in sys.modules if m.split(".")[0] in ("stacks", "tests", "a
 """
 
 _COPY_IGNORE = shutil.ignore_patterns(
-    ".git", ".venv", "node_modules", "cdk.out", "target", "build", "*.egg-info", "__pycache__",
-    ".mypy_cache", ".ruff_cache", ".pytest_cache", ".setup", "tests", "bench", "lambdas",
-)  # fmt: skip
+    ".git",
+    ".venv",
+    "node_modules",
+    "cdk.out",
+    "target",
+    "build",
+    "*.egg-info",
+    "__pycache__",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+    ".setup",
+    "tests",
+    "bench",
+    "lambdas",
+)
 
 
 def _run(argv: list, **kwargs) -> subprocess.CompletedProcess:
