@@ -45,6 +45,8 @@ def test_cdk_synth_one_stack_bundles_only_its_functions(tmp_path):
     out = tmp_path / "cdk.out"
     proc = _cdk("synth", "--quiet", "-e", "EchoStack", "-o", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # cdk.json has every recommended flag of the pinned aws-cdk-lib (tests/unit/test_cdk_json.py)
+    assert "feature flags are not configured" not in proc.stdout + proc.stderr
     assets = json.loads((out / "EchoStack.assets.json").read_text())["files"]
     # Docker image assets of other stacks are still copied by CDK (it has no "bundling
     # required" notion for them), but only EchoStack's function got a bootstrap.
