@@ -19,6 +19,14 @@ Scenarios, in this order in one copy: cold (fresh target dir, no cdk.out, empty 
 changed), and for constructs_rust also the bundling-skipped synth (the P2 reference, with an
 existing and with a removed output dir) and touch-shared (the shared lib changed).
 
+Issue #10 scenarios (constructs_rust and cargo_lambda_cdk): bump-one (`cargo update -p fnv
+--precise ...`, a crate only the first function uses), dep-add (a new dependency in the second
+member's manifest), dep-add-warm (the synth after that, nothing changed). `--no-lock` starts
+every copy without a Cargo.lock (what `cargo new` gives), so cold/warm measure lockfile churn.
+`--scenarios` restricts the timed scenarios (cold always runs first, to build); N = 100 is run
+that way for warm / skip / bump-one. With CONSTRUCTS_RUST_TIMING=1 the library prints its own
+time per synth, reported as ms per function.
+
 Every synth is `python app.py` with CDK_OUTDIR set (or the pinned `cdk synth` CLI with
 --synth cli), the same way for all contenders. cargo, cargo-lambda and docker are counted by
 wrapper scripts put first on PATH; asset hashes are read from the template's S3Key.
@@ -296,6 +304,11 @@ tokio.workspace = true
 """
 
 
+#: A dependency only the first function uses (bump-one) and the one dep-add gives the second.
+ONLY_FIRST = ("fnv", "1.0.7", "1.0.6")
+ADDED_DEP = 'hex = { version = "0.4", default-features = false }'
+
+
 def members(n: int) -> List[str]:
     return [f"fn{i:02d}" for i in range(1, n + 1)]
 
@@ -321,7 +334,8 @@ def generate_workspace(root: Path, n: int, env: Dict[str, str]) -> None:
     (root / "shared" / "src" / "lib.rs").write_text(SHARED_LIB)
     for i, name in enumerate(names, 1):
         (root / name / "src").mkdir(parents=True)
-        (root / name / "Cargo.toml").write_text(MEMBER_TOML.format(name=name))
+        extra = f'{ONLY_FIRST[0]} = "1"\n' if i == 1 else ""
+        (root / name / "Cargo.toml").write_text(MEMBER_TOML.format(name=name) + extra)
         (root / name / "src" / "main.rs").write_text(MEMBER_MAIN.format(name=name, salt=i * 7919))
     # Committed-style lock: seeded from the project's lock so the versions match it, then
     # completed by cargo (only the new workspace members get added; registry deps stay put).
@@ -335,7 +349,24 @@ def generate_workspace(root: Path, n: int, env: Dict[str, str]) -> None:
         run_checked(
             ["cargo", "generate-lockfile"], cwd=root, env=env, what="cargo generate-lockfile"
         )
+    run_checked(
+        ["cargo", "update", "-p", ONLY_FIRST[0], "--precise", ONLY_FIRST[1]],
+        cwd=root,
+        env=env,
+        what="pin the bump-one crate",
+    )
     run_checked(["cargo", "fetch"], cwd=root, env=env, what="cargo fetch")
+    # the dep-add crate, downloaded now so that the timed scenario does not measure a download
+    probe = root.parent / f"{root.name}-probe"
+    shutil.rmtree(probe, ignore_errors=True)
+    (probe / "src").mkdir(parents=True)
+    (probe / "src" / "lib.rs").write_text("")
+    (probe / "Cargo.toml").write_text(
+        '[package]\nname = "probe"\nversion = "0.0.0"\n\n'
+        f"[dependencies]\n{ADDED_DEP}\n\n[workspace]\n"
+    )
+    run_checked(["cargo", "fetch"], cwd=probe, env=env, what="cargo fetch (dep-add crate)")
+    shutil.rmtree(probe, ignore_errors=True)
 
 
 APP_CR = """\
@@ -403,8 +434,10 @@ class Copy:
         self.contender, self.n, self.args = contender, n, args
         if dest.exists():
             shutil.rmtree(dest)
-        shutil.copytree(template, dest, ignore=shutil.ignore_patterns("target", "cdk.out*"))
+        ignored = ["target", "cdk.out*"] + (["Cargo.lock"] if args.no_lock else [])
+        shutil.copytree(template, dest, ignore=shutil.ignore_patterns(*ignored))
         self.root = dest
+        self.bumped = False
         self.cache = dest.parent / f"{dest.name}-cr-cache"
         shutil.rmtree(self.cache, ignore_errors=True)
         self.logs = dest.parent / f"{dest.name}-logs"
@@ -420,6 +453,7 @@ class Copy:
         )
         self.env = dict(env)
         self.env["CONSTRUCTS_RUST_CACHE_DIR"] = str(self.cache)
+        self.env["CONSTRUCTS_RUST_TIMING"] = "1"
         if contender == "constructs_rust":
             # the library from this checkout, whether or not the venv has it installed
             self.env["PYTHONPATH"] = os.pathsep.join(
@@ -467,6 +501,16 @@ class Copy:
         self.outdir(skip).mkdir(exist_ok=True)
         return self._run(argv, env, tag)
 
+    def library_ms(self, tag: str) -> Optional[float]:
+        """The library's own time in the last synth (CONSTRUCTS_RUST_TIMING line), if any."""
+        logfile = self.logs / f"{tag}.log"
+        found = (
+            re.findall(r"constructs_rust: timing: ([0-9.]+) ms", logfile.read_text())
+            if logfile.is_file()
+            else []
+        )
+        return float(found[-1]) if found else None
+
     def cargo_build(self, tag: str, shim_log: Path) -> float:
         env = dict(self.env, BENCH_SHIM_LOG=str(shim_log))
         return self._run(
@@ -511,6 +555,21 @@ class Copy:
             )
         )
 
+    def bump_one(self) -> None:
+        """`cargo update -p fnv --precise` to the other version: only the first function uses it."""
+        self.bumped = not self.bumped
+        version = ONLY_FIRST[2] if self.bumped else ONLY_FIRST[1]
+        argv = ["cargo", "update", "-p", ONLY_FIRST[0], "--precise", version]
+        env = dict(self.env)
+        env.pop("BENCH_SHIM_LOG", None)
+        self._run(argv, env, "bump-one-update")
+
+    def dep_add(self) -> None:
+        manifest = self.root / members(self.n)[min(1, self.n - 1)] / "Cargo.toml"
+        text = manifest.read_text()
+        if ADDED_DEP not in text:
+            manifest.write_text(text + ADDED_DEP + "\n")
+
     def rm_cdk_out(self) -> None:
         shutil.rmtree(self.outdir(False), ignore_errors=True)
 
@@ -551,11 +610,31 @@ def count_invocations(shim_log: Path) -> Dict:
 # ---------------------------------------------------------------- scenarios
 
 
-def scenario_plan(contenders: List[str], touch_shared: bool) -> List[tuple]:
+SCENARIOS = (
+    "cold",
+    "warm",
+    "skip-rm",
+    "skip",
+    "warm-rm",
+    "touch-one",
+    "touch-shared",
+    "bump-one",
+    "dep-add",
+    "dep-add-warm",
+)
+
+
+def scenario_plan(
+    contenders: List[str], touch_shared: bool, only: Optional[List[str]] = None
+) -> List[tuple]:
     """(scenario, contender) in run order: all contenders of one scenario back to back."""
     plan = []
-    for scenario in ("cold", "warm", "skip-rm", "skip", "warm-rm", "touch-one", "touch-shared"):
+    for scenario in SCENARIOS:
+        if only and scenario != "cold" and scenario not in only:
+            continue
         for c in contenders:
+            if scenario in ("bump-one", "dep-add", "dep-add-warm") and c == "baseline":
+                continue
             if scenario.startswith("skip") and c != "constructs_rust":
                 continue
             if scenario == "touch-shared" and (c != "constructs_rust" or not touch_shared):
@@ -572,6 +651,10 @@ def run_scenario(copy: Copy, scenario: str, shim_log: Path) -> Dict:
         copy.touch_one()
     elif scenario == "touch-shared":
         copy.touch_shared()
+    elif scenario == "bump-one":
+        copy.bump_one()
+    elif scenario == "dep-add":
+        copy.dep_add()
     elif scenario == "skip-rm":
         shutil.rmtree(copy.outdir(True), ignore_errors=True)
     shim_log.unlink(missing_ok=True)
@@ -583,6 +666,9 @@ def run_scenario(copy: Copy, scenario: str, shim_log: Path) -> Dict:
     else:
         result["time"] = copy.synth(scenario, shim_log, skip=scenario.startswith("skip"))
     result.update(count_invocations(shim_log))
+    own = copy.library_ms(scenario)
+    if own is not None:
+        result["library_ms"] = own
     if shim_log.is_file():
         with open(copy.logs / "shim.log", "a") as fh:
             fh.write(f"# {scenario}\n{shim_log.read_text()}")
@@ -631,6 +717,35 @@ def changed_summary(results: List[Dict]) -> str:
     )
 
 
+RENDER_ORDER = (
+    "cold",
+    "warm",
+    "warm-rm",
+    "touch-one",
+    "touch-shared",
+    "bump-one",
+    "dep-add",
+    "dep-add-warm",
+    "skip",
+    "skip-rm",
+)
+
+
+def library_per_function(data: Dict, sizes: List[int]) -> str:
+    """The library's own ms per function (CONSTRUCTS_RUST_TIMING), per N and scenario."""
+    lines = [
+        "| N | scenario | CR library ms (total) | CR library ms per function |",
+        "|---|---|---|---|",
+    ]
+    for n in sizes:
+        for scenario in RENDER_ORDER:
+            rs = data.get(n, {}).get(scenario, {}).get("constructs_rust", [])
+            ms = med(rs, "library_ms")
+            if ms is not None:
+                lines.append(f"| {n} | {scenario} | {ms:.0f} | {ms / n:.2f} |")
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
 def render(data: Dict, sizes: List[int], contenders: List[str], repeat: int) -> str:
     """data[n][scenario][contender] = list of per-repetition results."""
     lines = []
@@ -646,7 +761,7 @@ def render(data: Dict, sizes: List[int], contenders: List[str], repeat: int) -> 
     lines.append(head)
     lines.append("|" + "---|" * (head.count("|") - 1))
     for n in sizes:
-        for scenario in ("cold", "warm", "warm-rm", "touch-one", "touch-shared", "skip", "skip-rm"):
+        for scenario in RENDER_ORDER:
             per = data.get(n, {}).get(scenario, {})
             if not per:
                 continue
@@ -710,7 +825,7 @@ def render(data: Dict, sizes: List[int], contenders: List[str], repeat: int) -> 
         "| scenario | contender | commands |",
         "|---|---|---|",
     ]
-    for scenario in ("cold", "warm", "warm-rm", "touch-one", "touch-shared", "skip", "skip-rm"):
+    for scenario in RENDER_ORDER:
         for c in contenders:
             rs = data.get(max(data), {}).get(scenario, {}).get(c, [])
             if not rs:
@@ -728,7 +843,11 @@ def render(data: Dict, sizes: List[int], contenders: List[str], repeat: int) -> 
                 or "none"
             )
             calls.append(f"| {scenario} | {SHORT[c]} | {text} |")
-    return table + "\n\n" + "\n".join(ratios) + "\n\n" + "\n".join(calls) + "\n"
+    own = library_per_function(data, sizes)
+    own = (
+        f"\n\nThe library's own work per synth (CONSTRUCTS_RUST_TIMING=1):\n\n{own}" if own else ""
+    )
+    return table + "\n\n" + "\n".join(ratios) + own + "\n\n" + "\n".join(calls) + "\n"
 
 
 def machine(env: Dict[str, str], pythons: Dict[str, Path]) -> List[str]:
@@ -813,6 +932,14 @@ def main() -> int:
         help="skip constructs_rust's touch-shared scenario",
     )
     ap.add_argument("--keep", action="store_true", help="keep the workspace copies (debugging)")
+    ap.add_argument(
+        "--no-lock", action="store_true", help="copies start without Cargo.lock (lockfile churn)"
+    )
+    ap.add_argument(
+        "--scenarios",
+        default="",
+        help=f"comma-separated subset of {','.join(SCENARIOS)} (cold always runs first)",
+    )
     ap.add_argument("--label", default="", help="a note printed above the table in the report")
     args = ap.parse_args()
 
@@ -891,7 +1018,8 @@ def main() -> int:
                 for c in contenders
             }
             try:
-                for scenario, c in scenario_plan(contenders, not args.no_touch_shared):
+                only = [x for x in args.scenarios.split(",") if x] or None
+                for scenario, c in scenario_plan(contenders, not args.no_touch_shared, only):
                     shim_log = work / "runs" / "shim.log"
                     res = run_scenario(copies[c], scenario, shim_log)
                     data.setdefault(n, {}).setdefault(scenario, {}).setdefault(c, []).append(res)

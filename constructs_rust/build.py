@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
-from . import commands, remote_cache, toolchain
+from . import commands, remote_cache, timing, toolchain
 from .cache import digest
 from .cargo import Package, Workspace
+from .depgraph import Graph, conflicts
 from .errors import ConfigurationError, ConstructsRustError, ToolchainError
 from .options import BundlingOptions
 from .remote_cache import RemoteCache
@@ -95,6 +96,8 @@ class BuildRequest:
     asset_dir: Path
     inputs: Tuple[str, ...] = ()
     """The fingerprint's input lines (written to the remote cache's manifest)."""
+    graph: Optional[Graph] = None
+    """The binary's resolved dependency graph (decides which binaries may share a cargo run)."""
     error: Optional[str] = None
     done: bool = False
 
@@ -201,6 +204,19 @@ def _command(batch: Sequence[BuildRequest], lambda_dir: str, manifest: str) -> L
     )
 
 
+def local_remaps(ws: Workspace) -> List[Tuple[str, str]]:
+    """``--remap-path-prefix`` pairs for a local build: the cargo home, the workspace root and
+    every path package outside it (``../../lambda-runtime`` → ``/workspace/../../lambda-runtime``),
+    so no host path ends up in the binary. rustc applies the LAST matching pair, so the most
+    specific (longest) host paths come last."""
+    pairs = [(_cargo_home(), commands.CONTAINER_CARGO_HOME)]
+    pairs.append((str(ws.root), commands.CONTAINER_WORKSPACE))
+    for outside in ws.outside_roots():
+        rel = Path(os.path.relpath(outside, ws.root)).as_posix()
+        pairs.append((str(outside), f"{commands.CONTAINER_WORKSPACE}/{rel}"))
+    return sorted(pairs, key=lambda pair: len(pair[0]))
+
+
 def local_invocation(batch: Sequence[BuildRequest], out: Path) -> Tuple[List[str], Dict[str, str]]:
     first = batch[0]
     ws = first.workspace
@@ -209,41 +225,18 @@ def local_invocation(batch: Sequence[BuildRequest], out: Path) -> Tuple[List[str
     env.update(first.options.environment)
     env.update(zig.env)
     env.pop("RUSTFLAGS", None)
-    env["CARGO_ENCODED_RUSTFLAGS"] = _rustflags(
-        first.options,
-        first.target,
-        [
-            (_cargo_home(), commands.CONTAINER_CARGO_HOME),
-            (str(ws.root), commands.CONTAINER_WORKSPACE),
-        ],
-    )
+    env["CARGO_ENCODED_RUSTFLAGS"] = _rustflags(first.options, first.target, local_remaps(ws))
     cargo_lambda = toolchain.find_cargo_lambda()
     if cargo_lambda and not shutil.which("cargo-lambda"):
         env["PATH"] = os.path.dirname(cargo_lambda) + os.pathsep + env.get("PATH", "")
     return _command(batch, str(out), str(ws.root_manifest)), env
 
 
-def outside_path_dependencies(workspace: Workspace) -> List[Tuple[str, Path]]:
-    """(package, directory) of every path dependency outside the workspace root.
-
-    Docker mounts only the workspace root, and cargo loads every member's dependencies, so
-    each one counts, not only those of the binaries being built.
-    """
-    root = workspace.root.resolve()
-    found = []
-    for package in workspace.packages:
-        for directory in package.path_dependencies:
-            resolved = directory.resolve()
-            if resolved != root and root not in resolved.parents:
-                found.append((package.name, directory))
-    return sorted(found)
-
-
 def check_docker_mountable(workspace: Workspace) -> None:
     """Fail before any container runs when the build needs files Docker cannot see."""
-    outside = outside_path_dependencies(workspace)
+    outside = workspace.outside_roots()
     if outside:
-        listed = ", ".join(f"{pkg} → {directory}" for pkg, directory in outside)
+        listed = ", ".join(str(directory) for directory in outside)
         raise ConfigurationError(
             f"Docker sees only the workspace root {workspace.root} (Docker bundling mounts it; "
             "it is ContainerBuild.IN_DOCKER's build context), but these path dependencies are "
@@ -364,12 +357,25 @@ def _failure(batch: Sequence[BuildRequest], code: int, lines: Sequence[str]) -> 
     )
 
 
+def _fits(request: BuildRequest, batch: Sequence[BuildRequest]) -> bool:
+    """May ``request`` share one cargo run with ``batch``? Not when a binary name repeats
+    (outputs are per name), and not when cargo would unify a dependency's features across
+    their packages: each binary must get exactly the bytes it gets when built alone."""
+    for other in batch:
+        if other.binary == request.binary:
+            return False
+        if other.package.name != request.package.name and request.graph and other.graph:
+            if conflicts(request.graph, other.graph):
+                return False
+    return True
+
+
 def _batches(requests: Sequence[BuildRequest]) -> List[List[BuildRequest]]:
-    """Split so that no binary name appears twice in one cargo run (outputs are per name)."""
+    """Split a group into as few cargo runs as ``_fits`` allows (first fit, in order)."""
     batches: List[List[BuildRequest]] = []
     for request in requests:
         for batch in batches:
-            if all(r.binary != request.binary for r in batch):
+            if _fits(request, batch):
                 batch.append(request)
                 break
         else:
@@ -531,7 +537,8 @@ class BuildQueue:
             request.done = True
             if request.error is None:
                 try:
-                    _install(request)
+                    with timing.measure():
+                        _install(request)
                 except OSError as exc:
                     request.error = f"could not stage the bootstrap: {exc}"
             if request.error is not None:

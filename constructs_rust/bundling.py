@@ -22,7 +22,7 @@ import jsii
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct, IValidation
 
-from . import cargo, fingerprint, toolchain
+from . import cargo, depgraph, fingerprint, history, timing, toolchain
 from .build import PLACEHOLDER, BuildRequest, build_settings, queue_for
 from .cache import digest
 from .options import BundlingOptions
@@ -97,6 +97,27 @@ def plan_bundle(
     options: BundlingOptions,
     construct_path: str,
 ) -> BundlePlan:
+    """Resolve the binary, fingerprint its inputs and return the asset code (no build yet)."""
+    with timing.measure(function=True):
+        return _plan(
+            scope,
+            manifest_path=manifest_path,
+            binary_name=binary_name,
+            target=target,
+            options=options,
+            construct_path=construct_path,
+        )
+
+
+def _plan(
+    scope: Construct,
+    *,
+    manifest_path: str,
+    binary_name: Optional[str],
+    target: Target,
+    options: BundlingOptions,
+    construct_path: str,
+) -> BundlePlan:
     manifest = cargo.normalize_manifest_path(manifest_path)
     if not cdk.Stack.of(scope).bundling_required:
         standin = digest(
@@ -118,10 +139,18 @@ def plan_bundle(
     tools = (
         f"docker {options.docker_image}" if use_docker else toolchain.local_identity(workspace.root)
     )
+    graph = depgraph.dependency_graph(
+        workspace,
+        package,
+        triple=target.triple,
+        features=options.features,
+        no_default_features=options.no_default_features,
+    )
     inputs = fingerprint.explain(
         workspace=workspace,
         package=package,
         binary=binary,
+        graph=graph,
         settings=build_settings(options, target, use_docker),
         toolchain=tools,
     )
@@ -130,6 +159,9 @@ def plan_bundle(
         for line in inputs:
             print(f"constructs_rust: {construct_path} fingerprint input: {line}", file=sys.stderr)
         print(f"constructs_rust: {construct_path} fingerprint: {fp}", file=sys.stderr)
+    changed = history.record(workspace.target_dir, construct_path, fp, inputs)
+    if changed:
+        print(history.render(construct_path, changed), file=sys.stderr)
     code = lambda_.Code.from_asset(
         str(package.directory),
         asset_hash=fp,
@@ -145,6 +177,7 @@ def plan_bundle(
         options=options,
         use_docker=use_docker,
         fingerprint=fp,
+        graph=graph,
         asset_dir=Path(),  # known once CDK has staged the asset
         inputs=tuple(inputs),
     )

@@ -4,8 +4,11 @@ Binary resolution never guesses from TOML: it reads the targets cargo itself rep
 ``autobins = false``, ``[[bin]]`` paths, ``src/bin/*.rs``, workspace inheritance and path
 dependencies all work the way cargo understands them.
 
-``cargo metadata`` is cached (see ``cache.py``) under a stamp of the workspace's manifests and
-the set of its ``.rs`` files, so a synth with nothing changed runs no cargo at all.
+``cargo metadata`` runs WITH the dependency resolve, so cargo writes ``Cargo.lock`` (creates it,
+or updates it after a manifest edit) before anything is fingerprinted: the build that follows
+never rewrites the lock, and the next synth sees the same inputs. The result is cached (see
+``cache.py``) under a stamp of the workspace's manifests, the lock and the set of its ``.rs``
+files, taken after cargo ran, so a synth with nothing changed runs no cargo at all.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -35,6 +39,7 @@ class Package:
     bins: Tuple[str, ...]
     path_dependencies: Tuple[Path, ...]
     """Directories of this package's path dependencies (any kind: normal, build, dev)."""
+    version: str = "0.0.0"
 
     @property
     def directory(self) -> Path:
@@ -43,11 +48,14 @@ class Package:
 
 @dataclass(frozen=True)
 class Workspace:
-    """The part of ``cargo metadata --no-deps`` the constructs need."""
+    """The part of ``cargo metadata`` the constructs need."""
 
     root: Path
     target_dir: Path
     packages: Tuple[Package, ...]
+    path_packages: Tuple[Path, ...] = ()
+    """Directories of every path package in the resolve (members and path dependencies,
+    including those outside the workspace root), sorted."""
 
     @property
     def root_manifest(self) -> Path:
@@ -74,9 +82,19 @@ class Workspace:
                 todo.extend(member.path_dependencies)
         return sorted(seen)
 
+    def outside_roots(self) -> List[Path]:
+        """Path packages that lie outside the workspace root (e.g. ``../../lambda-runtime``),
+        outermost only: their absolute paths would otherwise end up in the binary."""
+        outside = [d for d in self.path_packages if not _is_within(d, self.root)]
+        return [d for d in outside if not any(o != d and _is_within(d, o) for o in outside)]
+
+
+def _is_within(path: Path, parent: Path) -> bool:
+    return path == parent or parent in path.parents
+
 
 def parse_metadata(data: Dict[str, Any]) -> Workspace:
-    """Turn ``cargo metadata --format-version 1 --no-deps`` JSON into a Workspace."""
+    """Turn ``cargo metadata --format-version 1`` JSON (with or without deps) into a Workspace."""
     members = set(data.get("workspace_members") or [])
     packages = []
     for pkg in data["packages"]:
@@ -92,12 +110,17 @@ def parse_metadata(data: Dict[str, Any]) -> Workspace:
                 manifest_path=Path(pkg["manifest_path"]),
                 bins=bins,
                 path_dependencies=deps,
+                version=pkg.get("version", "0.0.0"),
             )
         )
+    path_packages = {
+        Path(p["manifest_path"]).parent for p in data["packages"] if not p.get("source")
+    }
     return Workspace(
         root=Path(data["workspace_root"]),
         target_dir=Path(data["target_directory"]),
         packages=tuple(sorted(packages, key=lambda p: p.name)),
+        path_packages=tuple(sorted(path_packages)),
     )
 
 
@@ -135,54 +158,105 @@ def normalize_manifest_path(manifest_path: str) -> Path:
     return path
 
 
-def run_metadata(manifest_path: Path) -> Dict[str, Any]:
-    """Run ``cargo metadata --format-version 1 --no-deps`` for the manifest."""
-    argv = [
-        "cargo",
-        "metadata",
-        "--format-version",
-        "1",
-        "--no-deps",
-        "--manifest-path",
-        str(manifest_path),
-    ]
+#: Fragments of cargo's message when it could not reach a registry (then the resolve is retried
+#: offline, from the crates and index entries already downloaded).
+_NETWORK_ERRORS = (
+    "failed to download",
+    "failed to query replaced source",
+    "failed to get",
+    "failed to load source",
+    "network failure",
+    "failed to update",
+    "download of ",
+    "couldn't resolve host",
+    "could not resolve host",
+    "connection refused",
+    "failed to connect",
+    "timed out",
+    "spurious network error",
+)
+
+
+def run_cargo(argv: List[str], cwd: Optional[Path] = None) -> "subprocess.CompletedProcess[str]":
     try:
-        proc = subprocess.run(
-            argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
+        return subprocess.run(
+            argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False, cwd=cwd
         )
     except FileNotFoundError:
         raise ToolchainError(
             "cargo is not installed or not on PATH",
             fix="install Rust with rustup (https://rustup.rs) and make sure `cargo` is on PATH",
         ) from None
+
+
+def run_metadata(manifest_path: Path) -> Dict[str, Any]:
+    """Run ``cargo metadata --format-version 1`` WITH the resolve for the manifest.
+
+    cargo creates or updates the workspace's ``Cargo.lock`` as a build would (the minimal
+    change after a manifest edit); one stderr line says when it did. Without network, the
+    resolve is retried ``--offline`` from what is already downloaded.
+    """
+    argv = ["cargo", "metadata", "--format-version", "1", "--manifest-path", str(manifest_path)]
+    before = _lock_snapshot(manifest_path)
+    proc = run_cargo(argv)
+    offline = False
+    if proc.returncode != 0 and any(f in proc.stderr.lower() for f in _NETWORK_ERRORS):
+        retry = run_cargo(argv + ["--offline"])
+        if retry.returncode == 0:
+            proc, offline = retry, True
     if proc.returncode != 0:
         raise CargoError(
             f"cargo metadata failed for {manifest_path}:\n{proc.stderr.strip()}",
             prop="manifest_path",
             value=str(manifest_path),
-            fix="fix the Cargo.toml error cargo reports above (try `cargo metadata` in that "
-            "directory)",
+            fix="fix the Cargo.toml/Cargo.lock problem cargo reports above (run `cargo metadata` "
+            "in that directory to reproduce it)",
         )
     data: Dict[str, Any] = json.loads(proc.stdout)
+    lock = Path(data["workspace_root"]) / "Cargo.lock"
+    after = lock.read_bytes() if lock.is_file() else None
+    if after is not None and after != before.get(lock):
+        how = " offline, from the downloaded crates," if offline else ""
+        if before.get(lock) is None:
+            what = f"created {lock}{how} before fingerprinting (commit it for reproducible builds)"
+        else:
+            what = f"updated {lock}{how} to match the manifests before fingerprinting"
+        print(f"constructs_rust: cargo {what}", file=sys.stderr, flush=True)
     return data
 
 
-def _stamp(root: Path) -> str:
-    """What can change the metadata: manifests/configs (by size and mtime) and which .rs
-    files exist (cargo discovers targets from file names), plus target-dir overrides."""
+def _lock_snapshot(manifest_path: Path) -> Dict[Path, Optional[bytes]]:
+    """Contents of every Cargo.lock that may belong to the manifest's workspace (the workspace
+    root is the manifest's directory or one of its parents)."""
+    found: Dict[Path, Optional[bytes]] = {}
+    for directory in [manifest_path.parent, *manifest_path.parent.parents]:
+        lock = directory / "Cargo.lock"
+        found[lock] = lock.read_bytes() if lock.is_file() else None
+    return found
+
+
+def _stamp(root: Path, outside: Sequence[Path] = ()) -> str:
+    """What can change the metadata: manifests, lock and configs (by size and mtime) and which
+    .rs files exist (cargo discovers targets from file names) under the workspace root and the
+    path packages outside it, plus target-dir and toolchain overrides."""
     entries: List[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in IGNORED_DIRS)
-        rel = os.path.relpath(dirpath, root)
-        for name in sorted(filenames):
-            if name in MANIFEST_FILES or name.startswith("rust-toolchain"):
-                st = os.stat(os.path.join(dirpath, name))
-                entries.append(f"{rel}/{name}:{st.st_size}:{st.st_mtime_ns}")
-            elif name.endswith(".rs"):
-                entries.append(f"{rel}/{name}")
-    for var in ("CARGO_TARGET_DIR", "CARGO_BUILD_TARGET_DIR", "CARGO_HOME"):
+    for top in [root, *outside]:
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames[:] = sorted(d for d in dirnames if d not in IGNORED_DIRS)
+            rel = os.path.relpath(dirpath, root)
+            for name in sorted(filenames):
+                if name in MANIFEST_FILES or name.startswith("rust-toolchain"):
+                    st = os.stat(os.path.join(dirpath, name))
+                    entries.append(f"{rel}/{name}:{st.st_size}:{st.st_mtime_ns}")
+                elif name.endswith(".rs"):
+                    entries.append(f"{rel}/{name}")
+    for var in ("CARGO_TARGET_DIR", "CARGO_BUILD_TARGET_DIR", "CARGO_HOME", "RUSTC"):
         entries.append(f"{var}={os.environ.get(var, '')}")
     return cache.digest(entries)
+
+
+def _stamp_of(workspace: Workspace) -> str:
+    return _stamp(workspace.root, workspace.outside_roots())
 
 
 _memo: Dict[Path, Workspace] = {}
@@ -193,26 +267,29 @@ def load_workspace(manifest_path: Path) -> Workspace:
     """The workspace of ``manifest_path``, from the cache when nothing relevant changed."""
     if manifest_path in _memo:
         return _memo[manifest_path]
-    # `cargo metadata --no-deps` of any member describes the whole workspace: reuse one
-    # already loaded in this process instead of asking cargo again for every function.
+    # `cargo metadata` of any member describes the whole workspace: reuse one already loaded
+    # in this process instead of asking cargo again for every function.
     for known in list(_memo.values()):
         if manifest_path == known.root_manifest or known.package_at(manifest_path) is not None:
-            if known.root.is_dir() and _stamp(known.root) == _stamps.get(known.root):
+            if known.root.is_dir() and _stamp_of(known) == _stamps.get(known.root):
                 _memo[manifest_path] = known
                 return known
-    key = cache.digest([str(manifest_path)])
+    key = cache.digest(["metadata-v2", str(manifest_path)])
     entry = cache.read_json("metadata", key)
-    if entry and Path(entry["root"]).is_dir() and entry["stamp"] == _stamp(Path(entry["root"])):
-        data = entry["metadata"]
-    else:
+    workspace: Optional[Workspace] = None
+    if entry and Path(entry["root"]).is_dir():
+        cached = parse_metadata(entry["metadata"])
+        if entry["stamp"] == _stamp_of(cached):
+            workspace, stamp = cached, entry["stamp"]
+    if workspace is None:
         data = run_metadata(manifest_path)
-        root = Path(data["workspace_root"])
+        workspace = parse_metadata(data)
+        stamp = _stamp_of(workspace)  # taken after cargo wrote the lock
         cache.write_json(
-            "metadata", key, {"root": str(root), "stamp": _stamp(root), "metadata": data}
+            "metadata", key, {"root": str(workspace.root), "stamp": stamp, "metadata": data}
         )
-    workspace = parse_metadata(data)
     _memo[manifest_path] = workspace
-    _stamps[workspace.root] = _stamp(workspace.root)
+    _stamps[workspace.root] = stamp
     return workspace
 
 
@@ -279,7 +356,3 @@ def resolve_binary(
             fix="set manifest_path to the member crate's Cargo.toml instead of the workspace root",
         )
     return matches[0]
-
-
-def relative_dirs(workspace: Workspace, dirs: Sequence[Path]) -> List[str]:
-    return [os.path.relpath(d, workspace.root) for d in dirs]

@@ -1,11 +1,20 @@
 """The asset hash of a Rust function, computed from its INPUTS, never from the built binary.
 
-It covers exactly what can change the binary: the binary's package and every path dependency
-it reaches (found through cargo metadata), every workspace member's manifest (cargo unifies
-features across the packages built together), the workspace manifest and ``Cargo.lock``,
-``.cargo/config(.toml)``, ``rust-toolchain(.toml)``, ``CargoLambda.toml``, the build options,
-the target and the toolchain versions. Paths enter only relative to the workspace root, so the
-same sources checked out at two paths or on two machines give the same hash.
+It covers exactly what can change ONE binary, and nothing else:
+
+- the source trees of the path packages in the binary's resolved dependency graph (its own
+  package, a shared lib crate, path dependencies outside the workspace), manifests included;
+- every registry and git package of that graph: name, version, source, checksum and enabled
+  features, as ``cargo tree -p <package> --target <triple>`` resolves them (see depgraph.py);
+- the workspace manifest's ``[profile]``, ``[patch]``, ``[replace]``, ``[workspace.package]``
+  and metadata sections, ``.cargo/config(.toml)``, ``rust-toolchain(.toml)``,
+  ``CargoLambda.toml``;
+- the build options, the target and the toolchain identity.
+
+So ``cargo update -p X`` changes only the hashes of binaries whose graph contains X, a new
+dependency of member B changes B's hash only, and touching a shared crate changes exactly the
+binaries that depend on it. Paths enter only relative to the workspace root, so the same
+sources checked out at two paths or on two machines give the same hash.
 """
 
 from __future__ import annotations
@@ -18,11 +27,12 @@ from typing import Dict, Iterable, List
 
 from .cache import digest
 from .cargo import IGNORED_DIRS, Package, Workspace
+from .depgraph import Graph, node_lines, read_lock, root_section_lines
 
-VERSION = "constructs-rust-fingerprint-v1"
+VERSION = "constructs-rust-fingerprint-v2"
+#: Files of the workspace root that count as a whole (the root Cargo.toml counts by its
+#: sections, Cargo.lock by the entries of each binary's graph).
 ROOT_FILES = (
-    "Cargo.toml",
-    "Cargo.lock",
     ".cargo/config.toml",
     ".cargo/config",
     "rust-toolchain",
@@ -46,7 +56,8 @@ def hash_tree(directory: Path) -> str:
     """Content hash of a package directory: every file, relative paths, executable bits.
 
     Subdirectories holding their own Cargo.toml are other packages and are skipped (they are
-    hashed as dependencies when the binary depends on them).
+    hashed as dependencies when the binary depends on them). ``Cargo.lock`` files are skipped:
+    the lock counts through the entries of each binary's graph.
     """
     if directory in _tree_memo:
         return _tree_memo[directory]
@@ -62,7 +73,7 @@ def hash_tree(directory: Path) -> str:
         dirnames[:] = keep
         for name in sorted(filenames):
             path = Path(dirpath) / name
-            if path.is_file():
+            if name != "Cargo.lock" and path.is_file():
                 entries.append(f"{path.relative_to(directory).as_posix()}={_file_digest(path)}")
     result = digest(entries)
     _tree_memo[directory] = result
@@ -82,6 +93,7 @@ def compute(
     workspace: Workspace,
     package: Package,
     binary: str,
+    graph: Graph,
     settings: Iterable[str],
     toolchain: str,
 ) -> str:
@@ -91,6 +103,7 @@ def compute(
             workspace=workspace,
             package=package,
             binary=binary,
+            graph=graph,
             settings=settings,
             toolchain=toolchain,
         )
@@ -102,18 +115,17 @@ def explain(
     workspace: Workspace,
     package: Package,
     binary: str,
+    graph: Graph,
     settings: Iterable[str],
     toolchain: str,
 ) -> List[str]:
     """Every input of the fingerprint, one readable line each (``CONSTRUCTS_RUST_EXPLAIN=1``
-    prints them at synth, to find out why an asset hash changed)."""
+    prints them at synth; ``history.py`` prints the lines that changed since the last synth)."""
     parts: List[str] = [VERSION, f"package={package.name}", f"binary={binary}"]
-    for directory in workspace.dependency_closure(package):
+    for directory in sorted({package.directory, *graph.path_dirs}):
         parts.append(f"tree {_rel(workspace, directory)}={hash_tree(directory)}")
-    for member in workspace.packages:
-        parts.append(
-            f"manifest {_rel(workspace, member.manifest_path)}={_file_digest(member.manifest_path)}"
-        )
+    parts.extend(node_lines(graph, read_lock(workspace)))
+    parts.extend(root_section_lines(workspace))
     for name in ROOT_FILES:
         path = workspace.root / name
         parts.append(f"root {name}={_file_digest(path) if path.is_file() else 'absent'}")

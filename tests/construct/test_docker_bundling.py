@@ -130,7 +130,7 @@ def test_path_dependency_outside_workspace_is_detected_before_docker(tmp_path, m
     )
     ws = _outside_workspace(tmp_path)
     workspace = cargo.load_workspace(ws / "app" / "Cargo.toml")
-    assert build.outside_path_dependencies(workspace) == [("app", tmp_path / "repo" / "outside")]
+    assert workspace.outside_roots() == [tmp_path / "repo" / "outside"]
     package, binary = cargo.resolve_binary(workspace, ws / "app" / "Cargo.toml", None)
     request = BuildRequest(
         construct_path="S/Fn",
@@ -147,7 +147,7 @@ def test_path_dependency_outside_workspace_is_detected_before_docker(tmp_path, m
         build.docker_invocation([request], workspace.target_dir / "constructs-rust" / "x")
     message = str(info.value)
     assert message.startswith("[S/Fn] manifest_path=")
-    assert "outside the workspace root" in message and "app → " in message
+    assert "outside the workspace root" in message and str(tmp_path / "repo" / "outside") in message
 
 
 def test_in_docker_rejects_path_dependency_outside_context_at_construct_time(tmp_path):

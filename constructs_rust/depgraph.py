@@ -1,0 +1,351 @@
+"""The resolved dependency graph ONE binary is built with, as cargo itself resolves it.
+
+A function's asset hash must cover what can change its binary and nothing else, so it needs
+the packages its build actually compiles: names, versions, sources, checksums and enabled
+features. ``cargo metadata`` cannot say that per package (its resolve unifies features over the
+whole workspace), so this module asks ``cargo tree -p <package> --target <triple> -e
+normal,build``, which resolves features the way ``cargo build -p <package>`` does (dev
+dependencies excluded, platform-specific dependencies filtered by the target), and joins each
+registry or git package with its ``Cargo.lock`` entry (source and checksum).
+
+Results are cached on disk per (workspace, package, target, features) and reused while every
+input that can change them is unchanged: the ``Cargo.lock`` entries of the packages in the
+graph, the manifests of its path packages, the workspace manifest and ``.cargo/config``.
+So ``cargo update -p X`` re-resolves only the graphs that contain X, and a warm synth runs no
+cargo at all.
+
+The per-package features also decide which binaries may share one cargo run (see
+``conflicts``): building packages together unifies their dependencies' features, so two
+packages whose graphs enable different features of the same dependency are built apart, and a
+binary's bytes never depend on which other binaries happened to be built with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+
+from . import cache
+from .cargo import Package, Workspace, run_cargo
+from .errors import CargoError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python < 3.11 only
+    import tomli as tomllib
+
+FORMAT = "constructs-rust-depgraph-v1"
+#: Root-manifest sections that change binaries without showing in the resolved graph.
+#: ``[workspace.dependencies]`` and ``resolver`` act through the graph, members and lints
+#: cannot change the bytes.
+ROOT_SECTIONS = (
+    ("profile",),
+    ("patch",),
+    ("replace",),
+    ("workspace", "package"),
+    ("workspace", "metadata"),
+    ("package", "metadata"),
+)
+_LINE = re.compile(r"^(\S+) v(\S+)(.*)$")
+
+
+@dataclass(frozen=True)
+class Node:
+    """One package of the graph."""
+
+    name: str
+    version: str
+    source: str
+    """``crates.io``, a registry or git URL as cargo prints it, or the path of a path package."""
+    features: str
+    """Enabled features, comma-separated, sorted by cargo."""
+    proc_macro: bool
+    path: Optional[Path]
+    """The package directory for path packages, else None."""
+
+    @property
+    def key(self) -> str:
+        return f"{self.name} {self.version} {self.source if self.path is None else 'path'}"
+
+
+@dataclass(frozen=True)
+class Graph:
+    """The packages compiled into one binary, for one target and feature selection."""
+
+    nodes: Tuple[Node, ...]
+
+    @property
+    def path_dirs(self) -> List[Path]:
+        return sorted({n.path for n in self.nodes if n.path is not None})
+
+    def features_by_package(self) -> Dict[str, FrozenSet[str]]:
+        """Package key → the feature sets it is compiled with (host and target may differ)."""
+        found: Dict[str, Set[str]] = {}
+        for node in self.nodes:
+            found.setdefault(node.key, set()).add(node.features)
+        return {k: frozenset(v) for k, v in found.items()}
+
+
+def conflicts(a: Graph, b: Graph) -> bool:
+    """True when building both in ONE cargo run would change either one's features."""
+    fa, fb = a.features_by_package(), b.features_by_package()
+    return any(fa[key] != fb[key] for key in fa.keys() & fb.keys())
+
+
+# -- Cargo.lock ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lock:
+    entries: Mapping[Tuple[str, str], Tuple[Mapping[str, Any], ...]]
+
+    def entries_for(self, name: str, version: str) -> Tuple[Mapping[str, Any], ...]:
+        return self.entries.get((name, version), ())
+
+    def checksums(self, name: str, version: str) -> str:
+        return ",".join(
+            sorted(str(e.get("checksum", "-")) for e in self.entries_for(name, version))
+        )
+
+
+_locks: Dict[Tuple[Path, int, int], Lock] = {}
+
+
+def read_lock(workspace: Workspace) -> Lock:
+    path = workspace.root / "Cargo.lock"
+    try:
+        st = path.stat()
+    except OSError:
+        return Lock(entries={})
+    key = (path, st.st_size, st.st_mtime_ns)
+    if key not in _locks:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+        entries: Dict[Tuple[str, str], List[Mapping[str, Any]]] = {}
+        for pkg in data.get("package", []):
+            entries.setdefault((pkg["name"], pkg["version"]), []).append(pkg)
+        _locks[key] = Lock(entries={k: tuple(v) for k, v in entries.items()})
+    return _locks[key]
+
+
+# -- root manifest sections -----------------------------------------------------------------
+
+
+_sections: Dict[Tuple[Path, int, int], List[str]] = {}
+
+
+def root_section_lines(workspace: Workspace) -> List[str]:
+    """Digests of the workspace manifest's sections that can change any binary."""
+    try:
+        st = workspace.root_manifest.stat()
+        memo_key = (workspace.root_manifest, st.st_size, st.st_mtime_ns)
+        if memo_key in _sections:
+            return _sections[memo_key]
+        with open(workspace.root_manifest, "rb") as fh:
+            manifest = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError):
+        return ["root Cargo.toml=unreadable"]
+    lines: List[str] = []
+    for section in ROOT_SECTIONS:
+        value: Any = manifest
+        for part in section:
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is not None:
+            text = json.dumps(value, sort_keys=True, default=str)
+            lines.append(f"root [{'.'.join(section)}]={hashlib.sha256(text.encode()).hexdigest()}")
+    _sections[memo_key] = lines
+    return lines
+
+
+# -- cargo tree -----------------------------------------------------------------------------
+
+
+def tree_argv(
+    workspace: Workspace,
+    package: Package,
+    *,
+    triple: str,
+    features: Sequence[str] = (),
+    no_default_features: bool = False,
+) -> List[str]:
+    """``cargo tree`` listing every package ``cargo build -p <package>`` compiles, once each."""
+    argv = ["cargo", "tree", "--manifest-path", str(workspace.root_manifest)]
+    argv += ["--package", f"{package.name}@{package.version}", "--target", triple]
+    argv += ["--edges", "normal,build", "--prefix", "none", "--format", "{p}|{f}"]
+    argv += ["--locked", "--offline", "--color", "never"]
+    if features:
+        argv += ["--features", ",".join(features)]
+    if no_default_features:
+        argv.append("--no-default-features")
+    return argv
+
+
+def parse_tree(output: str, workspace: Workspace) -> Graph:
+    """Parse ``{p}|{f}`` lines; path sources become paths relative to the workspace root."""
+    nodes = {}
+    for raw in output.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if line.endswith(" (*)"):
+            line = line[: -len(" (*)")]
+        left, _, feats = line.rpartition("|")
+        match = _LINE.match(left)
+        if not match:
+            continue
+        name, version, rest = match.groups()
+        proc_macro = rest.endswith(" (proc-macro)")
+        if proc_macro:
+            rest = rest[: -len(" (proc-macro)")]
+        source, path = "crates.io", None
+        rest = rest.strip()
+        if rest.startswith("(") and rest.endswith(")"):
+            source = rest[1:-1]
+            if os.path.isabs(source):
+                path = Path(source)
+                source = Path(os.path.relpath(path, workspace.root)).as_posix()
+        node = Node(name, version, source, feats.strip(), proc_macro, path)
+        nodes[(node.key, node.features, proc_macro)] = node
+    return Graph(nodes=tuple(nodes[k] for k in sorted(nodes)))
+
+
+def _file_digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return "absent"
+
+
+def _validity(
+    workspace: Workspace, lock: Lock, graph_keys: Iterable[Tuple[str, str]], dirs: Iterable[str]
+) -> str:
+    """Everything a cached graph depends on; equal → the graph is still what cargo resolves."""
+    parts: List[Any] = [FORMAT, _file_digest(workspace.root_manifest)]
+    for name in (".cargo/config.toml", ".cargo/config"):
+        parts.append(_file_digest(workspace.root / name))
+    for name, version in sorted(set(graph_keys)):
+        for entry in lock.entries_for(name, version):
+            parts.append(json.dumps(entry, sort_keys=True, default=str))
+    for rel in sorted(set(dirs)):
+        parts.append(f"{rel}={_file_digest(workspace.root / rel / 'Cargo.toml')}")
+    return cache.digest(parts)
+
+
+def _to_json(graph: Graph) -> List[List[Any]]:
+    return [
+        [n.name, n.version, n.source, n.features, n.proc_macro, n.path is not None]
+        for n in graph.nodes
+    ]
+
+
+def _from_json(rows: List[List[Any]], workspace: Workspace) -> Graph:
+    return Graph(
+        nodes=tuple(
+            Node(
+                name,
+                version,
+                source,
+                features,
+                proc_macro,
+                (workspace.root / source) if is_path else None,
+            )
+            for name, version, source, features, proc_macro, is_path in rows
+        )
+    )
+
+
+def _resolve(argv: List[str], workspace: Workspace, package: Package) -> Graph:
+    proc = run_cargo(argv, cwd=workspace.root)
+    if proc.returncode != 0:
+        raise CargoError(
+            f"cargo tree failed for package {package.name} ({package.manifest_path}):\n"
+            f"{proc.stderr.strip()}",
+            prop="manifest_path",
+            value=str(package.manifest_path),
+            fix="run the same `cargo tree` in that directory to reproduce; after editing "
+            "Cargo.toml, check the features named in bundling.features exist",
+        )
+    return parse_tree(proc.stdout, workspace)
+
+
+_memo: Dict[Tuple[Any, ...], Graph] = {}
+
+
+def dependency_graphs(
+    workspace: Workspace,
+    wanted: Sequence[Tuple[Package, str, Tuple[str, ...], bool]],
+) -> List[Graph]:
+    """Graphs for several (package, triple, features, no_default_features), from the cache
+    where still valid; the rest are resolved by ``cargo tree`` in parallel."""
+    lock = read_lock(workspace)
+    results: Dict[int, Graph] = {}
+    todo: List[Tuple[int, Tuple[Any, ...], str, List[str]]] = []
+    for i, (package, triple, features, no_default) in enumerate(wanted):
+        memo_key = (workspace.root, package.name, package.version, triple, features, no_default)
+        if memo_key in _memo:
+            results[i] = _memo[memo_key]
+            continue
+        key = cache.digest([FORMAT, *map(str, memo_key)])
+        entry = cache.read_json("depgraph", key)
+        if entry:
+            graph = _from_json(entry["nodes"], workspace)
+            keys = [(n.name, n.version) for n in graph.nodes]
+            dirs = [n.source for n in graph.nodes if n.path is not None]
+            if entry.get("valid") == _validity(workspace, lock, keys, dirs):
+                _memo[memo_key] = results[i] = graph
+                continue
+        argv = tree_argv(
+            workspace, package, triple=triple, features=features, no_default_features=no_default
+        )
+        todo.append((i, memo_key, key, argv))
+    if todo:
+        workers = max(1, min(len(todo), (os.cpu_count() or 2) * 2))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            graphs = list(pool.map(lambda t: _resolve(t[3], workspace, wanted[t[0]][0]), todo))
+        for (i, memo_key, key, _), graph in zip(todo, graphs):
+            keys = [(n.name, n.version) for n in graph.nodes]
+            dirs = [n.source for n in graph.nodes if n.path is not None]
+            cache.write_json(
+                "depgraph",
+                key,
+                {"nodes": _to_json(graph), "valid": _validity(workspace, lock, keys, dirs)},
+            )
+            _memo[memo_key] = results[i] = graph
+    return [results[i] for i in range(len(wanted))]
+
+
+def dependency_graph(
+    workspace: Workspace,
+    package: Package,
+    *,
+    triple: str,
+    features: Sequence[str] = (),
+    no_default_features: bool = False,
+) -> Graph:
+    return dependency_graphs(workspace, [(package, triple, tuple(features), no_default_features)])[
+        0
+    ]
+
+
+def node_lines(graph: Graph, lock: Lock) -> List[str]:
+    """Fingerprint lines of the graph's registry and git packages (path packages are hashed as
+    source trees by fingerprint.py)."""
+    return [
+        f"dep {n.name} {n.version} {n.source}{' proc-macro' if n.proc_macro else ''} "
+        f"features=[{n.features}] checksum={lock.checksums(n.name, n.version) or '-'}"
+        for n in graph.nodes
+        if n.path is None
+    ]
+
+
+def forget_memo() -> None:
+    _memo.clear()
+    _locks.clear()
+    _sections.clear()

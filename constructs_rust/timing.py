@@ -1,0 +1,39 @@
+"""The library's own time per synth (``CONSTRUCTS_RUST_TIMING=1``): planning and fingerprinting
+every function plus staging cached artifacts, excluding the cargo builds themselves. Printed
+once when the synth process exits; ``bench/run.py`` reports it per function."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+_total = 0.0
+_functions = 0
+
+
+@contextmanager
+def measure(*, function: bool = False) -> Iterator[None]:
+    global _total, _functions
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        _total += time.perf_counter() - start
+        _functions += int(function)
+
+
+def _report() -> None:
+    if os.environ.get("CONSTRUCTS_RUST_TIMING") and _functions:
+        print(
+            f"constructs_rust: timing: {_total * 1000:.1f} ms of library work for "
+            f"{_functions} functions ({_total * 1000 / _functions:.2f} ms each)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+atexit.register(_report)

@@ -1,0 +1,120 @@
+"""Pure parts of the per-binary dependency graph, the remaps and the hash history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from constructs_rust import build, cargo, depgraph, history
+
+WS = cargo.Workspace(
+    root=Path("/src/ws"),
+    target_dir=Path("/src/ws/target"),
+    packages=(),
+    path_packages=(
+        Path("/src/lambda-runtime"),
+        Path("/src/lambda-runtime/lambda-extension"),
+        Path("/src/ws"),
+        Path("/src/ws/a"),
+    ),
+)
+
+TREE = """\
+a v0.1.0 (/src/ws/a)|default,fast
+common v0.1.0 (/src/ws/common)|
+itoa v1.0.19|
+ryu v1.0.23|small
+serde_derive v1.0.228 (proc-macro)|default
+serde v1.0.228|default,derive,std
+serde v1.0.228|default,derive,std (*)
+lambda_runtime v0.13.0 (/src/lambda-runtime/lambda-runtime)|default
+gitdep v0.2.0 (https://github.com/o/r?rev=abc#abcdef12)|
+"""
+
+
+def test_parse_tree_nodes_sources_and_paths():
+    graph = depgraph.parse_tree(TREE, WS)
+    by_name = {n.name: n for n in graph.nodes}
+    assert len(by_name) == 8, "the (*) repeat of serde is folded"
+    assert by_name["ryu"].source == "crates.io" and by_name["ryu"].features == "small"
+    assert by_name["serde_derive"].proc_macro and by_name["serde_derive"].source == "crates.io"
+    assert by_name["a"].path == Path("/src/ws/a") and by_name["a"].source == "a"
+    assert by_name["lambda_runtime"].source == "../lambda-runtime/lambda-runtime"
+    assert (
+        by_name["gitdep"].source.startswith("https://github.com/o/r") and not by_name["gitdep"].path
+    )
+    assert graph.path_dirs == [
+        Path("/src/lambda-runtime/lambda-runtime"),
+        Path("/src/ws/a"),
+        Path("/src/ws/common"),
+    ]
+
+
+def test_node_lines_carry_features_and_checksums_never_host_paths():
+    graph = depgraph.parse_tree(TREE, WS)
+    lock = depgraph.Lock(entries={("ryu", "1.0.23"): ({"checksum": "c0ffee"},)})
+    lines = depgraph.node_lines(graph, lock)
+    assert "dep ryu 1.0.23 crates.io features=[small] checksum=c0ffee" in lines
+    assert any(line.startswith("dep serde_derive 1.0.228 crates.io proc-macro") for line in lines)
+    assert not any("/src" in line for line in lines), "path packages are hashed as trees"
+
+
+def test_conflicts_only_when_a_shared_package_gets_other_features():
+    a = depgraph.parse_tree("a v0.1.0 (/src/ws/a)|\nryu v1.0.23|\nitoa v1.0.19|\n", WS)
+    b_same = depgraph.parse_tree("b v0.1.0 (/src/ws/b)|\nryu v1.0.23|\n", WS)
+    b_small = depgraph.parse_tree("b v0.1.0 (/src/ws/b)|\nryu v1.0.23|small\n", WS)
+    c_other = depgraph.parse_tree("c v0.1.0 (/src/ws/c)|\nmemchr v2.7.0|std\n", WS)
+    assert not depgraph.conflicts(a, b_same)
+    assert depgraph.conflicts(a, b_small) and depgraph.conflicts(b_small, a)
+    assert not depgraph.conflicts(a, c_other)
+
+
+def test_batches_split_conflicting_packages_and_repeated_binaries():
+    def req(package: str, binary: str, tree: str) -> build.BuildRequest:
+        pkg = cargo.Package(package, Path(f"/src/ws/{package}/Cargo.toml"), (binary,), ())
+        return build.BuildRequest(
+            construct_path=f"S/{binary}",
+            workspace=WS,
+            package=pkg,
+            binary=binary,
+            target=None,  # type: ignore[arg-type]
+            options=None,  # type: ignore[arg-type]
+            use_docker=False,
+            fingerprint=binary,
+            asset_dir=Path("/out"),
+            graph=depgraph.parse_tree(tree, WS),
+        )
+
+    a = req("a", "a", "ryu v1.0.23|\n")
+    b = req("b", "b", "ryu v1.0.23|small\n")
+    c = req("c", "c", "ryu v1.0.23|\n")
+    a_again = req("a2", "a", "itoa v1.0.19|\n")
+    batches = build._batches([a, b, c, a_again])
+    assert [[r.fingerprint for r in batch] for batch in batches] == [["a", "c"], ["b", "a"]]
+
+
+def test_outside_roots_are_outermost_and_remapped_most_specific_last(monkeypatch):
+    assert WS.outside_roots() == [Path("/src/lambda-runtime")]
+    monkeypatch.setenv("CARGO_HOME", "/home/u/.cargo")
+    pairs = build.local_remaps(WS)
+    assert pairs == sorted(pairs, key=lambda p: len(p[0]))
+    assert ("/src/lambda-runtime", "/workspace/../lambda-runtime") in pairs
+    assert ("/src/ws", "/workspace") in pairs and ("/home/u/.cargo", "/cargo") in pairs
+
+
+def test_history_names_the_inputs_that_changed(tmp_path):
+    target = tmp_path / "target"
+    before = ["v2", "tree a=1", "dep itoa 1.0.19 crates.io features=[] checksum=x"]
+    after = ["v2", "tree a=1", "dep itoa 1.0.15 crates.io features=[] checksum=y"]
+    assert history.record(target, "S/A", "fp1", before) is None, "first synth: nothing to say"
+    assert history.record(target, "S/A", "fp1", before) is None, "unchanged: nothing to say"
+    lines = history.record(target, "S/A", "fp2", after)
+    assert lines == [
+        "- dep itoa 1.0.19 crates.io features=[] checksum=x",
+        "+ dep itoa 1.0.15 crates.io features=[] checksum=y",
+    ]
+    text = history.render("S/A", lines)
+    assert "S/A: asset hash changed" in text and "+ dep itoa 1.0.15" in text
+    assert history.record(target, "S/A", "fp1", before) == [
+        "- dep itoa 1.0.15 crates.io features=[] checksum=y",
+        "+ dep itoa 1.0.19 crates.io features=[] checksum=x",
+    ], "going back is explained too"
