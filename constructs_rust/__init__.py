@@ -7,6 +7,7 @@ from .container import (
     ContainerBuild,
     RustDockerImageFunction,
 )
+from .extension import RustExtension
 from .errors import CargoError, ConfigurationError, ConstructsRustError, ToolchainError
 from .function import RustFunction
 from .options import (
@@ -23,6 +24,7 @@ __all__ = [
     "DEFAULT_BUILD_IMAGE",
     "RustBuildCache",
     "RustDockerImageFunction",
+    "RustExtension",
     "BundlingOptions",
     "CargoError",
     "CommandHooks",

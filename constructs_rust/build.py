@@ -100,6 +100,19 @@ class BuildRequest:
     """The binary's resolved dependency graph (decides which binaries may share a cargo run)."""
     error: Optional[str] = None
     done: bool = False
+    extension: bool = False
+    """A Lambda extension (``--extension``): staged as ``extensions/<binary>``."""
+
+    @property
+    def artifact_name(self) -> str:
+        """Where the binary goes in the artifact and the staged asset."""
+        return f"extensions/{self.binary}" if self.extension else "bootstrap"
+
+    def built_path(self, lambda_dir: Path) -> Path:
+        """Where cargo-lambda writes this binary under ``--lambda-dir``."""
+        if self.extension:
+            return lambda_dir / "extensions" / self.binary
+        return lambda_dir / self.binary / "bootstrap"
 
     @property
     def group_key(self) -> GroupKey:
@@ -112,6 +125,8 @@ class BuildRequest:
             scoped,
             tuple(build_settings(self.options, self.target, self.use_docker)),
             self.options.docker_network if self.use_docker else None,
+            # --extension applies to every binary of a cargo-lambda run.
+            "extension" if self.extension else "function",
         )
 
 
@@ -201,6 +216,7 @@ def _command(batch: Sequence[BuildRequest], lambda_dir: str, manifest: str) -> L
         features=first.options.features,
         no_default_features=first.options.no_default_features,
         extra_flags=first.options.effective_flags(),
+        extension=first.extension,
     )
 
 
@@ -384,13 +400,15 @@ def _batches(requests: Sequence[BuildRequest]) -> List[List[BuildRequest]]:
 
 
 def _store(request: BuildRequest, built: Path) -> None:
-    """Move one built bootstrap (plus after-build hook output) into the artifact cache."""
+    """Move one built binary (plus after-build hook output) into the artifact cache."""
     final = artifact_dir(request.workspace, request.fingerprint)
     tmp = final.parent / f".tmp-{uuid.uuid4().hex}"
     tmp.mkdir(parents=True)
     try:
-        shutil.copy2(built, tmp / "bootstrap")
-        os.chmod(tmp / "bootstrap", 0o755)
+        stored = tmp / request.artifact_name
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(built, stored)
+        os.chmod(stored, 0o755)
         hooks = request.options.command_hooks
         if hooks and hooks.after_build:
             env = dict(os.environ, INPUT_DIR=str(request.workspace.root), OUTPUT_DIR=str(tmp))
@@ -398,7 +416,7 @@ def _store(request: BuildRequest, built: Path) -> None:
         try:
             os.rename(tmp, final)
         except OSError:
-            if not (final / "bootstrap").is_file():
+            if not (final / request.artifact_name).is_file():
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -430,11 +448,13 @@ def _build_batch(batch: List[BuildRequest]) -> None:
         if code != 0:
             raise _failure(batch, code, lines)
         for request in batch:
-            built = out / request.binary / "bootstrap"
+            built = request.built_path(out)
             if not built.is_file():
                 raise ConstructsRustError(
-                    f"cargo-lambda did not produce {request.binary}/bootstrap",
-                    fix="check that the binary builds with `cargo lambda build --bin "
+                    f"cargo-lambda did not produce {built.relative_to(out).as_posix()}",
+                    fix="check that the binary builds with `cargo lambda build "
+                    + ("--extension " if request.extension else "")
+                    + "--bin "
                     + request.binary
                     + "`",
                 )
@@ -497,7 +517,7 @@ class BuildQueue:
         by_build_dir: Dict[Path, Dict[str, Path]] = {}
         for r in pending:
             final = artifact_dir(r.workspace, r.fingerprint)
-            if not (final / "bootstrap").is_file():
+            if not (final / r.artifact_name).is_file():
                 by_build_dir.setdefault(_build_dir(r.workspace), {})[r.fingerprint] = final
         if not by_build_dir:
             return
@@ -517,7 +537,7 @@ class BuildQueue:
         built: List[BuildRequest] = []
 
         def cached(request: BuildRequest) -> bool:
-            return (artifact_dir(ws, request.fingerprint) / "bootstrap").is_file()
+            return (artifact_dir(ws, request.fingerprint) / request.artifact_name).is_file()
 
         try:
             with _locked(_build_dir(ws) / ".lock"):

@@ -96,6 +96,7 @@ def plan_bundle(
     target: Target,
     options: BundlingOptions,
     construct_path: str,
+    extension: bool = False,
 ) -> BundlePlan:
     """Resolve the binary, fingerprint its inputs and return the asset code (no build yet)."""
     with timing.measure(function=True):
@@ -106,6 +107,7 @@ def plan_bundle(
             target=target,
             options=options,
             construct_path=construct_path,
+            extension=extension,
         )
 
 
@@ -117,11 +119,19 @@ def _plan(
     target: Target,
     options: BundlingOptions,
     construct_path: str,
+    extension: bool,
 ) -> BundlePlan:
     manifest = cargo.normalize_manifest_path(manifest_path)
+    # An extension is staged elsewhere in the asset (extensions/<binary>): its own identity.
+    kind = ["kind=extension"] if extension else []
     if not cdk.Stack.of(scope).bundling_required:
         standin = digest(
-            ["standin", binary_name or "", *build_settings(options, target, options.force_docker)]
+            [
+                "standin",
+                binary_name or "",
+                *build_settings(options, target, options.force_docker),
+                *kind,
+            ]
         )
         code = lambda_.Code.from_asset(
             str(manifest.parent),
@@ -151,7 +161,7 @@ def _plan(
         package=package,
         binary=binary,
         graph=graph,
-        settings=build_settings(options, target, use_docker),
+        settings=build_settings(options, target, use_docker) + kind,
         toolchain=tools,
     )
     fp = digest(inputs)
@@ -180,6 +190,7 @@ def _plan(
         graph=graph,
         asset_dir=Path(),  # known once CDK has staged the asset
         inputs=tuple(inputs),
+        extension=extension,
     )
     return BundlePlan(
         code=code, request=request, binary=binary, package_directory=package.directory
@@ -187,10 +198,11 @@ def _plan(
 
 
 def register_build(owner: Construct, plan: BundlePlan, staged_dir: Path) -> None:
-    """After CDK staged the asset: queue a build unless the staged dir already has bootstrap."""
+    """After CDK staged the asset: queue a build unless the staged dir already has the binary."""
     if plan.request is None:
         return
-    if (staged_dir / "bootstrap").is_file() and not (staged_dir / PLACEHOLDER).exists():
+    staged = staged_dir / plan.request.artifact_name
+    if staged.is_file() and not (staged_dir / PLACEHOLDER).exists():
         return
     request = replace(plan.request, asset_dir=staged_dir)
     root = owner.node.root

@@ -30,10 +30,12 @@ def cargo_lambda_build_argv(
     features: Sequence[str] = (),
     no_default_features: bool = False,
     extra_flags: Sequence[str] = (),
+    extension: bool = False,
 ) -> list[str]:
     """``cargo lambda build`` for several binaries of one workspace in one run.
 
-    cargo-lambda writes ``<lambda_dir>/<binary>/bootstrap`` for each binary.
+    cargo-lambda writes ``<lambda_dir>/<binary>/bootstrap`` for each binary, or with
+    ``extension`` (``--extension``: Lambda extensions) ``<lambda_dir>/extensions/<binary>``.
     ``--skip-target-check`` because the construct's preflight already checked the Rust std
     (cargo-lambda would otherwise try ``rustup target add``, which may prompt or download).
     """
@@ -47,6 +49,8 @@ def cargo_lambda_build_argv(
         argv += ["--features", ",".join(features)]
     if no_default_features:
         argv.append("--no-default-features")
+    if extension:
+        argv.append("--extension")
     argv += ["--lambda-dir", lambda_dir, "--skip-target-check", "--color", "never"]
     argv += list(extra_flags)
     return argv

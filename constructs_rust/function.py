@@ -42,8 +42,10 @@ def plan_rust_code(
     architecture: lambda_.Architecture,
     runtime: lambda_.Runtime,
     bundling: BundlingOptions,
+    extension: bool = False,
 ) -> BundlePlan:
-    """Validate the Rust-specific props and plan the asset (shared with the container variant)."""
+    """Validate the Rust-specific props and plan the asset (shared with the container variant
+    and RustExtension, which sets ``extension``)."""
     path = _construct_path(scope, id)
     try:
         validate_binary_name(binary_name)
@@ -56,6 +58,7 @@ def plan_rust_code(
             target=target,
             options=bundling,
             construct_path=path,
+            extension=extension,
         )
     except ConstructsRustError as exc:
         raise exc.at(path) from None
