@@ -13,6 +13,7 @@ from stacks import (
     BuildCacheStack,
     ContainerStack,
     EchoStack,
+    ExtensionStack,
     HelloHttpStack,
     MultiFunctionStack,
     PiStack,
@@ -34,6 +35,7 @@ def build_app(app: cdk.App) -> cdk.App:
     MultiFunctionStack(app, "MultiFunctionStack", env=env)
     ContainerStack(app, "ContainerStack", env=env)
     BuildCacheStack(app, "BuildCacheStack", env=env)
+    ExtensionStack(app, "ExtensionStack", env=env)
     return app
 
 

@@ -3,6 +3,7 @@
 from .build_cache import BuildCacheStack
 from .container import ContainerStack
 from .echo import EchoStack
+from .extension import ExtensionStack
 from .hello_http import HelloHttpStack
 from .multi_function import MultiFunctionStack
 from .pi import PiStack
@@ -11,6 +12,7 @@ __all__ = [
     "BuildCacheStack",
     "ContainerStack",
     "EchoStack",
+    "ExtensionStack",
     "HelloHttpStack",
     "MultiFunctionStack",
     "PiStack",

@@ -2,7 +2,7 @@
 
 from aws_cdk.assertions import Match, Template
 
-from stacks import EchoStack, HelloHttpStack, MultiFunctionStack, PiStack
+from stacks import EchoStack, ExtensionStack, HelloHttpStack, MultiFunctionStack, PiStack
 
 from ..conftest import skip_bundling_app
 
@@ -68,3 +68,20 @@ def test_multi_function_two_functions_each_with_own_log_group():
     assert len(functions) == 2
     groups = {f["Properties"]["LoggingConfig"]["LogGroup"]["Ref"] for f in functions.values()}
     assert len(groups) == 2
+
+
+def test_extension_stack_layers_the_extension_onto_echo():
+    t = _template(ExtensionStack)
+    (layer_id,) = t.find_resources("AWS::Lambda::LayerVersion")
+    t.has_resource_properties(
+        "AWS::Lambda::LayerVersion",
+        {
+            "CompatibleArchitectures": ["arm64"],
+            "CompatibleRuntimes": ["provided.al2023", "provided.al2"],
+        },
+    )
+    t.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Architectures": ["arm64"], "Handler": "bootstrap", "Layers": [{"Ref": layer_id}]},
+    )
+    t.has_output("ExtensionLayerArn", {"Value": {"Ref": layer_id}})

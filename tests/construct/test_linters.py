@@ -13,6 +13,7 @@ from stacks import (
     BuildCacheStack,
     ContainerStack,
     EchoStack,
+    ExtensionStack,
     HelloHttpStack,
     MultiFunctionStack,
     PiStack,
@@ -20,7 +21,15 @@ from stacks import (
 
 from ..conftest import skip_bundling_app
 
-STACKS = [HelloHttpStack, EchoStack, PiStack, MultiFunctionStack, ContainerStack, BuildCacheStack]
+STACKS = [
+    HelloHttpStack,
+    EchoStack,
+    PiStack,
+    MultiFunctionStack,
+    ContainerStack,
+    BuildCacheStack,
+    ExtensionStack,
+]
 
 
 @pytest.mark.parametrize("stack_class", STACKS, ids=lambda c: c.__name__)

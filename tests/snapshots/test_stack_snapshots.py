@@ -5,14 +5,21 @@ import pytest
 from aws_cdk.assertions import Template
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from stacks import BuildCacheStack, EchoStack, HelloHttpStack, MultiFunctionStack, PiStack
+from stacks import (
+    BuildCacheStack,
+    EchoStack,
+    ExtensionStack,
+    HelloHttpStack,
+    MultiFunctionStack,
+    PiStack,
+)
 
 from ..conftest import normalize_template, skip_bundling_app
 
 
 @pytest.mark.parametrize(
     "stack_class",
-    [HelloHttpStack, EchoStack, PiStack, MultiFunctionStack, BuildCacheStack],
+    [HelloHttpStack, EchoStack, PiStack, MultiFunctionStack, BuildCacheStack, ExtensionStack],
     ids=lambda c: c.__name__,
 )
 def test_example_stack_snapshot(stack_class, snapshot):
