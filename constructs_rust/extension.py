@@ -141,7 +141,7 @@ def _functions_using(layer: lambda_.LayerVersion) -> Iterator[lambda_.Function]:
         if not layers:
             continue
         stack = cdk.Stack.of(construct)
-        if stack.resolve(layer.layer_version_arn) in stack.resolve(layers):
+        if stack.resolve(layer.layer_version_arn) in (stack.resolve(layers) or []):
             yield construct
 
 
@@ -149,7 +149,7 @@ def _layers_of(function: lambda_.Function) -> List[lambda_.LayerVersion]:
     """The LayerVersions of this app that ``function`` lists (imported layers are not known)."""
     cfn = function.node.default_child
     stack = cdk.Stack.of(function)
-    arns = stack.resolve(getattr(cfn, "layers", None) or [])
+    arns = stack.resolve(getattr(cfn, "layers", None) or []) or []
     return [
         c
         for c in function.node.root.node.find_all()
