@@ -7,8 +7,8 @@ from .container import (
     ContainerBuild,
     RustDockerImageFunction,
 )
-from .extension import RustExtension
 from .errors import CargoError, ConfigurationError, ConstructsRustError, ToolchainError
+from .extension import RustExtension
 from .function import RustFunction
 from .options import (
     DEFAULT_DOCKER_IMAGE,

@@ -5,7 +5,7 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
 
-from constructs_rust import ConfigurationError, RustExtension, RustFunction
+from constructs_rust import RustExtension, RustFunction
 
 from ..conftest import LAMBDAS, skip_bundling_app
 
