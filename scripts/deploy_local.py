@@ -43,6 +43,7 @@ EXAMPLE_STACKS = [
     "PiStack",
     "MultiFunctionStack",
     "BuildCacheStack",
+    "ExtensionStack",
 ]
 
 
