@@ -121,14 +121,19 @@ def _tree_size(directory: Path) -> int:
     return total
 
 
+def _staged_dir(construct: IConstruct) -> Optional[Path]:
+    """The staged asset directory of a Function's or LayerVersion's code (None: no asset)."""
+    asset_path = getattr(construct.node.try_find_child("Code"), "asset_path", None)
+    stage = cdk.Stage.of(construct)
+    if not asset_path or stage is None:
+        return None
+    return Path(stage.asset_outdir) / str(asset_path)
+
+
 def _staged_size(construct: IConstruct) -> Optional[int]:
     """Size of a Function's or LayerVersion's staged asset directory (None: not an asset)."""
-    asset = construct.node.try_find_child("Code")
-    asset_path = getattr(asset, "asset_path", None)
-    if asset is None or not asset_path:
-        return None
-    directory = Path(cdk.Stage.of(construct).asset_outdir) / asset_path
-    return _tree_size(directory) if directory.is_dir() else None
+    directory = _staged_dir(construct)
+    return _tree_size(directory) if directory is not None and directory.is_dir() else None
 
 
 def _functions_using(layer: lambda_.LayerVersion) -> Iterator[lambda_.Function]:
@@ -162,9 +167,9 @@ class _AttachmentChecks:
     def __init__(self, extension: "RustExtension") -> None:
         self._extension = extension
 
-    def validate(self) -> list:
+    def validate(self) -> List[str]:
         ext = self._extension
-        errors = []
+        errors: List[str] = []
         queue_for(ext.node.root).run_pending()  # sizes are known once everything is built
         for function in _functions_using(ext):
             error = architecture_mismatch(
@@ -233,7 +238,7 @@ class RustExtension(lambda_.LayerVersion):
         self.binary_name: Optional[str] = plan.binary
         """The extension's binary (None when bundling was skipped and no name was given)."""
         warn_hooks(self, bundling)
-        asset = self.node.try_find_child("Code")
-        if plan.request is not None and asset is not None:
-            register_build(self, plan, Path(cdk.Stage.of(self).asset_outdir) / asset.asset_path)
+        staged = _staged_dir(self)
+        if plan.request is not None and staged is not None:
+            register_build(self, plan, staged)
         self.node.add_validation(_AttachmentChecks(self))
