@@ -47,7 +47,7 @@ _MANAGED_FLAGS = {
     "(cargo metadata reports it)",
     "--compiler": "remove it; local builds use cargo-zigbuild, Docker builds the pinned image",
     "-c": "remove it; local builds use cargo-zigbuild, Docker builds the pinned image",
-    "--extension": "remove it; build extensions with RustExtension (a layer holding extensions/<binary>)",
+    "--extension": "remove it; build extensions with RustExtension (a layer with extensions/<bin>)",
     "--internal": "remove it; internal extensions are code inside the function's own binary",
 }
 

@@ -472,7 +472,8 @@ def extension_path(extension: lambda_.LayerVersion) -> Path:
     path = staged / "extensions" / binary
     if not path.is_file() or (staged / PLACEHOLDER).exists():
         raise FileNotFoundError(
-            f"{path} is not built yet: synthesize the app first (and make sure the stack needs bundling)"
+            f"{path} is not built yet: synthesize the app first (and make sure the stack needs "
+            "bundling)"
         )
     return path
 
