@@ -42,8 +42,8 @@ PLACEHOLDER = ".constructs-rust-pending"
 _ERROR_LINES = 20
 
 #: Requests with equal keys build in one cargo-lambda run: (workspace root, package name when
-#: features scope the build to it, build settings).
-GroupKey = Tuple[str, str, Tuple[str, ...], Optional[str]]
+#: features scope the build to it, build settings, Docker network, function or extension).
+GroupKey = Tuple[str, str, Tuple[str, ...], Optional[str], str]
 
 
 def secret_digest(name: str, value: str) -> str:

@@ -30,7 +30,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
@@ -365,7 +365,7 @@ class ExtensionRegistration:
 
     name: str
     """The name it registered with (lambda-extension uses the executable's file name)."""
-    events: tuple
+    events: Tuple[str, ...]
     """The lifecycle events it registered for, e.g. ``("INVOKE", "SHUTDOWN")``."""
     spawn_to_register_seconds: Optional[float]
     """Process start → ``/extension/register``."""
@@ -390,23 +390,23 @@ class SimulatedInvoke:
 class ExtensionRun:
     """What happened in one simulated execution environment, INIT to SHUTDOWN."""
 
-    registrations: tuple
+    registrations: Tuple[ExtensionRegistration, ...]
     """``ExtensionRegistration`` per extension, in registration order."""
     runtime_init_seconds: float
     """Extensions ready → the runtime's first ``/next`` (process start included)."""
-    invocations: tuple
+    invocations: Tuple[SimulatedInvoke, ...]
     """``SimulatedInvoke`` per event, in order."""
     shutdown_acknowledged: bool
     """Every SHUTDOWN-subscribed extension asked for its next event after SHUTDOWN in time."""
     shutdown_seconds: float
     """SHUTDOWN sent → acknowledged by all (or the shutdown timeout)."""
-    telemetry: tuple
+    telemetry: Tuple[Dict[str, Any], ...]
     """Telemetry API records the simulator emitted (``{"type", "time", "record"}`` dicts)."""
     function_logs: str
     extension_logs: Dict[str, str]
     """stdout+stderr of each extension, by its file name."""
     function_exit_code: Optional[int]
-    extension_exit_codes: tuple
+    extension_exit_codes: Tuple[Optional[int], ...]
 
 
 def _harness_dir() -> Path:
@@ -466,10 +466,11 @@ def extension_path(extension: lambda_.LayerVersion) -> Path:
     """The built ``extensions/<binary>`` of a RustExtension in the synthesized cloud assembly."""
     asset = extension.node.try_find_child("Code")
     binary = getattr(extension, "binary_name", None)
-    if asset is None or not binary:
+    stage = cdk.Stage.of(extension)
+    if not isinstance(asset, s3_assets.Asset) or stage is None or not binary:
         raise ValueError(f"{extension.node.path} is not a RustExtension with a built binary")
-    staged = Path(cdk.Stage.of(extension).asset_outdir) / asset.asset_path
-    path = staged / "extensions" / binary
+    staged = Path(stage.asset_outdir) / asset.asset_path
+    path: Path = staged / "extensions" / str(binary)
     if not path.is_file() or (staged / PLACEHOLDER).exists():
         raise FileNotFoundError(
             f"{path} is not built yet: synthesize the app first (and make sure the stack needs "
