@@ -289,11 +289,22 @@ async fn main() {
     let text = std::fs::read_to_string(&path).expect("cannot read the scenario");
     let scenario: Scenario = serde_json::from_str(&text).expect("invalid scenario");
     let extensions = scenario.extensions.len();
+    let grace = Duration::from_millis(scenario.shutdown_timeout_ms);
     let mut report = Report::default();
     let mut children = Vec::new();
     match run(scenario, &mut report, &mut children).await {
         Ok(()) => report.ok = true,
         Err(error) => report.error = Some(error),
+    }
+    // The simulator counts SHUTDOWN as acknowledged once delivered; let the extensions finish
+    // their shutdown work and exit by themselves (as Lambda does until the deadline) before
+    // stopping what is left.
+    let deadline = Instant::now() + grace;
+    let first_extension = children.len().saturating_sub(extensions);
+    while Instant::now() < deadline
+        && children[first_extension..].iter_mut().any(|c| matches!(c.try_wait(), Ok(None)))
+    {
+        std::thread::sleep(Duration::from_millis(5));
     }
     let mut codes = stop(&mut children);
     if codes.len() > extensions {
