@@ -88,28 +88,6 @@ def _rel(workspace: Workspace, path: Path) -> str:
     return Path(os.path.relpath(path, workspace.root)).as_posix()
 
 
-def compute(
-    *,
-    workspace: Workspace,
-    package: Package,
-    binary: str,
-    graph: Graph,
-    settings: Iterable[str],
-    toolchain: str,
-) -> str:
-    """The fingerprint: a digest of ``explain(...)`` of the same inputs."""
-    return digest(
-        explain(
-            workspace=workspace,
-            package=package,
-            binary=binary,
-            graph=graph,
-            settings=settings,
-            toolchain=toolchain,
-        )
-    )
-
-
 def explain(
     *,
     workspace: Workspace,
@@ -119,7 +97,8 @@ def explain(
     settings: Iterable[str],
     toolchain: str,
 ) -> List[str]:
-    """Every input of the fingerprint, one readable line each (``CONSTRUCTS_RUST_EXPLAIN=1``
+    """Every input of the fingerprint, one readable line each; the fingerprint is their
+    ``cache.digest`` (``CONSTRUCTS_RUST_EXPLAIN=1``
     prints them at synth; ``history.py`` prints the lines that changed since the last synth)."""
     parts: List[str] = [VERSION, f"package={package.name}", f"binary={binary}"]
     for directory in sorted({package.directory, *graph.path_dirs}):

@@ -1,6 +1,7 @@
 """Asset hashes come from the inputs: stable across checkout paths, precise about changes."""
 
 from constructs_rust import cargo, depgraph, fingerprint
+from constructs_rust.cache import digest
 
 
 def _fp(root, manifest_rel, binary, settings=("target=x",), toolchain="tc"):
@@ -10,13 +11,15 @@ def _fp(root, manifest_rel, binary, settings=("target=x",), toolchain="tc"):
     ws = cargo.load_workspace(manifest)
     package, name = cargo.resolve_binary(ws, manifest, binary)
     graph = depgraph.dependency_graph(ws, package, triple="x86_64-unknown-linux-gnu")
-    return fingerprint.compute(
-        workspace=ws,
-        package=package,
-        binary=name,
-        graph=graph,
-        settings=settings,
-        toolchain=toolchain,
+    return digest(
+        fingerprint.explain(
+            workspace=ws,
+            package=package,
+            binary=name,
+            graph=graph,
+            settings=settings,
+            toolchain=toolchain,
+        )
     )
 
 
