@@ -88,6 +88,7 @@ def _bundling(options: BundlingOptions) -> cdk.BundlingOptions:
     )
 
 
+@timing.per_function
 def plan_bundle(
     scope: Construct,
     *,
@@ -99,28 +100,6 @@ def plan_bundle(
     extension: bool = False,
 ) -> BundlePlan:
     """Resolve the binary, fingerprint its inputs and return the asset code (no build yet)."""
-    with timing.measure(function=True):
-        return _plan(
-            scope,
-            manifest_path=manifest_path,
-            binary_name=binary_name,
-            target=target,
-            options=options,
-            construct_path=construct_path,
-            extension=extension,
-        )
-
-
-def _plan(
-    scope: Construct,
-    *,
-    manifest_path: str,
-    binary_name: Optional[str],
-    target: Target,
-    options: BundlingOptions,
-    construct_path: str,
-    extension: bool,
-) -> BundlePlan:
     manifest = cargo.normalize_manifest_path(manifest_path)
     # An extension is staged elsewhere in the asset (extensions/<binary>): its own identity.
     kind = ["kind=extension"] if extension else []

@@ -5,11 +5,17 @@ once when the synth process exits; ``bench/run.py`` reports it per function."""
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import sys
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
+
+from typing_extensions import ParamSpec
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 _total = 0.0
 _functions = 0
@@ -24,6 +30,17 @@ def measure(*, function: bool = False) -> Iterator[None]:
     finally:
         _total += time.perf_counter() - start
         _functions += int(function)
+
+
+def per_function(fn: Callable[P, R]) -> Callable[P, R]:
+    """Decorator: one call plans one function; its time counts as the library's own."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with measure(function=True):
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def _report() -> None:
