@@ -1,8 +1,11 @@
-"""RustExtension built for real (arm64, through the example app) and run
-next to a function bootstrap against lambda-simulator: registration, INVOKE, telemetry,
-SHUTDOWN (arm64 under qemu-user on x86_64 hosts)."""
+"""RustExtension built for real (arm64 through the example app, x86_64 in its own app) and run
+next to a function bootstrap against lambda-simulator (``constructs_rust.testing``):
+registration, INVOKE, telemetry, SHUTDOWN (arm64 under qemu-user on x86_64 hosts); and the
+extension's own Rust unit tests."""
 
 import json
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -91,3 +94,52 @@ def test_no_extension_means_no_registration(stack_of):
         pytest.skip(str(exc))
     assert run.registrations == ()
     assert run.invocations[0].payload == {"echo": "x x x"}
+
+
+def test_x86_64_extension_next_to_pi_digits(stack_of, tmp_path):
+    """The same extension built for x86_64 (its own app, the example workspace) runs natively
+    next to the example's x86_64 pi_digits."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_lambda as lambda_
+
+    from constructs_rust import RustExtension
+    from stacks.paths import crate
+
+    pi = stack_of("PiStack").functions["x86_64"]
+    app = cdk.App(outdir=str(tmp_path / "cdk.out"))
+    ext = RustExtension(
+        cdk.Stack(app, "X86Ext"),
+        "TelemetrySummary",
+        manifest_path=crate(),
+        binary_name="telemetry_summary",
+        architecture=lambda_.Architecture.X86_64,
+    )
+    app.synth()
+    path = extension_path(ext)
+    assert _elf_machine(path) == _ELF_MACHINE["x86_64"]
+    print(f"telemetry_summary x86_64: {path.stat().st_size} bytes")
+    try:
+        run = ExtensionSimulator(function_name="pi").run(
+            bootstrap_path(pi), [path], [{"digits": 50}, {"digits": 10}], architecture="x86_64"
+        )
+    except EmulationUnavailable as exc:
+        pytest.skip(str(exc))
+    assert [i.payload["pi"] for i in run.invocations] == [
+        "31415926535897932384626433832795028841971693993751",
+        "3141592653",
+    ]
+    _check_run(run, 2)
+
+
+def test_the_extensions_rust_unit_tests_pass():
+    """`cargo test -p telemetry_summary`: the summary arithmetic, outside any simulator."""
+    from stacks.paths import crate
+
+    proc = subprocess.run(
+        ["cargo", "test", "--locked", "-p", "telemetry_summary", "--color", "never"],
+        cwd=crate(),
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert re.search(r"test result: ok\. [1-9]\d* passed", proc.stdout), proc.stdout
