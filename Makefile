@@ -59,8 +59,11 @@ _lint:
 
 test: lint
 	@$(MAKE) --no-print-directory _test
+# Tests run on every core (pytest-xdist; tests/conftest.py keeps a module's tests, and all Docker
+# tests, on one worker). PYTEST_WORKERS=0 runs them in this process (e.g. to see prints with -s).
+PYTEST_WORKERS ?= auto
 _test:
-	python -m pytest $(PYTEST_ARGS)
+	python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # Lint, then unit and construct tests only (no Rust compilation).
 test-fast: lint

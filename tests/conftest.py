@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, List
 
 import pytest
 
@@ -17,6 +17,16 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "crates"
 LAMBDAS = ROOT / "lambdas"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
+    """Groups for pytest-xdist (`make test` runs ``-n auto --dist loadgroup``): a module's tests
+    stay on one worker, so its module fixtures (built crates, moto servers) are set up once,
+    and every Docker test shares the one worker that runs the session's private engine (one
+    data root, one kernel binfmt registration). Without xdist the marks do nothing."""
+    for item in items:
+        group = "docker" if item.get_closest_marker("docker") else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session", autouse=True)

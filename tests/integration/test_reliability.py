@@ -179,10 +179,9 @@ def test_bad_input_table(case, fixture, kwargs, fragments, copy_fixture, tmp_pat
 
 
 def test_cargo_lambda_missing_and_no_docker(copy_fixture, tmp_path, monkeypatch):
-    if _docker_engine_answers():
-        pytest.skip(
-            "a Docker engine answers here, so the build falls back to Docker instead of failing"
-        )
+    # No engine, whatever runs on this machine: the client talks to a socket nobody serves.
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    assert not _docker_engine_answers()
     monkeypatch.setattr(toolchain, "find_cargo_lambda", lambda: None)
     crate = copy_fixture("single")
     message = _synth_error(tmp_path, lambda s: RustFunction(s, "Fn", manifest_path=str(crate)))
