@@ -16,6 +16,9 @@ Scenarios, in this order:
                (one cold build serves as both the "no cache" number and the seed: this machine
                is shared, so heavy builds are kept to a minimum)
   remote-warm  CONSTRUCTS_RUST_REMOTE_CACHE (read), no sccache: downloads, runs no build
+  remote-warm+library-cache   the same, with the cold run's constructs_rust cache directory
+               restored first (what a CI job that caches ~/.cache/constructs-rust next to the
+               cargo home gets): the dependency graphs need no `cargo tree`
   sccache-warm RUSTC_WRAPPER=sccache with the seeded bucket, no artifact cache: compiles,
                but rustc may be served from sccache (different checkout path than the seed)
   sccache-same-path   (--same-path) the same, in a fresh checkout at the cold run's path
@@ -190,6 +193,26 @@ class Bench:
                 size += o["Size"]
         return {"objects": objects, "bytes": size}
 
+    def sccache_scenarios(
+        self, seed_root: Path, scc: Dict[str, str], sc_env: Dict[str, str], moto_log: Path
+    ) -> None:
+        r = self.results
+        self.sccache("--zero-stats", env=sc_env)
+        r.append(self.synth("sccache-warm", self.copy("sccache", bench.APP_CR), scc, moto_log))
+        r[-1]["sccache"] = self.sccache_stats(sc_env)
+        if self.args.same_path:
+            shutil.rmtree(seed_root)
+            self.sccache("--zero-stats", env=sc_env)
+            r.append(
+                self.synth(
+                    "sccache-same-path",
+                    self.copy("seed", bench.APP_CR, dest=seed_root),
+                    scc,
+                    moto_log,
+                )
+            )
+            r[-1]["sccache"] = self.sccache_stats(sc_env)
+
     def main(self) -> List[Dict]:
         log(f"N={self.args.n}: generating the workspace template in {self.template}")
         bench.generate_workspace(self.template, self.args.n, self.env)
@@ -230,23 +253,18 @@ class Bench:
                         moto_log,
                     )
                 )
-                self.sccache("--zero-stats", env=sc_env)
+                restored = self.copy("remote-lib", bench.APP_CR)
+                shutil.copytree(seed_root.parent / "cr-cache", restored.parent / "cr-cache")
                 r.append(
-                    self.synth("sccache-warm", self.copy("sccache", bench.APP_CR), scc, moto_log)
-                )
-                r[-1]["sccache"] = self.sccache_stats(sc_env)
-                if self.args.same_path:
-                    shutil.rmtree(seed_root)
-                    self.sccache("--zero-stats", env=sc_env)
-                    r.append(
-                        self.synth(
-                            "sccache-same-path",
-                            self.copy("seed", bench.APP_CR, dest=seed_root),
-                            scc,
-                            moto_log,
-                        )
+                    self.synth(
+                        "remote-warm+library-cache",
+                        restored,
+                        dict(aws, CONSTRUCTS_RUST_REMOTE_CACHE_MODE="read", **remote),
+                        moto_log,
                     )
-                    r[-1]["sccache"] = self.sccache_stats(sc_env)
+                )
+                if not self.args.no_sccache:
+                    self.sccache_scenarios(seed_root, scc, sc_env, moto_log)
                 r.append(self.synth("empty", self.copy("empty2", bench.APP_EMPTY), aws, moto_log))
             finally:
                 self.sccache("--stop-server", env=sc_env)
@@ -270,7 +288,6 @@ def _client(endpoint: str):  # noqa: ANN202
 def render(results: List[Dict], n: int, started: str, load: str) -> str:
     empty = statistics.median(r["time"] for r in results if r["scenario"] == "empty")
     cold = next(r for r in results if r["scenario"] == "cold")
-    remote = next((r for r in results if r["scenario"] == "remote-warm"), None)
     lines = [
         f"N = {n} functions, each scenario a fresh copy at a new absolute path with empty local "
         f"caches; one run, {started} UTC; load average (1 min) at start / end: {load}.",
@@ -301,11 +318,11 @@ def render(results: List[Dict], n: int, started: str, load: str) -> str:
             f"{fetched} | {sccell} | {r['writes']} |"
         )
     seed = cold
-    if remote:
+    for warm in (r for r in results if r["scenario"].startswith("remote-warm")):
         lines += [
             "",
-            f"**Remote artifact cache warm / empty-app synth = {remote['time'] / empty:.2f}** "
-            f"(goal ≤ 1.3); remote warm / cold = {remote['time'] / cold['time']:.3f}.",
+            f"**{warm['scenario']} / empty-app synth = {warm['time'] / empty:.2f}** "
+            f"(goal ≤ 1.3); / cold = {warm['time'] / cold['time']:.3f}.",
         ]
     lines += [
         "",
@@ -345,6 +362,11 @@ def main() -> int:
     ap.add_argument("--sccache-port", type=int, default=4391)
     ap.add_argument("--out", default="-", help="also write the markdown here")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument(
+        "--no-sccache",
+        action="store_true",
+        help="stop after the remote-warm scenarios (skip the two sccache builds)",
+    )
     ap.add_argument(
         "--same-path",
         action="store_true",

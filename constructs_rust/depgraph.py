@@ -8,9 +8,12 @@ normal,build``, which resolves features the way ``cargo build -p <package>`` doe
 dependencies excluded, platform-specific dependencies filtered by the target), and joins each
 registry or git package with its ``Cargo.lock`` entry (source and checksum).
 
-Results are cached on disk per (workspace, package, target, features) and reused while every
-input that can change them is unchanged: the ``Cargo.lock`` entries of the packages in the
-graph, the manifests of its path packages, the workspace manifest and ``.cargo/config``.
+Results are cached on disk per (workspace manifest, package, target, features), not per
+checkout path: entries hold relative paths only, so a CI runner that restores the library's
+cache directory (``~/.cache/constructs-rust``) into a checkout at another path reuses them.
+An entry is used while every input that can change it is unchanged: the ``Cargo.lock``
+entries of the packages in the graph, the manifests of its path packages, the workspace
+manifest and ``.cargo/config``.
 So ``cargo update -p X`` re-resolves only the graphs that contain X, and a warm synth runs no
 cargo at all.
 
@@ -292,7 +295,9 @@ def dependency_graphs(
         if memo_key in _memo:
             results[i] = _memo[memo_key]
             continue
-        key = cache.digest([FORMAT, *map(str, memo_key)])
+        # On disk: the workspace's identity is its manifest's content, not its absolute path.
+        portable = (_file_digest(workspace.root_manifest), *memo_key[1:])
+        key = cache.digest([FORMAT, *map(str, portable)])
         entry = cache.read_json("depgraph", key)
         if entry:
             graph = _from_json(entry["nodes"], workspace)

@@ -118,3 +118,28 @@ def test_history_names_the_inputs_that_changed(tmp_path):
         "- dep itoa 1.0.15 crates.io features=[] checksum=y",
         "+ dep itoa 1.0.19 crates.io features=[] checksum=x",
     ], "going back is explained too"
+
+
+def test_a_checkout_at_another_path_reuses_the_cached_graphs(copy_fixture, tmp_path, monkeypatch):
+    """A CI runner that restores the library cache into a checkout at a new path runs no
+    `cargo tree`: the disk cache is keyed by the workspace manifest, not the path, and the
+    cached graph's path packages are rebased onto the new checkout."""
+    monkeypatch.setenv("CONSTRUCTS_RUST_CACHE_DIR", str(tmp_path / "library-cache"))
+    graphs = []
+    for checkout in ("first", "second"):
+        cargo.forget_memo()
+        depgraph.forget_memo()
+        root = copy_fixture("workspace", checkout)
+        workspace = cargo.load_workspace(root / "Cargo.toml")
+        (package,) = [p for p in workspace.packages if p.name == "fx_api"]
+        if checkout == "second":
+
+            def no_cargo_tree(argv, **kwargs):
+                raise AssertionError(f"ran {argv}")
+
+            monkeypatch.setattr(depgraph, "run_cargo", no_cargo_tree)
+        graph = depgraph.dependency_graph(workspace, package, triple="x86_64-unknown-linux-gnu")
+        graphs.append(graph)
+        paths = sorted(n.path for n in graph.nodes if n.path is not None)
+        assert paths == [root / "members" / "api", root / "members" / "shared"]
+    assert [n.source for n in graphs[0].nodes] == [n.source for n in graphs[1].nodes]
