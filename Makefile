@@ -63,7 +63,7 @@ test: lint
 # tests, on one worker). PYTEST_WORKERS=0 runs them in this process (e.g. to see prints with -s).
 PYTEST_WORKERS ?= auto
 _test:
-	python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # Lint, then unit and construct tests only (no Rust compilation).
 test-fast: lint
