@@ -131,7 +131,12 @@ def _staged_dir(construct: IConstruct) -> Optional[Path]:
 
 
 def _staged_size(construct: IConstruct) -> Optional[int]:
-    """Size of a Function's or LayerVersion's staged asset directory (None: not an asset)."""
+    """Size of a Function's or LayerVersion's staged asset directory (None: not an asset, or
+    its stack's bundling is skipped, as in ``cdk synth -e OtherStack`` or ``cdk bootstrap``:
+    the asset path is then the SOURCE directory, e.g. a workspace root with its target/ dir,
+    whose size means nothing and which cargo may be writing at that moment)."""
+    if not cdk.Stack.of(construct).bundling_required:
+        return None
     directory = _staged_dir(construct)
     return _tree_size(directory) if directory is not None and directory.is_dir() else None
 
