@@ -78,7 +78,21 @@ def build_settings(options: BundlingOptions, target: Target, use_docker: bool) -
     ]
     if "RUSTFLAGS" not in options.environment and os.environ.get("RUSTFLAGS"):
         settings.append(f"host_rustflags={secret_digest('RUSTFLAGS', os.environ['RUSTFLAGS'])}")
+    if not use_docker:  # a local build inherits the host environment; a container does not
+        settings.extend(
+            f"host_env={name}={secret_digest(name, os.environ[name])}"
+            for name in sorted(os.environ)
+            if is_output_changing_cargo_variable(name) and name not in options.environment
+        )
     return settings
+
+
+def is_output_changing_cargo_variable(name: str) -> bool:
+    """Host variables cargo reads that change the compiled binary: profile settings
+    (``CARGO_PROFILE_RELEASE_LTO``, ``CARGO_PROFILE_RELEASE_OPT_LEVEL``...) and incremental
+    compilation (which changes code generation). The rustflags variables need no entry: the
+    build sets ``CARGO_ENCODED_RUSTFLAGS``, which makes cargo ignore all the others."""
+    return name.startswith("CARGO_PROFILE_") or name == "CARGO_INCREMENTAL"
 
 
 @dataclass(eq=False)

@@ -24,8 +24,10 @@ from ..conftest import FIXTURES
 
 pytestmark = [pytest.mark.build]
 
+# No LTO and parallel codegen: these workspaces are built many times per run (release builds
+# of the example lambdas use thin LTO; see lambdas/Cargo.toml).
 PROFILE = (
-    '[profile.release]\nopt-level = 3\nlto = "thin"\ncodegen-units = 1\npanic = "abort"\n'
+    '[profile.release]\nopt-level = 3\nlto = false\ncodegen-units = 16\npanic = "abort"\n'
     "strip = true\n"
 )
 MAIN = """\

@@ -26,6 +26,16 @@ LAYOUTS = [
 ]
 
 
+def _has_symbol_table(path) -> bool:
+    sections = subprocess.run(
+        ["readelf", "--section-headers", "--wide", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return " .symtab " in sections
+
+
 def test_every_layout_builds_and_answers(copy_fixture, tmp_path, emulator, capfd):
     app = cdk.App(outdir=str(tmp_path / "cdk.out"))
     stack = cdk.Stack(app, "Layouts")
@@ -55,6 +65,8 @@ def test_every_layout_builds_and_answers(copy_fixture, tmp_path, emulator, capfd
         assert fn.binary_name == bin_name
         path = bootstrap_path(fn)
         assert os.access(path, os.X_OK)
+        # No manifest here sets `strip`: cargo-lambda's release default (strip=symbols) applies.
+        assert not _has_symbol_table(path), f"{bin_name}: not stripped"
         event = {"n": i, "text": "héllo"}
         result = emulator.invoke(path, event)
         assert result.payload["layout"] == layout

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from constructs_rust import BundlingOptions, ConfigurationError
-from constructs_rust.build import build_settings, secret_digest
+from constructs_rust.build import build_settings, is_output_changing_cargo_variable, secret_digest
 from constructs_rust.remote_cache import (
     CONTEXT_MODE,
     CONTEXT_URL,
@@ -121,6 +121,32 @@ def test_environment_values_enter_settings_only_as_digests(monkeypatch):
     assert other != settings, "a changed value still changes the fingerprint"
     monkeypatch.setenv("RUSTFLAGS", "-C opt-level=2")
     assert build_settings(options, Target(lambda_arch="x86_64"), use_docker=False) != settings
+
+
+def test_host_cargo_profile_variables_enter_local_settings_only(monkeypatch):
+    """cargo reads CARGO_PROFILE_* from the environment a local build inherits: the same crate
+    built with CARGO_PROFILE_RELEASE_OPT_LEVEL=1 is another binary, so another fingerprint.
+    A container does not inherit the host environment, so Docker settings do not change."""
+    for name in [n for n in os.environ if is_output_changing_cargo_variable(n)]:
+        monkeypatch.delenv(name)
+    target = Target(lambda_arch="x86_64")
+    plain = {mode: build_settings(BundlingOptions(), target, mode) for mode in (False, True)}
+    monkeypatch.setenv("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1")
+    monkeypatch.setenv("CARGO_INCREMENTAL", "1")
+    monkeypatch.setenv("CARGO_TERM_COLOR", "never")  # output formatting: not an input
+    local = build_settings(BundlingOptions(), target, use_docker=False)
+    assert local == plain[False] + [
+        "host_env=CARGO_INCREMENTAL=" + secret_digest("CARGO_INCREMENTAL", "1"),
+        "host_env=CARGO_PROFILE_RELEASE_OPT_LEVEL="
+        + secret_digest("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1"),
+    ]
+    assert build_settings(BundlingOptions(), target, use_docker=True) == plain[True]
+    # A value the options set themselves is fingerprinted (and wins) there, not twice.
+    explicit = BundlingOptions(environment={"CARGO_PROFILE_RELEASE_OPT_LEVEL": "1"})
+    assert not any(
+        s.startswith("host_env=CARGO_PROFILE_RELEASE_OPT_LEVEL")
+        for s in build_settings(explicit, target, use_docker=False)
+    )
 
 
 def test_explain_output_shows_no_environment_value(copy_fixture, monkeypatch, capfd):
