@@ -19,19 +19,53 @@ FIXTURES = ROOT / "tests" / "fixtures" / "crates"
 LAMBDAS = ROOT / "lambdas"
 
 
+#: Test scopes that take longest (worker time measured with ``--durations``, warm and right after
+#: a fresh clone's ``make synth``), most expensive first. xdist hands scopes out in this order
+#: and the cheap ones fill in behind them; its own order (most tests first) left one-test modules
+#: like the wheel or deploy test for the end, on one worker while the other idled.
+HEAVIEST_FIRST = (
+    "tests/integration/test_extension.py",  # cold after `make synth`: x86_64 build, cargo test
+    "tests/docker",
+    "tests/integration/test_reliability.py",
+    "tests/integration/test_remote_cache.py",
+    "tests/deploy/test_deploy_local.py",
+    "tests/integration/test_layouts.py",
+    "tests/deploy/test_deploy_extension.py",
+    "tests/integration/test_wheel.py",
+    "tests/integration/test_hash_precision.py",
+    "tests/integration/test_cli.py",
+)
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """How pytest-xdist splits the suite (`make test` runs ``-n auto``): by test module, so a
     module's fixtures (built crates, moto servers) are set up once, and all of ``tests/docker``
     as ONE unit on one worker, which runs the session's private engine (one data root, one
-    kernel binfmt registration for the session). (``--dist loadgroup`` would do this with
-    marks, but xdist 3.8 cannot re-key pytest 9's node ids, so its groups are ignored.)"""
+    kernel binfmt registration for the session); ``HEAVIEST_FIRST`` scopes first. (``--dist
+    loadgroup`` would do the grouping with marks, but xdist 3.8 cannot re-key pytest 9's node
+    ids, so its groups are ignored.)"""
+    from collections import OrderedDict
+
     from xdist.scheduler import LoadScopeScheduling
 
+    def rank(scope: str) -> int:
+        return HEAVIEST_FIRST.index(scope) if scope in HEAVIEST_FIRST else len(HEAVIEST_FIRST)
+
     class ModuleScheduling(LoadScopeScheduling):
+        ordered = False
+
         def _split_scope(self, nodeid: str) -> str:
             if nodeid.startswith("tests/docker/"):
                 return "tests/docker"
             return nodeid.split("::", 1)[0]
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if not self.ordered:  # once, before the first unit goes out (sorted() is stable)
+                self.workqueue = OrderedDict(
+                    sorted(self.workqueue.items(), key=lambda u: rank(u[0]))
+                )
+                self.ordered = True
+            super()._assign_work_unit(node)
 
     return ModuleScheduling(config, log)
 
