@@ -81,18 +81,32 @@ def build_settings(options: BundlingOptions, target: Target, use_docker: bool) -
     if not use_docker:  # a local build inherits the host environment; a container does not
         settings.extend(
             f"host_env={name}={secret_digest(name, os.environ[name])}"
-            for name in sorted(os.environ)
-            if is_output_changing_cargo_variable(name) and name not in options.environment
+            for name in output_changing_host_variables(options)
         )
     return settings
 
 
-def is_output_changing_cargo_variable(name: str) -> bool:
-    """Host variables cargo reads that change the compiled binary: profile settings
-    (``CARGO_PROFILE_RELEASE_LTO``, ``CARGO_PROFILE_RELEASE_OPT_LEVEL``...) and incremental
-    compilation (which changes code generation). The rustflags variables need no entry: the
-    build sets ``CARGO_ENCODED_RUSTFLAGS``, which makes cargo ignore all the others."""
-    return name.startswith("CARGO_PROFILE_") or name == "CARGO_INCREMENTAL"
+#: Cargo's default for incremental compilation per built-in profile (``CARGO_INCREMENTAL``).
+_INCREMENTAL_DEFAULT = {"release": "0", "dev": "1"}
+
+
+def output_changing_host_variables(options: BundlingOptions) -> List[str]:
+    """Host variables a local build inherits that change the binary of ``options.profile``:
+    that profile's ``CARGO_PROFILE_<NAME>_*`` (a custom profile's also ``RELEASE``/``DEV``,
+    which it may inherit), and ``CARGO_INCREMENTAL`` where it differs from the profile's
+    default. Others stay out, so a CI runner's usual ``CARGO_INCREMENTAL=0`` or
+    ``CARGO_PROFILE_DEV_DEBUG=0`` does not split a team's release hashes. The rustflags
+    variables need no entry: the build sets ``CARGO_ENCODED_RUSTFLAGS``, which makes cargo
+    ignore all the others (``RUSTFLAGS`` is fingerprinted above, as the build uses it)."""
+    profiles = [options.profile.upper().replace("-", "_")]
+    if options.profile not in _INCREMENTAL_DEFAULT:
+        profiles += ["RELEASE", "DEV"]
+    prefixes = tuple(f"CARGO_PROFILE_{p}_" for p in profiles)
+    names = [name for name in os.environ if name.startswith(prefixes)]
+    incremental = os.environ.get("CARGO_INCREMENTAL")
+    if incremental is not None and incremental != _INCREMENTAL_DEFAULT.get(options.profile):
+        names.append("CARGO_INCREMENTAL")
+    return sorted(name for name in names if name not in options.environment)
 
 
 @dataclass(eq=False)

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from constructs_rust import BundlingOptions, ConfigurationError
-from constructs_rust.build import build_settings, is_output_changing_cargo_variable, secret_digest
+from constructs_rust.build import build_settings, secret_digest
 from constructs_rust.remote_cache import (
     CONTEXT_MODE,
     CONTEXT_URL,
@@ -123,30 +123,49 @@ def test_environment_values_enter_settings_only_as_digests(monkeypatch):
     assert build_settings(options, Target(lambda_arch="x86_64"), use_docker=False) != settings
 
 
-def test_host_cargo_profile_variables_enter_local_settings_only(monkeypatch):
+def test_host_cargo_variables_of_the_built_profile_enter_local_settings(monkeypatch):
     """cargo reads CARGO_PROFILE_* from the environment a local build inherits: the same crate
     built with CARGO_PROFILE_RELEASE_OPT_LEVEL=1 is another binary, so another fingerprint.
-    A container does not inherit the host environment, so Docker settings do not change."""
-    for name in [n for n in os.environ if is_output_changing_cargo_variable(n)]:
+    Variables that cannot change a release binary stay out (CI runners set them), and a
+    container does not inherit the host environment at all."""
+    for name in [n for n in os.environ if n.startswith("CARGO_PROFILE_")]:
         monkeypatch.delenv(name)
+    monkeypatch.delenv("CARGO_INCREMENTAL", raising=False)
     target = Target(lambda_arch="x86_64")
-    plain = {mode: build_settings(BundlingOptions(), target, mode) for mode in (False, True)}
+
+    def settings(use_docker: bool = False, **options) -> list:
+        return build_settings(BundlingOptions(**options), target, use_docker)
+
+    plain, plain_docker = settings(), settings(use_docker=True)
     monkeypatch.setenv("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1")
-    monkeypatch.setenv("CARGO_INCREMENTAL", "1")
-    monkeypatch.setenv("CARGO_TERM_COLOR", "never")  # output formatting: not an input
-    local = build_settings(BundlingOptions(), target, use_docker=False)
-    assert local == plain[False] + [
-        "host_env=CARGO_INCREMENTAL=" + secret_digest("CARGO_INCREMENTAL", "1"),
-        "host_env=CARGO_PROFILE_RELEASE_OPT_LEVEL="
-        + secret_digest("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1"),
-    ]
-    assert build_settings(BundlingOptions(), target, use_docker=True) == plain[True]
-    # A value the options set themselves is fingerprinted (and wins) there, not twice.
-    explicit = BundlingOptions(environment={"CARGO_PROFILE_RELEASE_OPT_LEVEL": "1"})
-    assert not any(
-        s.startswith("host_env=CARGO_PROFILE_RELEASE_OPT_LEVEL")
-        for s in build_settings(explicit, target, use_docker=False)
+    monkeypatch.setenv("CARGO_PROFILE_DEV_DEBUG", "0")  # another profile
+    monkeypatch.setenv("CARGO_INCREMENTAL", "0")  # release's default anyway
+    monkeypatch.setenv("CARGO_TERM_COLOR", "never")  # output formatting
+    opt_level = "host_env=CARGO_PROFILE_RELEASE_OPT_LEVEL=" + secret_digest(
+        "CARGO_PROFILE_RELEASE_OPT_LEVEL", "1"
     )
+    assert settings() == plain + [opt_level]
+    assert settings(use_docker=True) == plain_docker
+    monkeypatch.setenv("CARGO_INCREMENTAL", "1")  # turns it on for release
+    incremental = "host_env=CARGO_INCREMENTAL=" + secret_digest("CARGO_INCREMENTAL", "1")
+    assert settings() == plain + [incremental, opt_level]
+    # dev: its own variables, and CARGO_INCREMENTAL=1 is its default
+    dev = settings(profile="dev")
+    assert [s for s in dev if s.startswith("host_env=")] == [
+        "host_env=CARGO_PROFILE_DEV_DEBUG=" + secret_digest("CARGO_PROFILE_DEV_DEBUG", "0")
+    ]
+    # a custom profile may inherit release or dev: both count, as do its own
+    monkeypatch.setenv("CARGO_PROFILE_LAMBDA_STRIP", "true")
+    custom = [s.split("=")[1] for s in settings(profile="lambda") if s.startswith("host_env=")]
+    assert custom == [
+        "CARGO_INCREMENTAL",
+        "CARGO_PROFILE_DEV_DEBUG",
+        "CARGO_PROFILE_LAMBDA_STRIP",
+        "CARGO_PROFILE_RELEASE_OPT_LEVEL",
+    ]
+    # A value the options set themselves is fingerprinted (and wins) there, not twice.
+    explicit = settings(environment={"CARGO_PROFILE_RELEASE_OPT_LEVEL": "1"})
+    assert opt_level not in explicit and not any("host_env=CARGO_PROFILE" in s for s in explicit)
 
 
 def test_explain_output_shows_no_environment_value(copy_fixture, monkeypatch, capfd):
