@@ -236,6 +236,23 @@ def test_feature_unification_never_changes_a_binary(tmp_path, calls, monkeypatch
     assert b_unified["a"] != b_alone["a"], "control: unified features would change a's bytes"
 
 
+def test_a_host_profile_variable_is_a_new_hash_not_a_stale_cache_hit(tmp_path, calls, monkeypatch):
+    """CARGO_PROFILE_RELEASE_OPT_LEVEL in the host environment changes what cargo builds; with
+    it out of the fingerprint the second synth would have served the first binary from the
+    artifact cache under the same hash."""
+    monkeypatch.delenv("CARGO_PROFILE_RELEASE_OPT_LEVEL", raising=False)
+    ws = make_workspace(tmp_path / "ws", {"c": MEMBERS["c"]})
+    h1, b1 = synth(ws, "c", tmp_path / "o1")
+    calls.take()
+    monkeypatch.setenv("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0")  # overrides the manifest's 3
+    h2, b2 = synth(ws, "c", tmp_path / "o2")
+    assert len(Calls.builds(calls.take())) == 1, "rebuilt"
+    assert h2["c"] != h1["c"] and b2["c"] != b1["c"]
+    monkeypatch.delenv("CARGO_PROFILE_RELEASE_OPT_LEVEL")
+    h3, b3 = synth(ws, "c", tmp_path / "o3")
+    assert (h3, b3) == (h1, b1) and Calls.builds(calls.take()) == [], "back to the cached one"
+
+
 def test_offline_resolve_writes_the_lock_from_downloaded_crates(tmp_path, monkeypatch, capfd):
     ws = make_workspace(tmp_path / "ws")
     subprocess.run(["cargo", "fetch"], cwd=ws, check=True, capture_output=True)

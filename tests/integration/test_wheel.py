@@ -77,6 +77,8 @@ def test_the_wheel_installs_and_synthesizes_in_a_fresh_venv(tmp_path: Path) -> N
     names = zipfile.ZipFile(wheel).namelist()
     assert "constructs_rust/py.typed" in names
     assert "constructs_rust/testing.py" in names
+    for harness_file in ("Cargo.toml", "Cargo.lock", "src/main.rs"):  # ExtensionSimulator's
+        assert f"constructs_rust/extension_harness/{harness_file}" in names
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert tops == {"constructs_rust"}, tops  # no stacks/, tests/, app.py
 
