@@ -60,7 +60,8 @@ _lint:
 test: lint
 	@$(MAKE) --no-print-directory _test
 # Tests run on every core (pytest-xdist; tests/conftest.py keeps a module's tests, and all Docker
-# tests, on one worker). PYTEST_WORKERS=0 runs them in this process (e.g. to see prints with -s).
+# tests, on one worker, longest modules first). PYTEST_WORKERS=0 runs them in this process (e.g.
+# to see prints with -s).
 PYTEST_WORKERS ?= auto
 _test:
 	python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)

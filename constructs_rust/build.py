@@ -49,9 +49,10 @@ GroupKey = Tuple[str, str, Tuple[str, ...], Optional[str], str]
 def secret_digest(name: str, value: str) -> str:
     """How a build-environment VALUE enters the fingerprint: a digest, never the value.
 
-    Values of ``BundlingOptions.environment`` and the host's ``RUSTFLAGS`` can be secrets
-    (private-registry tokens); the fingerprint lines end up in the remote cache's manifest and
-    in ``CONSTRUCTS_RUST_EXPLAIN`` output, so only this digest (salted with the name) appears.
+    Values of ``BundlingOptions.environment`` and of host variables (``RUSTFLAGS``,
+    ``output_changing_host_variables``) can be secrets (private-registry tokens); the
+    fingerprint lines end up in the remote cache's manifest and in ``CONSTRUCTS_RUST_EXPLAIN``
+    output, so only this digest (salted with the name) appears.
     """
     return "sha256:" + digest(["constructs-rust-env-v1", name, value])[:32]
 
@@ -86,8 +87,9 @@ def build_settings(options: BundlingOptions, target: Target, use_docker: bool) -
     return settings
 
 
-#: Cargo's default for incremental compilation per built-in profile (``CARGO_INCREMENTAL``).
-_INCREMENTAL_DEFAULT = {"release": "0", "dev": "1"}
+#: The built-in profiles ``cargo lambda build`` uses, with cargo's default for incremental
+#: compilation in each (the value ``CARGO_INCREMENTAL`` would have to differ from).
+_BUILT_IN_PROFILES = {"release": "0", "dev": "1"}
 
 
 def output_changing_host_variables(options: BundlingOptions) -> List[str]:
@@ -99,12 +101,12 @@ def output_changing_host_variables(options: BundlingOptions) -> List[str]:
     variables need no entry: the build sets ``CARGO_ENCODED_RUSTFLAGS``, which makes cargo
     ignore all the others (``RUSTFLAGS`` is fingerprinted above, as the build uses it)."""
     profiles = [options.profile.upper().replace("-", "_")]
-    if options.profile not in _INCREMENTAL_DEFAULT:
+    if options.profile not in _BUILT_IN_PROFILES:
         profiles += ["RELEASE", "DEV"]
     prefixes = tuple(f"CARGO_PROFILE_{p}_" for p in profiles)
     names = [name for name in os.environ if name.startswith(prefixes)]
     incremental = os.environ.get("CARGO_INCREMENTAL")
-    if incremental is not None and incremental != _INCREMENTAL_DEFAULT.get(options.profile):
+    if incremental is not None and incremental != _BUILT_IN_PROFILES.get(options.profile):
         names.append("CARGO_INCREMENTAL")
     return sorted(name for name in names if name not in options.environment)
 
