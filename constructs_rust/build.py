@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 import weakref
 from contextlib import ExitStack, contextmanager
@@ -28,11 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
-from . import commands, remote_cache, timing, toolchain
-from .cache import digest
+from . import cargo_config, commands, inputs, remote_cache, timing, toolchain
 from .cargo import Package, Workspace
 from .depgraph import Graph, conflicts
 from .errors import ConfigurationError, ConstructsRustError, ToolchainError
+from .inputs import Inputs, Record
 from .options import BundlingOptions
 from .remote_cache import RemoteCache
 from .targets import Target, host_docker_platform
@@ -46,71 +47,6 @@ _ERROR_LINES = 20
 GroupKey = Tuple[str, str, Tuple[str, ...], Optional[str], str]
 
 
-def secret_digest(name: str, value: str) -> str:
-    """How a build-environment VALUE enters the fingerprint: a digest, never the value.
-
-    Values of ``BundlingOptions.environment`` and of host variables (``RUSTFLAGS``,
-    ``output_changing_host_variables``) can be secrets (private-registry tokens); the
-    fingerprint lines end up in the remote cache's manifest and in ``CONSTRUCTS_RUST_EXPLAIN``
-    output, so only this digest (salted with the name) appears.
-    """
-    return "sha256:" + digest(["constructs-rust-env-v1", name, value])[:32]
-
-
-def build_settings(options: BundlingOptions, target: Target, use_docker: bool) -> List[str]:
-    """Everything about HOW a binary is built, as stable strings (grouping key + fingerprint).
-
-    Environment variable NAMES appear in clear, their VALUES only as ``secret_digest``.
-    """
-    hooks = options.command_hooks
-    settings = [
-        f"target={target.cargo_lambda_target}",
-        f"profile={options.profile}",
-        f"features={','.join(sorted(options.features))}",
-        f"no_default_features={options.no_default_features}",
-        f"flags={chr(31).join(options.effective_flags())}",
-        "environment="
-        + chr(31).join(
-            f"{k}={secret_digest(k, v)}" for k, v in sorted(options.environment.items())
-        ),
-        "before_build=" + chr(31).join(hooks.before_build if hooks else ()),
-        "after_build=" + chr(31).join(hooks.after_build if hooks else ()),
-        f"mode={'docker ' + options.docker_image if use_docker else 'local'}",
-    ]
-    if "RUSTFLAGS" not in options.environment and os.environ.get("RUSTFLAGS"):
-        settings.append(f"host_rustflags={secret_digest('RUSTFLAGS', os.environ['RUSTFLAGS'])}")
-    if not use_docker:  # a local build inherits the host environment; a container does not
-        settings.extend(
-            f"host_env={name}={secret_digest(name, os.environ[name])}"
-            for name in output_changing_host_variables(options)
-        )
-    return settings
-
-
-#: The built-in profiles ``cargo lambda build`` uses, with cargo's default for incremental
-#: compilation in each (the value ``CARGO_INCREMENTAL`` would have to differ from).
-_BUILT_IN_PROFILES = {"release": "0", "dev": "1"}
-
-
-def output_changing_host_variables(options: BundlingOptions) -> List[str]:
-    """Host variables a local build inherits that change the binary of ``options.profile``:
-    that profile's ``CARGO_PROFILE_<NAME>_*`` (a custom profile's also ``RELEASE``/``DEV``,
-    which it may inherit), and ``CARGO_INCREMENTAL`` where it differs from the profile's
-    default. Others stay out, so a CI runner's usual ``CARGO_INCREMENTAL=0`` or
-    ``CARGO_PROFILE_DEV_DEBUG=0`` does not split a team's release hashes. The rustflags
-    variables need no entry: the build sets ``CARGO_ENCODED_RUSTFLAGS``, which makes cargo
-    ignore all the others (``RUSTFLAGS`` is fingerprinted above, as the build uses it)."""
-    profiles = [options.profile.upper().replace("-", "_")]
-    if options.profile not in _BUILT_IN_PROFILES:
-        profiles += ["RELEASE", "DEV"]
-    prefixes = tuple(f"CARGO_PROFILE_{p}_" for p in profiles)
-    names = [name for name in os.environ if name.startswith(prefixes)]
-    incremental = os.environ.get("CARGO_INCREMENTAL")
-    if incremental is not None and incremental != _BUILT_IN_PROFILES.get(options.profile):
-        names.append("CARGO_INCREMENTAL")
-    return sorted(name for name in names if name not in options.environment)
-
-
 @dataclass(eq=False)
 class BuildRequest:
     """One function's binary, to be placed in its staged asset directory."""
@@ -122,16 +58,21 @@ class BuildRequest:
     target: Target
     options: BundlingOptions
     use_docker: bool
-    fingerprint: str
-    asset_dir: Path
-    inputs: Tuple[str, ...] = ()
-    """The fingerprint's input lines (written to the remote cache's manifest)."""
-    graph: Optional[Graph] = None
+    inputs: Inputs
+    """Every input line; the fingerprint is their digest (written to the remote manifest)."""
+    slot: str
+    """The binary built this way by this construct (``inputs.slot``)."""
+    graph: Graph
     """The binary's resolved dependency graph (decides which binaries may share a cargo run)."""
+    asset_dir: Path = Path()
     error: Optional[str] = None
     done: bool = False
     extension: bool = False
     """A Lambda extension (``--extension``): staged as ``extensions/<binary>``."""
+
+    @property
+    def fingerprint(self) -> str:
+        return self.inputs.fingerprint
 
     @property
     def artifact_name(self) -> str:
@@ -153,7 +94,7 @@ class BuildRequest:
         return (
             str(self.workspace.root),
             scoped,
-            tuple(build_settings(self.options, self.target, self.use_docker)),
+            tuple(inputs.build_settings(self.options, self.target, self.use_docker)),
             self.options.docker_network if self.use_docker else None,
             # --extension applies to every binary of a cargo-lambda run.
             "extension" if self.extension else "function",
@@ -221,16 +162,26 @@ def _run_hooks(hook_commands: Sequence[str], *, cwd: Path, env: Dict[str, str], 
             )
 
 
-def _cargo_home() -> str:
-    return os.environ.get("CARGO_HOME") or os.path.join(os.path.expanduser("~"), ".cargo")
-
-
-def _rustflags(options: BundlingOptions, target: Target, remaps: Sequence[Tuple[str, str]]) -> str:
-    user = options.environment.get("RUSTFLAGS", os.environ.get("RUSTFLAGS", ""))
+def _rustflags(
+    options: BundlingOptions,
+    target: Target,
+    remaps: Sequence[Tuple[str, str]],
+    *,
+    use_docker: bool,
+    root: Path,
+) -> str:
+    """``CARGO_ENCODED_RUSTFLAGS`` of a build: the user's own rustflags first, resolved the way
+    cargo would (a build in Docker sees only ``options.environment`` and the workspace's own
+    config file), then the library's target-cpu and path remaps. Setting this variable makes
+    cargo ignore every other rustflags source, so nothing the user configured may be left out."""
+    environ = dict(options.environment) if use_docker else {**os.environ, **options.environment}
+    files = cargo_config.config_files(root, include_outside=not use_docker)
+    cfgs = cargo_config.target_cfgs(toolchain.rustc_command(), target.triple)
+    user = cargo_config.effective_rustflags(files, triple=target.triple, environ=environ, cfgs=cfgs)
     return commands.encoded_rustflags(
         remaps=remaps,
         target_cpu=target.target_cpu if options.profile == "release" else "",
-        user_flags=user.split(),
+        user_flags=user,
     )
 
 
@@ -250,28 +201,40 @@ def _command(batch: Sequence[BuildRequest], lambda_dir: str, manifest: str) -> L
     )
 
 
-def local_remaps(ws: Workspace) -> List[Tuple[str, str]]:
-    """``--remap-path-prefix`` pairs for a local build: the cargo home, the workspace root and
-    every path package outside it (``../../lambda-runtime`` → ``/workspace/../../lambda-runtime``),
-    so no host path ends up in the binary. rustc applies the LAST matching pair, so the most
-    specific (longest) host paths come last."""
-    pairs = [(_cargo_home(), commands.CONTAINER_CARGO_HOME)]
+def local_remaps(ws: Workspace, target_dir: Optional[Path] = None) -> List[Tuple[str, str]]:
+    """``--remap-path-prefix`` pairs for a local build: the cargo home, the workspace root,
+    every path package outside it (``../../lambda-runtime`` → ``/workspace/../../lambda-runtime``)
+    and the target dir (generated sources), so no host path ends up in the binary and a build in
+    another target dir (``CONSTRUCTS_RUST_VERIFY``) gives the same bytes. rustc applies the LAST
+    matching pair, so the most specific (longest) host paths come last."""
+    pairs = [(str(cargo_config.cargo_home()), commands.CONTAINER_CARGO_HOME)]
     pairs.append((str(ws.root), commands.CONTAINER_WORKSPACE))
     for outside in ws.outside_roots():
         rel = Path(os.path.relpath(outside, ws.root)).as_posix()
         pairs.append((str(outside), f"{commands.CONTAINER_WORKSPACE}/{rel}"))
+    pairs.append((str(target_dir or ws.target_dir), commands.CONTAINER_TARGET_DIR))
     return sorted(pairs, key=lambda pair: len(pair[0]))
 
 
-def local_invocation(batch: Sequence[BuildRequest], out: Path) -> Tuple[List[str], Dict[str, str]]:
+def local_invocation(
+    batch: Sequence[BuildRequest], out: Path, target_dir: Optional[Path] = None
+) -> Tuple[List[str], Dict[str, str]]:
     first = batch[0]
     ws = first.workspace
     zig = toolchain.preflight_local(first.target, ws.root)
     env = dict(os.environ)
     env.update(first.options.environment)
     env.update(zig.env)
+    env["CARGO_ENCODED_RUSTFLAGS"] = _rustflags(
+        first.options,
+        first.target,
+        local_remaps(ws, target_dir),
+        use_docker=False,
+        root=ws.root,
+    )
     env.pop("RUSTFLAGS", None)
-    env["CARGO_ENCODED_RUSTFLAGS"] = _rustflags(first.options, first.target, local_remaps(ws))
+    if target_dir is not None:
+        env["CARGO_TARGET_DIR"] = str(target_dir)
     cargo_lambda = toolchain.find_cargo_lambda()
     if cargo_lambda and not shutil.which("cargo-lambda"):
         env["PATH"] = os.path.dirname(cargo_lambda) + os.pathsep + env.get("PATH", "")
@@ -305,7 +268,9 @@ _DOCKER_RUN_FAILURES = {
 _OUTSIDE_FILE_ERRORS = ("couldn't read", "couldn't find file", "file not found for module")
 
 
-def docker_invocation(batch: Sequence[BuildRequest], out: Path) -> Tuple[List[str], Dict[str, str]]:
+def docker_invocation(
+    batch: Sequence[BuildRequest], out: Path, target_dir: Optional[Path] = None
+) -> Tuple[List[str], Dict[str, str]]:
     first = batch[0]
     ws = first.workspace
     try:
@@ -344,6 +309,11 @@ def docker_invocation(batch: Sequence[BuildRequest], out: Path) -> Tuple[List[st
         if first.options.docker_cargo_cache
         else f"{commands.CONTAINER_BUILD_DIR}/tool-cache"
     )
+    container_target = (
+        f"{commands.CONTAINER_BUILD_DIR}/{target_dir.relative_to(build_dir).as_posix()}"
+        if target_dir is not None
+        else commands.CONTAINER_TARGET_DIR
+    )
     environment = dict(first.options.environment)
     environment.update(
         {
@@ -351,15 +321,22 @@ def docker_invocation(batch: Sequence[BuildRequest], out: Path) -> Tuple[List[st
             "HOME": "/tmp",
             "XDG_CACHE_HOME": tool_cache,
             "ZIG_GLOBAL_CACHE_DIR": f"{tool_cache}/zig",
-            "CARGO_TARGET_DIR": commands.CONTAINER_TARGET_DIR,
+            "CARGO_TARGET_DIR": container_target,
             # Whatever the cargo home inside the container, the binary records /cargo (as a
             # local build does), so docker_cargo_cache cannot change the bytes.
             "CARGO_ENCODED_RUSTFLAGS": _rustflags(
                 first.options,
                 first.target,
-                [(cargo_home, commands.CONTAINER_CARGO_HOME)]
-                if cargo_home != commands.CONTAINER_CARGO_HOME
-                else [],
+                [
+                    (inside, mapped)
+                    for inside, mapped in (
+                        (cargo_home, commands.CONTAINER_CARGO_HOME),
+                        (container_target, commands.CONTAINER_TARGET_DIR),
+                    )
+                    if inside != mapped
+                ],
+                use_docker=True,
+                root=ws.root,
             ),
         }
     )
@@ -452,7 +429,112 @@ def _store(request: BuildRequest, built: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _build_batch(batch: List[BuildRequest]) -> None:
+#: ``CONSTRUCTS_RUST_VERIFY=1``: every function is rebuilt from clean (a fresh target dir) and
+#: compared with its cached artifact (local or remote); a difference fails the synth.
+ENV_VERIFY = "CONSTRUCTS_RUST_VERIFY"
+_MAX_ATTEMPTS = 3
+
+
+def verifying() -> bool:
+    return os.environ.get(ENV_VERIFY, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def _cargo_target_dir(request: BuildRequest, verify_dir: Optional[Path]) -> Path:
+    """The host path of the target dir a build of ``request`` writes."""
+    if verify_dir is not None:
+        return verify_dir
+    if request.use_docker:
+        return _build_dir(request.workspace) / Path(commands.CONTAINER_TARGET_DIR).name
+    return request.workspace.target_dir
+
+
+def _learn(request: BuildRequest, target_dir: Path, started: float) -> List[str]:
+    """Record what the build of ``request`` read (cargo's dep-info and build-script outputs);
+    a request planned without a record gets its final fingerprint here. Returns the files
+    that changed while cargo ran (the binary may predate them: build again)."""
+    ws = request.workspace
+    place = inputs.build_place(
+        workspace=ws,
+        target=request.target,
+        options=request.options,
+        use_docker=request.use_docker,
+        target_dir=target_dir,
+    )
+    discovered, racing = inputs.discover(
+        place,
+        workspace=ws,
+        package=request.package,
+        binary=request.binary,
+        graph=request.graph,
+        build_started=started,
+    )
+    if racing:
+        return racing
+    used = request.inputs.record
+    if used is None:
+        request.inputs = request.inputs.with_record(
+            ws, discovered, request.options, request.use_docker
+        )
+        used = discovered
+    elif not used.covers(discovered):
+        new = sorted(set(discovered.files) - set(used.files)) + sorted(
+            f"${name}" for name in set(discovered.env) - set(used.env)
+        )
+        _say(
+            f"{request.construct_path}: the build read inputs its asset hash did not cover yet "
+            f"({', '.join(new[:5])}{', …' if len(new) > 5 else ''}): the binary is fresh, and "
+            "from the next synth on they are part of its hash"
+        )
+        used = used.union(discovered)
+    inputs.write_record(ws, request.inputs.static_key, request.slot, used, discovered)
+    return []
+
+
+def _compare(request: BuildRequest, built: Path) -> None:
+    """Verify mode: the cached artifact must be the bytes a clean build gives."""
+    final = artifact_dir(request.workspace, request.fingerprint)
+    cached = final / request.artifact_name
+    if cached.read_bytes() == built.read_bytes():
+        _say(f"verified {request.construct_path}: the cached artifact equals a clean build")
+        return
+    shutil.rmtree(final, ignore_errors=True)
+    _store(request, built)
+    request.error = (
+        f"{ENV_VERIFY}: the cached artifact {request.fingerprint[:12]}… of "
+        f"{request.construct_path} differs from a clean build of the same inputs (a stale "
+        "cache entry). The clean build replaced it locally. Fix: find what the cache entry was "
+        "built from (its inputs are in the remote manifest or target/constructs-rust/inputs/) "
+        "and report the input the hash missed; remote entries under that fingerprint must be "
+        "deleted"
+    )
+
+
+def _build_batch(batch: List[BuildRequest], *, verify: bool = False) -> None:
+    """One cargo-lambda run for ``batch``; outputs go to the artifact cache (or, verifying,
+    are compared with it). A file edited while cargo ran means building again."""
+    first = batch[0]
+    ws = first.workspace
+    verify_dir = _build_dir(ws) / f"verify-target-{uuid.uuid4().hex}" if verify else None
+    try:
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            racing = _run_once(batch, verify_dir)
+            if not racing:
+                return
+            _say(
+                f"{', '.join(racing[:5])} changed while cargo ran "
+                f"(attempt {attempt}/{_MAX_ATTEMPTS}): building again"
+            )
+        raise ConstructsRustError(
+            "inputs kept changing while cargo ran: " + ", ".join(racing[:5]),
+            fix="synthesize again once the files stop changing (an editor or generator writing "
+            "them?)",
+        )
+    finally:
+        if verify_dir is not None:
+            shutil.rmtree(verify_dir, ignore_errors=True)
+
+
+def _run_once(batch: List[BuildRequest], verify_dir: Optional[Path]) -> List[str]:
     first = batch[0]
     ws = first.workspace
     out = _build_dir(ws) / "lambda-out" / uuid.uuid4().hex
@@ -463,20 +545,23 @@ def _build_batch(batch: List[BuildRequest]) -> None:
             env = dict(os.environ, INPUT_DIR=str(ws.root))
             _run_hooks(hooks.before_build, cwd=ws.root, env=env, what="before-build")
         if first.use_docker:
-            argv, env = docker_invocation(batch, out)
+            argv, env = docker_invocation(batch, out, verify_dir)
         else:
-            argv, env = local_invocation(batch, out)
+            argv, env = local_invocation(batch, out, verify_dir)
         mode = (
             f"Docker ({first.options.docker_image})" if first.use_docker else "local cargo-lambda"
         )
         _say(
-            f"building {', '.join(sorted({r.binary for r in batch}))} for "
+            f"{'verifying' if verify_dir else 'building'} "
+            f"{', '.join(sorted({r.binary for r in batch}))} for "
             f"{first.target.cargo_lambda_target} ({first.options.profile}, {mode}) "
             f"for {', '.join(sorted({r.construct_path for r in batch}))}"
         )
+        started = time.time() - 1  # mtime granularity: anything this recent may be mid-edit
         code, lines = _stream(argv, cwd=ws.root, env=env)
         if code != 0:
             raise _failure(batch, code, lines)
+        racing: List[str] = []
         for request in batch:
             built = request.built_path(out)
             if not built.is_file():
@@ -488,7 +573,17 @@ def _build_batch(batch: List[BuildRequest]) -> None:
                     + request.binary
                     + "`",
                 )
-            _store(request, built)
+            racing += _learn(request, _cargo_target_dir(request, verify_dir), started)
+        if racing:
+            return racing
+        for request in batch:
+            built = request.built_path(out)
+            cached = artifact_dir(ws, request.fingerprint) / request.artifact_name
+            if verify_dir is not None and cached.is_file():
+                _compare(request, built)
+            else:
+                _store(request, built)
+        return []
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
@@ -518,6 +613,46 @@ class BuildQueue:
     def add(self, request: BuildRequest) -> None:
         self.requests.append(request)
 
+    def record_for(self, request: BuildRequest) -> Optional[Record]:
+        """The discovered inputs of ``request``'s static inputs: this machine's record, else
+        the shared cache's (a new machine, a CI runner), else the binary's previous record."""
+        ws, key = request.workspace, request.inputs.static_key
+        found = inputs.read_record(ws, key)
+        if found is None and self.remote is not None and not verifying():
+            found = self.remote.fetch_record(key)
+        if found is None:
+            found = inputs.previous_record(ws, request.slot)
+        return found
+
+    def build_now(self, request: BuildRequest) -> None:
+        """Plan time, for a binary with no record of what it reads: build it now, so its asset
+        hash covers every input from this synth on. A failure is reported by the construct's
+        validation (as for any build), with the static inputs as its hash."""
+        _say(f"{request.construct_path}: no record of the files and variables its build reads")
+        try:
+            with _locked(_build_dir(request.workspace) / ".lock"):
+                _build_batch([request])
+        except (ConstructsRustError, OSError) as exc:
+            request.error = str(exc)
+            request.done = True
+            return
+        if self.remote is not None:
+            self._upload([request])
+
+    def _upload(self, built: Sequence[BuildRequest]) -> None:
+        """Step 4 (read-write mode only): one concurrent upload of everything built here."""
+        assert self.remote is not None
+        self.remote.upload(
+            [
+                (r.fingerprint, artifact_dir(r.workspace, r.fingerprint), r.inputs.lines)
+                for r in built
+            ]
+        )
+        for r in built:
+            record = inputs.read_record(r.workspace, r.inputs.static_key)
+            if record is not None:
+                self.remote.upload_record(r.inputs.static_key, record)
+
     def ensure(self, request: BuildRequest) -> Optional[str]:
         """Build everything pending (once) and return this request's error, if any."""
         if not request.done:
@@ -535,20 +670,18 @@ class BuildQueue:
         for group in groups.values():
             built += self._run_group(group)
         if self.remote is not None and built:
-            # Step 4 (read-write mode only): one concurrent upload of everything built here.
-            self.remote.upload(
-                [(r.fingerprint, artifact_dir(r.workspace, r.fingerprint), r.inputs) for r in built]
-            )
+            self._upload(built)
 
     def _fetch_remote(self, pending: List[BuildRequest]) -> None:
         """Step 2 of the lookup: every local miss of the app, fetched concurrently, into the
         local cache (temp dir + verify + rename, under each workspace's lock)."""
         assert self.remote is not None
-        by_build_dir: Dict[Path, Dict[str, Path]] = {}
+        by_build_dir: Dict[Path, Dict[str, Tuple[Path, str]]] = {}
         for r in pending:
             final = artifact_dir(r.workspace, r.fingerprint)
             if not (final / r.artifact_name).is_file():
-                by_build_dir.setdefault(_build_dir(r.workspace), {})[r.fingerprint] = final
+                entry = (final, r.artifact_name)
+                by_build_dir.setdefault(_build_dir(r.workspace), {})[r.fingerprint] = entry
         if not by_build_dir:
             return
         try:
@@ -556,7 +689,7 @@ class BuildQueue:
                 for build_dir in sorted(by_build_dir):  # a fixed order: no lock-order deadlock
                     stack.enter_context(_locked(build_dir / ".lock"))
                     (build_dir / "artifacts").mkdir(parents=True, exist_ok=True)
-                wanted = {fp: final for d in by_build_dir.values() for fp, final in d.items()}
+                wanted = {fp: entry for d in by_build_dir.values() for fp, entry in d.items()}
                 self.remote.fetch(wanted)
         except OSError as exc:
             _say(f"WARNING remote build cache not used: {exc}; building locally")
@@ -569,15 +702,17 @@ class BuildQueue:
         def cached(request: BuildRequest) -> bool:
             return (artifact_dir(ws, request.fingerprint) / request.artifact_name).is_file()
 
+        verify = verifying()
         try:
             with _locked(_build_dir(ws) / ".lock"):
                 misses: Dict[Tuple[str, str], BuildRequest] = {}
                 for request in group:
-                    if not cached(request):
+                    if verify or not cached(request):
                         misses.setdefault((request.package.name, request.binary), request)
                 for batch in _batches(list(misses.values())):
-                    _build_batch(batch)
-                    built.extend(batch)
+                    _build_batch(batch, verify=verify)
+                    if not verify:  # a verifying synth never writes the shared cache
+                        built.extend(batch)
         except (ConstructsRustError, OSError) as exc:
             message = str(exc)
             for request in group:

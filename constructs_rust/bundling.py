@@ -15,16 +15,15 @@ import os
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Set
 
 import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct, IValidation
 
-from . import cargo, depgraph, fingerprint, history, timing, toolchain
-from .build import PLACEHOLDER, BuildRequest, build_settings, queue_for
-from .cache import digest
+from . import cargo, cargo_config, depgraph, history, inputs, timing, toolchain
+from .build import PLACEHOLDER, BuildRequest, queue_for
 from .options import BundlingOptions
 from .targets import Target
 
@@ -104,17 +103,11 @@ def plan_bundle(
     # An extension is staged elsewhere in the asset (extensions/<binary>): its own identity.
     kind = ["kind=extension"] if extension else []
     if not cdk.Stack.of(scope).bundling_required:
-        standin = digest(
-            [
-                "standin",
-                binary_name or "",
-                *build_settings(options, target, options.force_docker),
-                *kind,
-            ]
-        )
         code = lambda_.Code.from_asset(
             str(manifest.parent),
-            asset_hash=standin,
+            asset_hash=inputs.standin(
+                binary_name=binary_name, options=options, target=target, kind=kind
+            ),
             asset_hash_type=cdk.AssetHashType.CUSTOM,
             bundling=_bundling(options),
         )
@@ -122,9 +115,11 @@ def plan_bundle(
             code=code, request=None, binary=binary_name, package_directory=manifest.parent
         )
 
-    workspace = cargo.load_workspace(manifest)
+    workspace = cargo.load_workspace(manifest, options.cargo_lambda_flags)
     package, binary = cargo.resolve_binary(workspace, manifest, binary_name)
     use_docker = _use_docker(options)
+    if use_docker:
+        _warn_unseen_config(workspace, construct_path)
     tools = (
         f"docker {options.docker_image}" if use_docker else toolchain.local_identity(workspace.root)
     )
@@ -135,27 +130,16 @@ def plan_bundle(
         features=options.features,
         no_default_features=options.no_default_features,
     )
-    inputs = fingerprint.explain(
+    static = inputs.static_inputs(
         workspace=workspace,
         package=package,
         binary=binary,
         graph=graph,
-        settings=build_settings(options, target, use_docker) + kind,
+        options=options,
+        target=target,
+        use_docker=use_docker,
         toolchain=tools,
-    )
-    fp = digest(inputs)
-    if os.environ.get("CONSTRUCTS_RUST_EXPLAIN"):
-        for line in inputs:
-            print(f"constructs_rust: {construct_path} fingerprint input: {line}", file=sys.stderr)
-        print(f"constructs_rust: {construct_path} fingerprint: {fp}", file=sys.stderr)
-    changed = history.record(workspace.target_dir, construct_path, fp, inputs)
-    if changed:
-        print(history.render(construct_path, changed), file=sys.stderr)
-    code = lambda_.Code.from_asset(
-        str(package.directory),
-        asset_hash=fp,
-        asset_hash_type=cdk.AssetHashType.CUSTOM,
-        bundling=_bundling(options),
+        extension=extension,
     )
     request = BuildRequest(
         construct_path=construct_path,
@@ -165,15 +149,54 @@ def plan_bundle(
         target=target,
         options=options,
         use_docker=use_docker,
-        fingerprint=fp,
+        inputs=static,
+        slot=inputs.slot(
+            construct_path, package, binary, inputs.build_settings(options, target, use_docker)
+        ),
         graph=graph,
-        asset_dir=Path(),  # known once CDK has staged the asset
-        inputs=tuple(inputs),
         extension=extension,
+    )
+    queue = queue_for(scope.node.root)
+    record = queue.record_for(request)
+    if record is not None:
+        request.inputs = static.with_record(workspace, record, options, use_docker)
+    else:
+        queue.build_now(request)
+    fp = request.fingerprint
+    lines = request.inputs.lines
+    if os.environ.get("CONSTRUCTS_RUST_EXPLAIN"):
+        for line in lines:
+            print(f"constructs_rust: {construct_path} fingerprint input: {line}", file=sys.stderr)
+        print(f"constructs_rust: {construct_path} fingerprint: {fp}", file=sys.stderr)
+    changed = history.record(workspace.target_dir, construct_path, fp, lines)
+    if changed:
+        print(history.render(construct_path, changed), file=sys.stderr)
+    code = lambda_.Code.from_asset(
+        str(package.directory),
+        asset_hash=fp,
+        asset_hash_type=cdk.AssetHashType.CUSTOM,
+        bundling=_bundling(options),
     )
     return BundlePlan(
         code=code, request=request, binary=binary, package_directory=package.directory
     )
+
+
+_unseen_warned: Set[Path] = set()
+
+
+def _warn_unseen_config(workspace: cargo.Workspace, construct_path: str) -> None:
+    """Docker builds see the workspace root only: config files above it or in $CARGO_HOME
+    that a local build would read are not part of a Docker build (nor of its hash)."""
+    unseen = cargo_config.outside_config_files(workspace.root)
+    if unseen and workspace.root not in _unseen_warned:
+        _unseen_warned.add(workspace.root)
+        print(
+            f"constructs_rust: WARNING {construct_path}: Docker bundling does not read "
+            f"{', '.join(c.label for c in unseen)} (outside the mounted workspace root); copy "
+            "what the build needs into the workspace's own .cargo/config.toml",
+            file=sys.stderr,
+        )
 
 
 def register_build(owner: Construct, plan: BundlePlan, staged_dir: Path) -> None:

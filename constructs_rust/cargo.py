@@ -189,7 +189,12 @@ def run_cargo(argv: List[str], cwd: Optional[Path] = None) -> "subprocess.Comple
         ) from None
 
 
-def run_metadata(manifest_path: Path) -> Dict[str, Any]:
+#: cargo flags that govern the lock and the network; given in ``cargo_lambda_flags`` they apply
+#: to the library's own ``cargo metadata`` and ``cargo tree`` as well.
+LOCK_FLAGS = ("--locked", "--frozen", "--offline")
+
+
+def run_metadata(manifest_path: Path, lock_flags: Sequence[str] = ()) -> Dict[str, Any]:
     """Run ``cargo metadata --format-version 1`` WITH the resolve for the manifest.
 
     cargo creates or updates the workspace's ``Cargo.lock`` as a build would (the minimal
@@ -197,11 +202,15 @@ def run_metadata(manifest_path: Path) -> Dict[str, Any]:
     resolve is retried ``--offline`` from what is already downloaded.
     """
     argv = ["cargo", "metadata", "--format-version", "1", "--manifest-path", str(manifest_path)]
+    argv += list(lock_flags)
     before = _lock_snapshot(manifest_path)
-    proc = run_cargo(argv)
+    # From the manifest's directory: cargo reads .cargo/config.toml from its working directory
+    # up, as a user's own cargo run in the crate does.
+    proc = run_cargo(argv, cwd=manifest_path.parent)
     offline = False
-    if proc.returncode != 0 and any(f in proc.stderr.lower() for f in _NETWORK_ERRORS):
-        retry = run_cargo(argv + ["--offline"])
+    network_failed = any(f in proc.stderr.lower() for f in _NETWORK_ERRORS)
+    if proc.returncode != 0 and network_failed and "--locked" not in lock_flags:
+        retry = run_cargo(argv + ["--offline"], cwd=manifest_path.parent)
         if retry.returncode == 0:
             proc, offline = retry, True
     if proc.returncode != 0:
@@ -263,8 +272,11 @@ _memo: Dict[Path, Workspace] = {}
 _stamps: Dict[Path, str] = {}
 
 
-def load_workspace(manifest_path: Path) -> Workspace:
-    """The workspace of ``manifest_path``, from the cache when nothing relevant changed."""
+def load_workspace(manifest_path: Path, lock_flags: Sequence[str] = ()) -> Workspace:
+    """The workspace of ``manifest_path``, from the cache when nothing relevant changed.
+    ``lock_flags`` (``--locked``…) are passed to ``cargo metadata``: with ``--locked`` an
+    out-of-date lock fails the synth instead of being rewritten."""
+    lock_flags = tuple(f for f in LOCK_FLAGS if f in lock_flags)
     if manifest_path in _memo:
         return _memo[manifest_path]
     # `cargo metadata` of any member describes the whole workspace: reuse one already loaded
@@ -274,7 +286,7 @@ def load_workspace(manifest_path: Path) -> Workspace:
             if known.root.is_dir() and _stamp_of(known) == _stamps.get(known.root):
                 _memo[manifest_path] = known
                 return known
-    key = cache.digest(["metadata-v2", str(manifest_path)])
+    key = cache.digest(["metadata-v2", str(manifest_path), *lock_flags])
     entry = cache.read_json("metadata", key)
     workspace: Optional[Workspace] = None
     if entry and Path(entry["root"]).is_dir():
@@ -282,7 +294,7 @@ def load_workspace(manifest_path: Path) -> Workspace:
         if entry["stamp"] == _stamp_of(cached):
             workspace, stamp = cached, entry["stamp"]
     if workspace is None:
-        data = run_metadata(manifest_path)
+        data = run_metadata(manifest_path, lock_flags)
         workspace = parse_metadata(data)
         stamp = _stamp_of(workspace)  # taken after cargo wrote the lock
         cache.write_json(

@@ -57,8 +57,8 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 from typing_extensions import Unpack
 
-from . import cargo, commands
-from .build import build_settings, check_docker_mountable
+from . import cargo, commands, inputs
+from .build import check_docker_mountable
 from .bundling import register_build
 from .cache import atomic_write, cache_root, digest
 from .errors import ConfigurationError, ConstructsRustError
@@ -421,12 +421,8 @@ class RustDockerImageFunction(lambda_.DockerImageFunction):
                 fingerprint = plan.request.fingerprint
                 parent = plan.request.workspace.target_dir / "constructs-rust" / IMAGE_CONTEXT_DIR
             else:
-                fingerprint = "standin-" + digest(
-                    [
-                        "standin",
-                        binary_name or "",
-                        *build_settings(bundling, target, bundling.force_docker),
-                    ]
+                fingerprint = "standin-" + inputs.standin(
+                    binary_name=binary_name, options=bundling, target=target, kind=[]
                 )
                 parent = cache_root() / IMAGE_CONTEXT_DIR
             files = {

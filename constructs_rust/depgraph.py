@@ -13,7 +13,7 @@ checkout path: entries hold relative paths only, so a CI runner that restores th
 cache directory (``~/.cache/constructs-rust``) into a checkout at another path reuses them.
 An entry is used while every input that can change it is unchanged: the ``Cargo.lock``
 entries of the packages in the graph, the manifests of its path packages, the workspace
-manifest and ``.cargo/config``.
+manifest and the cargo config files (``cargo_config.py``).
 So ``cargo update -p X`` re-resolves only the graphs that contain X, and a warm synth runs no
 cargo at all.
 
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
-from . import cache
+from . import cache, cargo_config
 from .cargo import Package, Workspace, run_cargo
 from .errors import CargoError
 
@@ -45,17 +45,6 @@ else:  # pragma: no cover - exercised on Python < 3.11 only
     import tomli as tomllib
 
 FORMAT = "constructs-rust-depgraph-v1"
-#: Root-manifest sections that change binaries without showing in the resolved graph.
-#: ``[workspace.dependencies]`` and ``resolver`` act through the graph, members and lints
-#: cannot change the bytes.
-ROOT_SECTIONS = (
-    ("profile",),
-    ("patch",),
-    ("replace",),
-    ("workspace", "package"),
-    ("workspace", "metadata"),
-    ("package", "metadata"),
-)
 _LINE = re.compile(r"^(\S+) v(\S+)(.*)$")
 
 
@@ -138,33 +127,23 @@ def read_lock(workspace: Workspace) -> Lock:
     return _locks[key]
 
 
-# -- root manifest sections -----------------------------------------------------------------
+# -- the workspace manifest ------------------------------------------------------------------
 
 
-_sections: Dict[Tuple[Path, int, int], List[str]] = {}
+_manifests: Dict[Tuple[Path, int, int], Optional[Dict[str, Any]]] = {}
 
 
-def root_section_lines(workspace: Workspace) -> List[str]:
-    """Digests of the workspace manifest's sections that can change any binary."""
+def read_manifest(path: Path) -> Optional[Dict[str, Any]]:
+    """A parsed Cargo.toml (memoised by size and mtime); None when unreadable."""
     try:
-        st = workspace.root_manifest.stat()
-        memo_key = (workspace.root_manifest, st.st_size, st.st_mtime_ns)
-        if memo_key in _sections:
-            return _sections[memo_key]
-        with open(workspace.root_manifest, "rb") as fh:
-            manifest = tomllib.load(fh)
+        st = path.stat()
+        key = (path, st.st_size, st.st_mtime_ns)
+        if key not in _manifests:
+            with open(path, "rb") as fh:
+                _manifests[key] = tomllib.load(fh)
+        return _manifests[key]
     except (OSError, tomllib.TOMLDecodeError):
-        return ["root Cargo.toml=unreadable"]
-    lines: List[str] = []
-    for section in ROOT_SECTIONS:
-        value: Any = manifest
-        for part in section:
-            value = value.get(part) if isinstance(value, dict) else None
-        if value is not None:
-            text = json.dumps(value, sort_keys=True, default=str)
-            lines.append(f"root [{'.'.join(section)}]={hashlib.sha256(text.encode()).hexdigest()}")
-    _sections[memo_key] = lines
-    return lines
+        return None
 
 
 # -- cargo tree -----------------------------------------------------------------------------
@@ -231,8 +210,8 @@ def _validity(
 ) -> str:
     """Everything a cached graph depends on; equal → the graph is still what cargo resolves."""
     parts: List[Any] = [FORMAT, _file_digest(workspace.root_manifest)]
-    for name in (".cargo/config.toml", ".cargo/config"):
-        parts.append(_file_digest(workspace.root / name))
+    for config in cargo_config.config_files(workspace.root):  # [patch], [source] resolve
+        parts.append(f"{config.label}={_file_digest(config.path)}")
     for name, version in sorted(set(graph_keys)):
         for entry in lock.entries_for(name, version):
             parts.append(json.dumps(entry, sort_keys=True, default=str))
@@ -339,18 +318,7 @@ def dependency_graph(
     ]
 
 
-def node_lines(graph: Graph, lock: Lock) -> List[str]:
-    """Fingerprint lines of the graph's registry and git packages (path packages are hashed as
-    source trees by fingerprint.py)."""
-    return [
-        f"dep {n.name} {n.version} {n.source}{' proc-macro' if n.proc_macro else ''} "
-        f"features=[{n.features}] checksum={lock.checksums(n.name, n.version) or '-'}"
-        for n in graph.nodes
-        if n.path is None
-    ]
-
-
 def forget_memo() -> None:
     _memo.clear()
     _locks.clear()
-    _sections.clear()
+    _manifests.clear()

@@ -41,7 +41,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from .cache import digest
 from .errors import ConfigurationError
+from .inputs import Record
 
 #: Environment variables (they win over the cdk.json context keys below).
 ENV_URL = "CONSTRUCTS_RUST_REMOTE_CACHE"
@@ -204,12 +206,20 @@ def build_manifest(fingerprint: str, directory: Path, inputs: Sequence[str]) -> 
     }
 
 
-def check_manifest(fingerprint: str, manifest: Any) -> List[Dict[str, Any]]:
-    """The manifest's file entries, validated (raises Invalid)."""
+def check_manifest(
+    fingerprint: str, manifest: Any, required: str = "bootstrap"
+) -> List[Dict[str, Any]]:
+    """The manifest's file entries, validated (raises Invalid): it must name ``fingerprint``,
+    its input lines must hash to it (the reader computed the same lines from its own files:
+    the entry was built from exactly these inputs), and it must hold ``required`` (the
+    function's ``bootstrap`` or an extension's ``extensions/<name>``)."""
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise Invalid("the manifest is not a constructs-rust artifact manifest")
     if manifest.get("fingerprint") != fingerprint:
         raise Invalid("the manifest names another fingerprint")
+    lines = manifest.get("inputs")
+    if not isinstance(lines, list) or digest([str(line) for line in lines]) != fingerprint:
+        raise Invalid("the manifest's inputs do not hash to its fingerprint")
     files = manifest.get("files")
     if not isinstance(files, list) or not files:
         raise Invalid("the manifest lists no files")
@@ -229,8 +239,8 @@ def check_manifest(fingerprint: str, manifest: Any) -> List[Dict[str, Any]]:
             raise Invalid(f"{rel!r} has no valid sha256/size")
         if size < 0 or size > MAX_FILE_BYTES:
             raise Invalid(f"{rel!r} has an implausible size {size}")
-    if "bootstrap" not in seen:
-        raise Invalid("the manifest has no bootstrap")
+    if required not in seen:
+        raise Invalid(f"the manifest has no {required}")
     return files
 
 
@@ -357,9 +367,56 @@ class RemoteCache:
         self._count(objects_down=1, bytes_down=len(data))
         return data
 
-    def _fetch_one(self, fingerprint: str, final: Path) -> str:
-        """Download one artifact into ``final`` (temp dir + verify + rename): hit/miss/invalid."""
+    def fetch_record(self, static_key: str) -> Optional[Record]:
+        """The discovered inputs another machine recorded for these static inputs (None when
+        there is none or the remote is unusable; never an error)."""
         from botocore.exceptions import (  # type: ignore[import-untyped]
+            BotoCoreError,
+            ClientError,
+        )
+
+        if self.unavailable:
+            return None
+        try:
+            raw = self._get(self.record_key(static_key), MAX_MANIFEST_BYTES)
+            return Record.from_json(json.loads(raw))
+        except Unavailable as problem:
+            self._disable(problem)
+        except ClientError as exc:
+            if not self._is_missing(exc):
+                self._disable(self._classify(exc, "read"))
+        except BotoCoreError as exc:
+            self._disable(self._classify(exc, "read"))
+        except (Invalid, ValueError):
+            pass  # a malformed record is no record
+        return None
+
+    def upload_record(self, static_key: str, record: Record) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if not self.config.writes or self.unavailable:
+            return
+        try:
+            self.client().put_object(
+                Bucket=self.config.bucket,
+                Key=self.record_key(static_key),
+                Body=json.dumps(record.to_json(), sort_keys=True).encode(),
+                ContentType="application/json",
+            )
+        except Unavailable as problem:
+            self._disable(problem)
+        except (ClientError, BotoCoreError) as exc:
+            self._disable(self._classify(exc, "write"))
+
+    def record_key(self, static_key: str) -> str:
+        if not _FINGERPRINT.match(static_key):
+            raise ValueError(f"not a key: {static_key!r}")
+        prefix = f"{self.config.prefix}/" if self.config.prefix else ""
+        return f"{prefix}{LAYOUT_VERSION}/records/{static_key}.json"
+
+    def _fetch_one(self, fingerprint: str, final: Path, required: str = "bootstrap") -> str:
+        """Download one artifact into ``final`` (temp dir + verify + rename): hit/miss/invalid."""
+        from botocore.exceptions import (
             BotoCoreError,
             ClientError,
         )
@@ -377,7 +434,7 @@ class RemoteCache:
                 manifest = json.loads(raw)
             except ValueError:
                 raise Invalid("the manifest is not JSON") from None
-            files = check_manifest(fingerprint, manifest)
+            files = check_manifest(fingerprint, manifest, required)
             tmp = final.parent / f".tmp-{uuid.uuid4().hex}"
             tmp.mkdir(parents=True)
             try:
@@ -403,7 +460,7 @@ class RemoteCache:
                 try:
                     os.rename(tmp, final)
                 except OSError:
-                    if not (final / "bootstrap").is_file():
+                    if not (final / required).is_file():
                         raise
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -419,8 +476,9 @@ class RemoteCache:
             self._disable(self._classify(exc, "read"))
             return "skipped"
 
-    def fetch(self, wanted: Mapping[str, Path]) -> Dict[str, str]:
-        """Fetch every ``fingerprint → local artifact dir`` concurrently; outcome per fp."""
+    def fetch(self, wanted: Mapping[str, Tuple[Path, str]]) -> Dict[str, str]:
+        """Fetch every ``fingerprint → (local artifact dir, required file)`` concurrently;
+        outcome per fingerprint."""
         if not wanted or self.unavailable:
             return {}
         started = self._started = time.monotonic()
@@ -432,7 +490,10 @@ class RemoteCache:
             return {}
         self._started = time.monotonic()  # the warning reports the time spent on the network
         with ThreadPoolExecutor(max_workers=min(WORKERS, len(wanted))) as pool:
-            futures = {fp: pool.submit(self._fetch_one, fp, final) for fp, final in wanted.items()}
+            futures = {
+                fp: pool.submit(self._fetch_one, fp, final, required)
+                for fp, (final, required) in wanted.items()
+            }
             outcomes = {fp: f.result() for fp, f in futures.items()}
         hits = sum(1 for o in outcomes.values() if o == "hit")
         self._count(

@@ -1,0 +1,592 @@
+"""Every input of a Rust asset's hash, in one place: the hash and its "why it changed" come
+from one list of lines (``Inputs.lines``), and nothing else decides an asset hash.
+
+A binary's inputs are what cargo's own freshness check covers. They come in two parts:
+
+STATIC lines, known before any build:
+
+- ``tree <dir>=…`` the source trees of the path packages of the binary's resolved graph (its
+  own package, shared crates, path dependencies outside the workspace), symlinks followed;
+- ``dep …`` every registry and git package of that graph (name, version, source, checksum,
+  enabled features) and ``path <dir> features=[…]`` the features each path package is
+  compiled with (they may come from ``[workspace.dependencies]``);
+- ``root …`` the workspace manifest's output-changing sections and toolchain files;
+- ``config <file> [<table>]=…`` the output-changing tables of every cargo config file cargo
+  reads from the workspace root (parents and ``$CARGO_HOME`` included; ``[env]``, ``[build]``,
+  ``[target]``, ``[profile]``, ``[patch]``, ``[source]``…, not ``[net]``/``[alias]``…);
+- ``setting …`` how it is built (target, profile, features, flags, environment NAMES with
+  digests of values, output-changing host variables) and ``toolchain …``.
+
+DISCOVERED lines, from cargo's own records of the last build of the same static inputs (a
+``Record``): ``read <file>=…`` every file rustc or a build script read that no static line
+covers (``#[path]`` modules, ``include_str!``/``include_bytes!`` of files outside the package,
+``cargo:rerun-if-changed`` targets), and ``env <NAME>=…`` every variable a compiled crate read
+with ``env!``/``option_env!`` or a build script named in ``cargo:rerun-if-env-changed``. They are
+taken from the top-level dep-info file cargo writes per binary, the ``# env-dep:`` lines of
+rustc's dep-info files and build-script ``output`` files (see ``discover``).
+
+A binary with no record yet (a new machine, no shared record) is built at plan time, so its
+hash includes the discovered lines from its first synth on (see ``bundling.plan_bundle``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+
+from . import cargo_config, commands
+from .cache import atomic_write, digest
+from .cargo import IGNORED_DIRS, Package, Workspace
+from .depgraph import Graph, Lock, read_lock, read_manifest
+from .options import BundlingOptions
+from .targets import Target
+
+VERSION = "constructs-rust-fingerprint-v3"
+#: Files of the workspace root that count as a whole.
+ROOT_FILES = ("rust-toolchain", "rust-toolchain.toml", "CargoLambda.toml")
+#: Root-manifest sections that change binaries without showing in the resolved graph
+#: (``[workspace.dependencies]`` acts through the graph: versions, and features per node).
+ROOT_SECTIONS = (
+    ("profile",),
+    ("patch",),
+    ("replace",),
+    ("workspace", "package"),
+    ("workspace", "metadata"),
+    ("package", "metadata"),
+)
+#: Variables cargo sets for rustc and build scripts itself (derived from the manifest, profile
+#: and target, all hashed elsewhere; ``CARGO`` is a host path).
+_CARGO_SET_ENV = re.compile(
+    r"^(CARGO|CARGO_PKG_\w+|CARGO_MANIFEST_\w+|CARGO_CRATE_NAME|CARGO_BIN_NAME|CARGO_BIN_EXE_\w+|"
+    r"CARGO_PRIMARY_PACKAGE|CARGO_TARGET_TMPDIR|CARGO_RUSTC_CURRENT_DIR|CARGO_CFG_\w+|"
+    r"CARGO_FEATURE_\w+|CARGO_ENCODED_RUSTFLAGS|CARGO_MAKEFLAGS|OUT_DIR|TARGET|HOST|PROFILE|"
+    r"OPT_LEVEL|DEBUG|NUM_JOBS|RUSTC|RUSTDOC|RUSTC_LINKER|RUSTC_WORKSPACE_WRAPPER|"
+    r"RUSTC_WRAPPER)$"
+)
+
+
+# -- files and trees -------------------------------------------------------------------------
+
+
+def file_digest(path: Path) -> str:
+    """Content and executable bit of a file (symlinks followed); ``absent``/``unreadable``."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        executable = bool(os.stat(path).st_mode & stat.S_IXUSR)
+    except FileNotFoundError:
+        return "absent"
+    except OSError:
+        return "unreadable"
+    return f"{h.hexdigest()}:{'x' if executable else '-'}"
+
+
+_tree_memo: Dict[Path, str] = {}
+
+
+def hash_tree(directory: Path) -> str:
+    """Content hash of a package directory: every file, relative paths, executable bits.
+
+    Symlinked files and directories are followed (cargo reads through them); a link cycle is
+    entered once. Subdirectories holding their own Cargo.toml are other packages and are skipped
+    (hashed as dependencies when the binary depends on them), as are build outputs and tool
+    folders (``IGNORED_DIRS``) and ``Cargo.lock`` (it counts through the graph's entries).
+    """
+    if directory in _tree_memo:
+        return _tree_memo[directory]
+    entries: List[str] = []
+    seen: Set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(directory, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        keep = []
+        for d in sorted(dirnames):
+            if d in IGNORED_DIRS or (Path(dirpath) / d / "Cargo.toml").is_file():
+                continue
+            keep.append(d)
+        dirnames[:] = keep
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if name != "Cargo.lock" and (path.is_file() or path.is_symlink()):
+                entries.append(f"{path.relative_to(directory).as_posix()}={file_digest(path)}")
+    result = digest(entries)
+    _tree_memo[directory] = result
+    return result
+
+
+def rel(workspace: Workspace, path: Path) -> str:
+    return Path(os.path.relpath(path, workspace.root)).as_posix()
+
+
+# -- settings and environment ----------------------------------------------------------------
+
+
+def secret_digest(name: str, value: str) -> str:
+    """How a build-environment VALUE enters the fingerprint: a digest, never the value.
+
+    Values of ``BundlingOptions.environment`` and of host variables can be secrets (private
+    registry tokens); the lines end up in the remote cache's manifest and in
+    ``CONSTRUCTS_RUST_EXPLAIN`` output, so only this digest (salted with the name) appears.
+    """
+    return "sha256:" + digest(["constructs-rust-env-v1", name, value])[:32]
+
+
+#: The built-in profiles ``cargo lambda build`` uses, with cargo's default for incremental
+#: compilation in each (the value ``CARGO_INCREMENTAL`` would have to differ from).
+_BUILT_IN_PROFILES = {"release": "0", "dev": "1"}
+
+
+def output_changing_host_variables(options: BundlingOptions, target: Target) -> List[str]:
+    """Host variables a local build inherits that change the binary: the built profile's
+    ``CARGO_PROFILE_<NAME>_*`` (a custom profile's also ``RELEASE``/``DEV``, which it may
+    inherit), ``CARGO_INCREMENTAL`` where it differs from the profile's default, the target's
+    ``CARGO_TARGET_<TRIPLE>_*`` (linker, rustflags) and the rustflags variables cargo reads.
+    Others stay out, so a CI runner's usual ``CARGO_INCREMENTAL=0`` or
+    ``CARGO_PROFILE_DEV_DEBUG=0`` does not split a team's release hashes."""
+    profiles = [options.profile.upper().replace("-", "_")]
+    if options.profile not in _BUILT_IN_PROFILES:
+        profiles += ["RELEASE", "DEV"]
+    prefixes = tuple(f"CARGO_PROFILE_{p}_" for p in profiles)
+    triple = target.triple.upper().replace("-", "_")
+    names = [
+        name
+        for name in os.environ
+        if name.startswith(prefixes)
+        or (name.startswith(f"CARGO_TARGET_{triple}_") and not name.endswith("_RUNNER"))
+        or name in ("RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_RUSTFLAGS")
+    ]
+    incremental = os.environ.get("CARGO_INCREMENTAL")
+    if incremental is not None and incremental != _BUILT_IN_PROFILES.get(options.profile):
+        names.append("CARGO_INCREMENTAL")
+    return sorted(name for name in names if name not in options.environment)
+
+
+def build_settings(options: BundlingOptions, target: Target, use_docker: bool) -> List[str]:
+    """Everything about HOW a binary is built, as stable strings (grouping key + fingerprint).
+
+    Environment variable NAMES appear in clear, their VALUES only as ``secret_digest``.
+    """
+    hooks = options.command_hooks
+    settings = [
+        f"target={target.cargo_lambda_target}",
+        f"profile={options.profile}",
+        f"features={','.join(sorted(options.features))}",
+        f"no_default_features={options.no_default_features}",
+        f"flags={chr(31).join(options.effective_flags())}",
+        "environment="
+        + chr(31).join(
+            f"{k}={secret_digest(k, v)}" for k, v in sorted(options.environment.items())
+        ),
+        "before_build=" + chr(31).join(hooks.before_build if hooks else ()),
+        "after_build=" + chr(31).join(hooks.after_build if hooks else ()),
+        f"mode={'docker ' + options.docker_image if use_docker else 'local'}",
+    ]
+    if not use_docker:  # a local build inherits the host environment; a container does not
+        settings.extend(
+            f"host_env={name}={secret_digest(name, os.environ[name])}"
+            for name in output_changing_host_variables(options, target)
+        )
+    return settings
+
+
+def standin(
+    *, binary_name: Optional[str], options: BundlingOptions, target: Target, kind: Sequence[str]
+) -> str:
+    """The hash of an asset whose stack is not bundled (``cdk ls``, ``-e OtherStack``): from
+    the options only, so no cargo runs."""
+    settings = build_settings(options, target, options.force_docker)
+    return digest(["standin", binary_name or "", *settings, *kind])
+
+
+# -- graph and root lines --------------------------------------------------------------------
+
+
+def graph_lines(graph: Graph, lock: Lock, workspace: Workspace) -> List[str]:
+    """Registry and git packages with versions, checksums and features; path packages with
+    the features they are compiled with (their sources count as trees)."""
+    lines = []
+    for n in graph.nodes:
+        macro = " proc-macro" if n.proc_macro else ""
+        if n.path is None:
+            checksum = lock.checksums(n.name, n.version) or "-"
+            lines.append(
+                f"dep {n.name} {n.version} {n.source}{macro} features=[{n.features}] "
+                f"checksum={checksum}"
+            )
+        else:
+            lines.append(f"path {rel(workspace, n.path)} {n.name}{macro} features=[{n.features}]")
+    return lines
+
+
+def root_lines(workspace: Workspace) -> List[str]:
+    manifest = read_manifest(workspace.root_manifest)
+    lines: List[str] = []
+    if manifest is None:
+        lines.append("root Cargo.toml=unreadable")
+    else:
+        for section in ROOT_SECTIONS:
+            value: Any = manifest
+            for part in section:
+                value = value.get(part) if isinstance(value, dict) else None
+            if value is not None:
+                lines.append(f"root [{'.'.join(section)}]={_json_digest(value)}")
+    for name in ROOT_FILES:
+        lines.append(f"root {name}={file_digest(workspace.root / name)}")
+    return lines
+
+
+def _json_digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def config_lines(workspace: Workspace, use_docker: bool) -> List[str]:
+    """The output-changing tables of each cargo config file the build reads (a Docker build
+    reads the workspace root's own only)."""
+    lines = []
+    for config in cargo_config.config_files(workspace.root, include_outside=not use_docker):
+        for table, value in sorted(cargo_config.output_tables(config.data).items()):
+            lines.append(f"config {config.label} [{table}]={_json_digest(value)}")
+    return lines
+
+
+# -- discovered inputs -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the last build of one binary read beyond its static inputs."""
+
+    files: Tuple[str, ...] = ()
+    """Paths relative to the workspace root (posix)."""
+    env: Tuple[str, ...] = ()
+    """Variable names."""
+
+    def union(self, other: "Record") -> "Record":
+        return Record(
+            files=tuple(sorted(set(self.files) | set(other.files))),
+            env=tuple(sorted(set(self.env) | set(other.env))),
+        )
+
+    def covers(self, other: "Record") -> bool:
+        return set(other.files) <= set(self.files) and set(other.env) <= set(self.env)
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"files": list(self.files), "env": list(self.env)}
+
+    @staticmethod
+    def from_json(value: Any) -> Optional["Record"]:
+        """A record from the local store or the remote (untrusted): plain relative paths and
+        variable names only, else None."""
+        if not isinstance(value, dict):
+            return None
+        files, env = value.get("files"), value.get("env")
+        if not isinstance(files, list) or not isinstance(env, list):
+            return None
+        if not all(isinstance(f, str) and f and not f.startswith("/") for f in files):
+            return None
+        if not all(isinstance(e, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", e) for e in env):
+            return None
+        return Record(files=tuple(sorted(set(files))), env=tuple(sorted(set(env))))
+
+
+def env_value(name: str, options: BundlingOptions, use_docker: bool) -> Optional[str]:
+    """The value a build sees for ``name``: the bundling environment, else (locally) the
+    host's; a container sees no host variable."""
+    if name in options.environment:
+        return options.environment[name]
+    return None if use_docker else os.environ.get(name)
+
+
+def extra_lines(
+    workspace: Workspace, record: Record, options: BundlingOptions, use_docker: bool
+) -> List[str]:
+    lines = [f"read {f}={file_digest(workspace.root / f)}" for f in record.files]
+    for name in record.env:
+        value = env_value(name, options, use_docker)
+        lines.append(f"env {name}={'unset' if value is None else secret_digest(name, value)}")
+    return lines
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The inputs of one binary: the hash is the digest of ``lines``."""
+
+    static: Tuple[str, ...]
+    extra: Tuple[str, ...] = ()
+    record: Optional[Record] = None
+    """The discovered inputs the extra lines were computed from (None: not known yet)."""
+
+    @property
+    def static_key(self) -> str:
+        """Names the record store entry: the static inputs only."""
+        return digest(self.static)
+
+    @property
+    def lines(self) -> Tuple[str, ...]:
+        return self.static + self.extra
+
+    @property
+    def fingerprint(self) -> str:
+        return digest(self.lines)
+
+    def with_record(
+        self, workspace: Workspace, record: Record, options: BundlingOptions, use_docker: bool
+    ) -> "Inputs":
+        extra = tuple(extra_lines(workspace, record, options, use_docker))
+        return Inputs(static=self.static, extra=extra, record=record)
+
+
+def static_inputs(
+    *,
+    workspace: Workspace,
+    package: Package,
+    binary: str,
+    graph: Graph,
+    options: BundlingOptions,
+    target: Target,
+    use_docker: bool,
+    toolchain: str,
+    extension: bool,
+) -> Inputs:
+    """Every input known before a build, one readable line each."""
+    lines: List[str] = [VERSION, f"package={package.name}", f"binary={binary}"]
+    for directory in sorted({package.directory, *graph.path_dirs}):
+        lines.append(f"tree {rel(workspace, directory)}={hash_tree(directory)}")
+    lines += graph_lines(graph, read_lock(workspace), workspace)
+    lines += root_lines(workspace)
+    lines += config_lines(workspace, use_docker)
+    lines += [f"setting {s}" for s in build_settings(options, target, use_docker)]
+    if extension:
+        lines.append("setting kind=extension")
+    lines.append(f"toolchain {toolchain}")
+    return Inputs(static=tuple(lines))
+
+
+# -- the record store ------------------------------------------------------------------------
+
+
+def _store(workspace: Workspace) -> Path:
+    return workspace.target_dir / "constructs-rust" / "records"
+
+
+def slot(construct_path: str, package: Package, binary: str, settings: Sequence[str]) -> str:
+    """One binary built one way (the previous record of a binary whose sources changed)."""
+    return digest(["slot", construct_path, package.name, binary, *settings])
+
+
+def read_record(workspace: Workspace, static_key: str) -> Optional[Record]:
+    try:
+        value = json.loads((_store(workspace) / f"{static_key}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return Record.from_json(value.get("used")) if isinstance(value, dict) else None
+
+
+def previous_record(workspace: Workspace, slot_key: str) -> Optional[Record]:
+    """What the binary read at its previous build (under other static inputs)."""
+    try:
+        value = json.loads((_store(workspace) / "last" / f"{slot_key}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return Record.from_json(value)
+
+
+def write_record(
+    workspace: Workspace, static_key: str, slot_key: str, used: Record, discovered: Record
+) -> None:
+    """``used``: the lines the hash of these static inputs covers from now on (what was used
+    plus what the build discovered); ``discovered``: exactly what the build read (the
+    starting point after the next source change)."""
+    try:
+        atomic_write(
+            _store(workspace) / f"{static_key}.json",
+            json.dumps({"used": used.to_json(), "discovered": discovered.to_json()}).encode(),
+        )
+        atomic_write(
+            _store(workspace) / "last" / f"{slot_key}.json",
+            json.dumps(discovered.to_json()).encode(),
+        )
+    except OSError:
+        pass  # a record that cannot be kept costs a build at the next synth, never staleness
+
+
+# -- discovery from cargo's records ----------------------------------------------------------
+
+
+def parse_dep_info(text: str) -> Tuple[List[str], List[str]]:
+    """A Makefile-style dep-info file → (every prerequisite path, ``# env-dep:`` names)."""
+    files: List[str] = []
+    env: List[str] = []
+    for raw in text.splitlines():
+        if raw.startswith("# env-dep:"):
+            env.append(raw[len("# env-dep:") :].split("=", 1)[0])
+            continue
+        if raw.startswith("#") or ":" not in raw:
+            continue
+        # "target: dep1 dep2" with "\ " escaping spaces; the target may hold ':' only on Windows.
+        _, _, deps = raw.partition(": ")
+        if not deps.strip():
+            continue
+        for item in re.split(r"(?<!\\) ", deps.strip()):
+            if item:
+                files.append(item.replace("\\ ", " "))
+    return files, env
+
+
+def profile_dir(options: BundlingOptions) -> str:
+    return {"release": "release", "dev": "debug"}.get(options.profile, options.profile)
+
+
+@dataclass(frozen=True)
+class BuildPlace:
+    """Where one build's outputs are, and how its paths map back to the host."""
+
+    out_dir: Path
+    """``<target-dir>/<triple>/<profile>`` on the host."""
+    workspace_prefix: str
+    """The workspace root as the build saw it (the host path, or ``/workspace`` in Docker)."""
+    skip_prefixes: Tuple[str, ...] = field(default_factory=tuple)
+    """Paths covered by other lines (cargo home, sysroot, target dir) or not the host's."""
+
+
+def _crate(name: str) -> str:
+    return name.replace("-", "_")
+
+
+def discover(
+    place: BuildPlace,
+    *,
+    workspace: Workspace,
+    package: Package,
+    binary: str,
+    graph: Graph,
+    build_started: float,
+) -> Tuple[Record, List[str]]:
+    """What one built binary read beyond its static inputs, from cargo's own records; and the
+    files that changed while it was built (the artifact must not be cached then)."""
+    files: Set[str] = set()
+    racing: List[str] = []
+    trees = {package.directory, *graph.path_dirs}
+    try:
+        text = (place.out_dir / f"{binary}.d").read_text(errors="replace")
+    except OSError:
+        text = ""
+    seen_files, _ = parse_dep_info(text)
+    for name in seen_files:
+        label = _host_label(name, place, workspace, trees)
+        if label is None:
+            continue
+        files.add(label)
+        try:
+            if os.stat(workspace.root / label).st_mtime >= build_started:
+                racing.append(label)
+        except OSError:
+            pass
+    crates = {_crate(n.name) for n in graph.nodes} | {_crate(binary), _crate(package.name)}
+    env: Set[str] = set()
+    for dep_info in _glob(place.out_dir / "deps", ".d"):
+        stem = dep_info.name[: -len(".d")].rsplit("-", 1)[0]
+        if stem in crates:
+            env.update(parse_dep_info(_read(dep_info))[1])
+    for output in _glob(place.out_dir / "build", "output", nested=True):
+        if _crate(output.parent.name.rsplit("-", 1)[0]) not in crates:
+            continue
+        for line in _read(output).splitlines():
+            for prefix in ("cargo:rerun-if-env-changed=", "cargo::rerun-if-env-changed="):
+                if line.startswith(prefix):
+                    env.add(line[len(prefix) :].strip())
+    env = {e for e in env if e and not _CARGO_SET_ENV.match(e)}
+    return Record(files=tuple(sorted(files)), env=tuple(sorted(env))), racing
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def _glob(directory: Path, suffix: str, nested: bool = False) -> List[Path]:
+    try:
+        entries = sorted(directory.iterdir())
+    except OSError:
+        return []
+    if nested:
+        return [e / suffix for e in entries if (e / suffix).is_file()]
+    return [e for e in entries if e.name.endswith(suffix)]
+
+
+def _host_label(
+    name: str, place: BuildPlace, workspace: Workspace, trees: Iterable[Path]
+) -> Optional[str]:
+    """A dep-info path → its label relative to the workspace root, or None when another line
+    covers it (a hashed package tree, the cargo home, the sysroot, generated files)."""
+    path = os.path.normpath(name)
+    if not os.path.isabs(path):
+        path = os.path.normpath(os.path.join(place.workspace_prefix, path))
+    if any(path == p or path.startswith(p.rstrip("/") + "/") for p in place.skip_prefixes):
+        return None
+    if place.workspace_prefix != str(workspace.root):
+        prefix = place.workspace_prefix.rstrip("/") + "/"
+        if not path.startswith(prefix):
+            return None  # a path of the build image, identified by the image name
+        path = str(workspace.root / path[len(prefix) :])
+    host = Path(path)
+    if _covered_by_tree(host, trees):
+        return None
+    return rel(workspace, host)
+
+
+def _covered_by_tree(path: Path, trees: Iterable[Path]) -> bool:
+    """Is the file hashed by one of the package trees (not in an ignored or nested package
+    directory of it)?"""
+    tree_set = set(trees)
+    directory = path.parent
+    while True:
+        if directory in tree_set:
+            return True
+        if directory.name in IGNORED_DIRS or (directory / "Cargo.toml").is_file():
+            return False
+        if directory.parent == directory:
+            return False
+        directory = directory.parent
+
+
+def build_place(
+    *,
+    workspace: Workspace,
+    target: Target,
+    options: BundlingOptions,
+    use_docker: bool,
+    target_dir: Path,
+    sysroot: str = "",
+) -> BuildPlace:
+    out_dir = target_dir / target.triple / profile_dir(options)
+    if use_docker:
+        return BuildPlace(
+            out_dir=out_dir,
+            workspace_prefix=commands.CONTAINER_WORKSPACE,
+            skip_prefixes=(commands.CONTAINER_BUILD_DIR,),
+        )
+    skips = [str(cargo_config.cargo_home()), str(workspace.target_dir), str(target_dir)]
+    if sysroot:
+        skips.append(sysroot)
+    return BuildPlace(
+        out_dir=out_dir, workspace_prefix=str(workspace.root), skip_prefixes=tuple(skips)
+    )
+
+
+def forget_memo() -> None:
+    _tree_memo.clear()
