@@ -557,7 +557,7 @@ def _run_once(batch: List[BuildRequest], verify_dir: Optional[Path]) -> List[str
             f"{first.target.cargo_lambda_target} ({first.options.profile}, {mode}) "
             f"for {', '.join(sorted({r.construct_path for r in batch}))}"
         )
-        started = time.time() - 1  # mtime granularity: anything this recent may be mid-edit
+        started = time.time()
         code, lines = _stream(argv, cwd=ws.root, env=env)
         if code != 0:
             raise _failure(batch, code, lines)

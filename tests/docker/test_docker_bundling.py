@@ -21,7 +21,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
-from constructs_rust import BundlingOptions, RustFunction, cargo, fingerprint
+from constructs_rust import BundlingOptions, RustFunction, cargo, inputs
 from constructs_rust.testing import EmulationUnavailable, LambdaEmulator, bootstrap_path
 
 pytestmark = [pytest.mark.docker, pytest.mark.build]
@@ -64,7 +64,7 @@ def _building_lines(err: str):
 
 def _fresh_caches() -> None:
     cargo.forget_memo()
-    fingerprint.forget_memo()
+    inputs.forget_memo()
 
 
 def _workspace_app(crate: Path, outdir: Path, **bundling) -> tuple:

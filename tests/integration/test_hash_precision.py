@@ -17,7 +17,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
-from constructs_rust import RustFunction, build, cargo, depgraph, fingerprint
+from constructs_rust import RustFunction, build, cargo, depgraph, inputs
 from constructs_rust.testing import bootstrap_path
 
 from ..conftest import FIXTURES
@@ -119,7 +119,7 @@ def _new_process() -> None:
     """Forget in-process memos: the next app behaves like a new `cdk synth` process."""
     cargo.forget_memo()
     depgraph.forget_memo()
-    fingerprint.forget_memo()
+    inputs.forget_memo()
 
 
 def synth(

@@ -1,0 +1,254 @@
+"""Issue #19: never stale. Every edit cargo itself would notice changes the asset hash AND the
+deployed bytes; an edit only one binary reads changes that binary alone.
+
+One generated workspace, binaries ``a`` and ``b`` (std only: quick to build). ``a`` reads, beyond
+its package directory, every class of input the issue names; ``b`` reads none of them. After
+each edit the test synthesizes, runs the staged x86_64 bootstrap and checks what it prints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_lambda as lambda_
+
+from constructs_rust import RustFunction, build, cargo, depgraph, inputs
+from constructs_rust.testing import bootstrap_path
+
+from .test_hash_precision import Calls, calls  # noqa: F401  (the fixture)
+
+pytestmark = [pytest.mark.build]
+
+PROFILE = '[profile.release]\nlto = false\ncodegen-units = 16\nstrip = true\n'
+
+A_MAIN = """\
+#[path = "../../shared/pathmod.rs"]
+mod pathmod;
+#[path = "linked/inner.rs"]
+mod linked;
+
+fn main() {
+    println!("include={}", include_str!("../../shared/text.txt").trim());
+    println!("pathmod={}", pathmod::VALUE);
+    println!("build={}", env!("A_FROM_BUILD"));
+    println!("buildenv={}", env!("A_FROM_BUILD_ENV"));
+    println!("feature={}", common::mode());
+    println!("linked={}", linked::VALUE);
+    println!("cfg={}", cfg!(crt_flag));
+    println!("configenv={}", option_env!("CRT_CONFIG_ENV").unwrap_or("none"));
+    println!("shellenv={}", option_env!("CRT_SHELL_VAR").unwrap_or("none"));
+}
+"""
+A_BUILD = """\
+fn main() {
+    println!("cargo:rustc-check-cfg=cfg(crt_flag)");
+    println!("cargo:rerun-if-changed=../shared/build_input.txt");
+    println!("cargo:rerun-if-env-changed=CRT_BUILD_VAR");
+    let text = std::fs::read_to_string("../shared/build_input.txt").unwrap();
+    println!("cargo:rustc-env=A_FROM_BUILD={}", text.trim());
+    let var = std::env::var("CRT_BUILD_VAR").unwrap_or_else(|_| "unset".into());
+    println!("cargo:rustc-env=A_FROM_BUILD_ENV={}", var);
+}
+"""
+
+
+def make_workspace(root: Path) -> Path:
+    (root / "shared").mkdir(parents=True)
+    (root / "linked_src").mkdir()
+    (root / "Cargo.toml").write_text(
+        '[workspace]\nresolver = "2"\nmembers = ["a", "b", "common"]\n\n'
+        "[workspace.dependencies]\n"
+        'common = { path = "common", features = ["loud"] }\n\n' + PROFILE
+    )
+    (root / "common" / "src").mkdir(parents=True)
+    (root / "common" / "Cargo.toml").write_text(
+        '[package]\nname = "common"\nversion = "0.1.0"\nedition = "2021"\n\n'
+        "[features]\nloud = []\n"
+    )
+    (root / "common" / "src" / "lib.rs").write_text(
+        'pub fn mode() -> &\'static str { if cfg!(feature = "loud") { "loud" } else { "quiet" } }\n'
+    )
+    (root / "a" / "src").mkdir(parents=True)
+    (root / "a" / "Cargo.toml").write_text(
+        '[package]\nname = "a"\nversion = "0.1.0"\nedition = "2021"\n\n'
+        "[dependencies]\ncommon = { workspace = true }\n"
+    )
+    (root / "a" / "build.rs").write_text(A_BUILD)
+    (root / "a" / "src" / "main.rs").write_text(A_MAIN)
+    os.symlink("../../linked_src", root / "a" / "src" / "linked")
+    (root / "b" / "src").mkdir(parents=True)
+    (root / "b" / "Cargo.toml").write_text(
+        '[package]\nname = "b"\nversion = "0.1.0"\nedition = "2021"\n'
+    )
+    (root / "b" / "src" / "main.rs").write_text('fn main() { println!("b"); }\n')
+    (root / "shared" / "text.txt").write_text("one\n")
+    (root / "shared" / "pathmod.rs").write_text("pub const VALUE: u32 = 1;\n")
+    (root / "shared" / "build_input.txt").write_text("first\n")
+    (root / "linked_src" / "inner.rs").write_text("pub const VALUE: u32 = 10;\n")
+    return root
+
+
+def _new_process() -> None:
+    cargo.forget_memo()
+    depgraph.forget_memo()
+    inputs.forget_memo()
+
+
+def synth(ws: Path, outdir: Path) -> Tuple[Dict[str, str], Dict[str, str]]:
+    """(asset hash, what the staged bootstrap prints) per binary."""
+    _new_process()
+    app = cdk.App(outdir=str(outdir))
+    stack = cdk.Stack(app, "S")
+    fns = {
+        b: RustFunction(
+            stack, b, manifest_path=str(ws), binary_name=b, architecture=lambda_.Architecture.X86_64
+        )
+        for b in "ab"
+    }
+    app.synth()
+    hashes = {b: fn.node.find_child("Code").asset_hash for b, fn in fns.items()}
+    printed = {}
+    for b, fn in fns.items():
+        proc = subprocess.run(
+            [str(bootstrap_path(fn))], capture_output=True, text=True, check=True, env={}
+        )
+        printed[b] = proc.stdout
+    return hashes, printed
+
+
+def _value(printed: str, key: str) -> str:
+    return dict(line.split("=", 1) for line in printed.splitlines())[key]
+
+
+#: Config files apply to every binary of the workspace (b's bytes change with rustflags too).
+WORKSPACE_WIDE = {"cfg", "configenv"}
+EDITS: List[Tuple[str, str, str]] = [
+    # (class, key printed by a, new value)
+    ("include_str! of a file outside the package", "include", "two"),
+    ("#[path] module outside the package", "pathmod", "2"),
+    ("rerun-if-changed file outside the package", "build", "second"),
+    ("rerun-if-env-changed variable", "buildenv", "set-by-shell"),
+    ("path-dependency features in [workspace.dependencies]", "feature", "quiet"),
+    ("a source reached through a symlinked directory", "linked", "20"),
+    ("[build] rustflags in the workspace's .cargo/config.toml", "cfg", "true"),
+    ("[env] in a cargo config file above the workspace root", "configenv", "from-parent"),
+    ("option_env! of a variable the synthesizing shell sets", "shellenv", "hello"),
+]
+
+
+def _apply(ws: Path, key: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if key == "include":
+        (ws / "shared" / "text.txt").write_text("two\n")
+    elif key == "pathmod":
+        (ws / "shared" / "pathmod.rs").write_text("pub const VALUE: u32 = 2;\n")
+    elif key == "build":
+        (ws / "shared" / "build_input.txt").write_text("second\n")
+    elif key == "buildenv":
+        monkeypatch.setenv("CRT_BUILD_VAR", "set-by-shell")
+    elif key == "feature":
+        manifest = ws / "Cargo.toml"
+        manifest.write_text(manifest.read_text().replace(', features = ["loud"]', ""))
+    elif key == "linked":
+        (ws / "linked_src" / "inner.rs").write_text("pub const VALUE: u32 = 20;\n")
+    elif key == "cfg":
+        (ws / ".cargo").mkdir(exist_ok=True)
+        (ws / ".cargo" / "config.toml").write_text('[build]\nrustflags = ["--cfg", "crt_flag"]\n')
+    elif key == "configenv":
+        (ws.parent / ".cargo").mkdir(exist_ok=True)
+        (ws.parent / ".cargo" / "config.toml").write_text(
+            '[env]\nCRT_CONFIG_ENV = "from-parent"\n'
+        )
+    elif key == "shellenv":
+        monkeypatch.setenv("CRT_SHELL_VAR", "hello")
+
+
+def test_every_input_cargo_reads_changes_the_hash_and_the_deployed_bytes(
+    tmp_path, calls, monkeypatch, capfd  # noqa: F811
+):
+    monkeypatch.delenv("CRT_BUILD_VAR", raising=False)
+    monkeypatch.delenv("CRT_SHELL_VAR", raising=False)
+    ws = make_workspace(tmp_path / "mono" / "ws")
+    hashes, printed = synth(ws, tmp_path / "out0")
+    assert _value(printed["a"], "include") == "one" and printed["b"] == "b\n"
+    first_builds = Calls.builds(calls.take())
+    assert first_builds, "a new machine builds"
+
+    again, _ = synth(ws, tmp_path / "out0b")
+    assert again == hashes, "an unchanged re-synth changes no hash (cold, then warm)"
+    assert calls.take() == [], "and runs no cargo"
+
+    table = []
+    for n, (what, key, new) in enumerate(EDITS, start=1):
+        _apply(ws, key, monkeypatch)
+        after, now = synth(ws, tmp_path / f"out{n}")
+        table.append((what, after["a"] != hashes["a"], _value(now["a"], key) == new))
+        assert after["a"] != hashes["a"], f"{what}: a's hash must change"
+        assert _value(now["a"], key) == new, f"{what}: the deployed bytes must change: {now['a']}"
+        builds = Calls.builds(calls.take())
+        assert len(builds) == 1 and "--bin a" in builds[0], (what, builds)
+        if key not in WORKSPACE_WIDE:
+            assert after["b"] == hashes["b"], f"{what}: b reads none of it, its hash stays"
+            assert "--bin b" not in builds[0]
+        same, _ = synth(ws, tmp_path / f"out{n}b")
+        assert same == after, f"{what}: the re-synth after it changes nothing"
+        assert calls.take() == [], f"{what}: and runs no cargo"
+        hashes = after
+    print(json.dumps(table))
+
+
+def test_a_vanished_input_does_not_crash_the_synth(tmp_path, calls, capfd):  # noqa: F811
+    """A file the last build's dep-info lists, since deleted (and no longer included): the synth
+    hashes it as absent, rebuilds, and says which input changed."""
+    ws = make_workspace(tmp_path / "ws")
+    before, _ = synth(ws, tmp_path / "o1")
+    calls.take()
+    capfd.readouterr()
+    main = ws / "a" / "src" / "main.rs"
+    main.write_text(main.read_text().replace('include_str!("../../shared/text.txt")', '"gone"'))
+    (ws / "shared" / "text.txt").unlink()
+    after, printed = synth(ws, tmp_path / "o2")
+    assert _value(printed["a"], "include") == "gone" and after["a"] != before["a"]
+    err = capfd.readouterr().err
+    assert "+ read shared/text.txt=absent" in err, err
+    again, _ = synth(ws, tmp_path / "o3")
+    assert again == after, "no churn: the absent file stays in this source state's record"
+
+
+def test_config_rustflags_are_kept_with_the_librarys_own(tmp_path, calls):  # noqa: F811
+    """User rustflags from [target.<triple>] reach rustc together with the remaps: the binary
+    equals what a plain `cargo lambda build` gives with the same flags."""
+    ws = make_workspace(tmp_path / "ws")
+    (ws / ".cargo").mkdir()
+    (ws / ".cargo" / "config.toml").write_text(
+        '[target.x86_64-unknown-linux-gnu]\nrustflags = ["--cfg", "crt_flag"]\n'
+        "[target.'cfg(target_os = \"linux\")']\nrustflags = [\"--cfg\", \"crt_other\"]\n"
+    )
+    _, printed = synth(ws, tmp_path / "o")
+    assert _value(printed["a"], "cfg") == "true"
+
+
+def test_verify_catches_a_planted_stale_artifact(tmp_path, calls, monkeypatch):  # noqa: F811
+    ws = make_workspace(tmp_path / "ws")
+    synth(ws, tmp_path / "o1")
+    store = ws / "target" / "constructs-rust" / "artifacts"
+    by_output = {
+        subprocess.run([str(d / "bootstrap")], capture_output=True, text=True).stdout[:1]: d
+        for d in store.iterdir()
+    }
+    # Plant: b's cached artifact gets a's bytes (what a cache that missed an input serves).
+    (by_output["b"] / "bootstrap").write_bytes((by_output["i"] / "bootstrap").read_bytes())
+    monkeypatch.setenv(build.ENV_VERIFY, "1")
+    with pytest.raises(Exception) as caught:
+        synth(ws, tmp_path / "o2")
+    message = str(caught.value)
+    assert "S/b" in message and "differs from a clean build" in message
+    assert "S/a" not in message.split("differs")[0].split("\n")[-1]
+    monkeypatch.delenv(build.ENV_VERIFY)
+    _, fixed = synth(ws, tmp_path / "o3")
+    assert fixed["b"] == "b\n", "the clean build replaced the stale entry"
