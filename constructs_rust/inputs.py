@@ -89,19 +89,34 @@ def file_digest(path: Path) -> str:
     return f"{h.hexdigest()}:{'x' if executable else '-'}"
 
 
-_tree_memo: Dict[Path, str] = {}
+#: Never part of a package tree: build outputs and tool folders (``IGNORED_DIRS``), cargo's
+#: own config folder (it counts by its tables, see ``config_lines``), caches and editor folders.
+TREE_SKIP = IGNORED_DIRS | {
+    ".cargo",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".tox",
+    ".idea",
+    ".vscode",
+    ".direnv",
+}
+
+_tree_memo: Dict[Tuple[Path, Optional[Path]], str] = {}
 
 
-def hash_tree(directory: Path) -> str:
+def hash_tree(directory: Path, target_dir: Optional[Path] = None) -> str:
     """Content hash of a package directory: every file, relative paths, executable bits.
 
     Symlinked files and directories are followed (cargo reads through them); a link cycle is
     entered once. Subdirectories holding their own Cargo.toml are other packages and are skipped
     (hashed as dependencies when the binary depends on them), as are build outputs and tool
-    folders (``IGNORED_DIRS``) and ``Cargo.lock`` (it counts through the graph's entries).
+    folders (``TREE_SKIP``, and the target dir wherever it is) and ``Cargo.lock`` (it counts
+    through the graph's entries).
     """
-    if directory in _tree_memo:
-        return _tree_memo[directory]
+    memo_key = (directory, target_dir)
+    if memo_key in _tree_memo:
+        return _tree_memo[memo_key]
     entries: List[str] = []
     seen: Set[str] = set()
     for dirpath, dirnames, filenames in os.walk(directory, followlinks=True):
@@ -112,7 +127,8 @@ def hash_tree(directory: Path) -> str:
         seen.add(real)
         keep = []
         for d in sorted(dirnames):
-            if d in IGNORED_DIRS or (Path(dirpath) / d / "Cargo.toml").is_file():
+            sub = Path(dirpath) / d
+            if d in TREE_SKIP or sub == target_dir or (sub / "Cargo.toml").is_file():
                 continue
             keep.append(d)
         dirnames[:] = keep
@@ -121,7 +137,7 @@ def hash_tree(directory: Path) -> str:
             if name != "Cargo.lock" and (path.is_file() or path.is_symlink()):
                 entries.append(f"{path.relative_to(directory).as_posix()}={file_digest(path)}")
     result = digest(entries)
-    _tree_memo[directory] = result
+    _tree_memo[memo_key] = result
     return result
 
 
@@ -363,7 +379,8 @@ def static_inputs(
     """Every input known before a build, one readable line each."""
     lines: List[str] = [VERSION, f"package={package.name}", f"binary={binary}"]
     for directory in sorted({package.directory, *graph.path_dirs}):
-        lines.append(f"tree {rel(workspace, directory)}={hash_tree(directory)}")
+        tree = hash_tree(directory, workspace.target_dir)
+        lines.append(f"tree {rel(workspace, directory)}={tree}")
     lines += graph_lines(graph, read_lock(workspace), workspace)
     lines += root_lines(workspace)
     lines += config_lines(workspace, use_docker)

@@ -21,11 +21,12 @@ from aws_cdk import aws_lambda as lambda_
 from constructs_rust import RustFunction, build, cargo, depgraph, inputs
 from constructs_rust.testing import bootstrap_path
 
-from .test_hash_precision import Calls, calls  # noqa: F401  (the fixture)
+from .test_hash_precision import Calls
+from .test_hash_precision import calls as calls  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.build]
 
-PROFILE = '[profile.release]\nlto = false\ncodegen-units = 16\nstrip = true\n'
+PROFILE = "[profile.release]\nlto = false\ncodegen-units = 16\nstrip = true\n"
 
 A_MAIN = """\
 #[path = "../../shared/pathmod.rs"]
@@ -68,8 +69,7 @@ def make_workspace(root: Path) -> Path:
     )
     (root / "common" / "src").mkdir(parents=True)
     (root / "common" / "Cargo.toml").write_text(
-        '[package]\nname = "common"\nversion = "0.1.0"\nedition = "2021"\n\n'
-        "[features]\nloud = []\n"
+        '[package]\nname = "common"\nversion = "0.1.0"\nedition = "2021"\n\n[features]\nloud = []\n'
     )
     (root / "common" / "src" / "lib.rs").write_text(
         'pub fn mode() -> &\'static str { if cfg!(feature = "loud") { "loud" } else { "quiet" } }\n'
@@ -161,15 +161,16 @@ def _apply(ws: Path, key: str, monkeypatch: pytest.MonkeyPatch) -> None:
         (ws / ".cargo" / "config.toml").write_text('[build]\nrustflags = ["--cfg", "crt_flag"]\n')
     elif key == "configenv":
         (ws.parent / ".cargo").mkdir(exist_ok=True)
-        (ws.parent / ".cargo" / "config.toml").write_text(
-            '[env]\nCRT_CONFIG_ENV = "from-parent"\n'
-        )
+        (ws.parent / ".cargo" / "config.toml").write_text('[env]\nCRT_CONFIG_ENV = "from-parent"\n')
     elif key == "shellenv":
         monkeypatch.setenv("CRT_SHELL_VAR", "hello")
 
 
 def test_every_input_cargo_reads_changes_the_hash_and_the_deployed_bytes(
-    tmp_path, calls, monkeypatch, capfd  # noqa: F811
+    tmp_path,
+    calls,
+    monkeypatch,
+    capfd,  # noqa: F811
 ):
     monkeypatch.delenv("CRT_BUILD_VAR", raising=False)
     monkeypatch.delenv("CRT_SHELL_VAR", raising=False)
@@ -227,7 +228,7 @@ def test_config_rustflags_are_kept_with_the_librarys_own(tmp_path, calls):  # no
     (ws / ".cargo").mkdir()
     (ws / ".cargo" / "config.toml").write_text(
         '[target.x86_64-unknown-linux-gnu]\nrustflags = ["--cfg", "crt_flag"]\n'
-        "[target.'cfg(target_os = \"linux\")']\nrustflags = [\"--cfg\", \"crt_other\"]\n"
+        '[target.\'cfg(target_os = "linux")\']\nrustflags = ["--cfg", "crt_other"]\n'
     )
     _, printed = synth(ws, tmp_path / "o")
     assert _value(printed["a"], "cfg") == "true"

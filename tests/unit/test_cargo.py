@@ -112,7 +112,7 @@ def test_metadata_is_cached_until_a_manifest_changes(copy_fixture, monkeypatch):
     manifest = crate / "Cargo.toml"
     calls = []
     real = cargo.run_metadata
-    monkeypatch.setattr(cargo, "run_metadata", lambda m: calls.append(m) or real(m))
+    monkeypatch.setattr(cargo, "run_metadata", lambda m, *f: calls.append(m) or real(m, *f))
     cargo.forget_memo()
     cargo.load_workspace(manifest)
     cargo.forget_memo()
@@ -134,7 +134,7 @@ def test_one_metadata_call_per_workspace_not_per_member(copy_fixture, monkeypatc
     ws = copy_fixture("workspace")
     calls = []
     real = cargo.run_metadata
-    monkeypatch.setattr(cargo, "run_metadata", lambda m: calls.append(m) or real(m))
+    monkeypatch.setattr(cargo, "run_metadata", lambda m, *f: calls.append(m) or real(m, *f))
     cargo.forget_memo()
     for member in ("api", "worker"):
         cargo.load_workspace(cargo.normalize_manifest_path(str(ws / "members" / member)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from constructs_rust import build, cargo, depgraph, history
+from constructs_rust import build, cargo, depgraph, history, inputs
 
 WS = cargo.Workspace(
     root=Path("/src/ws"),
@@ -52,10 +52,13 @@ def test_parse_tree_nodes_sources_and_paths():
 def test_node_lines_carry_features_and_checksums_never_host_paths():
     graph = depgraph.parse_tree(TREE, WS)
     lock = depgraph.Lock(entries={("ryu", "1.0.23"): ({"checksum": "c0ffee"},)})
-    lines = depgraph.node_lines(graph, lock)
+    lines = inputs.graph_lines(graph, lock, WS)
     assert "dep ryu 1.0.23 crates.io features=[small] checksum=c0ffee" in lines
     assert any(line.startswith("dep serde_derive 1.0.228 crates.io proc-macro") for line in lines)
-    assert not any("/src" in line for line in lines), "path packages are hashed as trees"
+    assert not any("/src" in line for line in lines), "no host paths: path packages by relative dir"
+    assert any(line.startswith("path common common features=") for line in lines), (
+        "a path package's features count (they may come from [workspace.dependencies])"
+    )
 
 
 def test_conflicts_only_when_a_shared_package_gets_other_features():
@@ -79,7 +82,8 @@ def test_batches_split_conflicting_packages_and_repeated_binaries():
             target=None,  # type: ignore[arg-type]
             options=None,  # type: ignore[arg-type]
             use_docker=False,
-            fingerprint=binary,
+            inputs=inputs.Inputs(static=(binary,)),
+            slot=binary,
             asset_dir=Path("/out"),
             graph=depgraph.parse_tree(tree, WS),
         )
@@ -89,7 +93,10 @@ def test_batches_split_conflicting_packages_and_repeated_binaries():
     c = req("c", "c", "ryu v1.0.23|\n")
     a_again = req("a2", "a", "itoa v1.0.19|\n")
     batches = build._batches([a, b, c, a_again])
-    assert [[r.fingerprint for r in batch] for batch in batches] == [["a", "c"], ["b", "a"]]
+    assert [[r.construct_path for r in batch] for batch in batches] == [
+        ["S/a", "S/c"],
+        ["S/b", "S/a"],
+    ]
 
 
 def test_outside_roots_are_outermost_and_remapped_most_specific_last(monkeypatch):
@@ -99,6 +106,7 @@ def test_outside_roots_are_outermost_and_remapped_most_specific_last(monkeypatch
     assert pairs == sorted(pairs, key=lambda p: len(p[0]))
     assert ("/src/lambda-runtime", "/workspace/../lambda-runtime") in pairs
     assert ("/src/ws", "/workspace") in pairs and ("/home/u/.cargo", "/cargo") in pairs
+    assert (str(WS.target_dir), "/constructs-rust/docker-target") in pairs, "generated sources"
 
 
 def test_history_names_the_inputs_that_changed(tmp_path):

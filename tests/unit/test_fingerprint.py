@@ -1,26 +1,29 @@
 """Asset hashes come from the inputs: stable across checkout paths, precise about changes."""
 
-from constructs_rust import cargo, depgraph, fingerprint
-from constructs_rust.cache import digest
+from constructs_rust import cargo, depgraph, inputs
+from constructs_rust.options import BundlingOptions
+from constructs_rust.targets import Target
 
 
-def _fp(root, manifest_rel, binary, settings=("target=x",), toolchain="tc"):
+def _fp(root, manifest_rel, binary, options=None, toolchain="tc"):
+    options = options or BundlingOptions()
     cargo.forget_memo()
-    fingerprint.forget_memo()
+    inputs.forget_memo()
     manifest = cargo.normalize_manifest_path(str(root / manifest_rel))
     ws = cargo.load_workspace(manifest)
     package, name = cargo.resolve_binary(ws, manifest, binary)
     graph = depgraph.dependency_graph(ws, package, triple="x86_64-unknown-linux-gnu")
-    return digest(
-        fingerprint.explain(
-            workspace=ws,
-            package=package,
-            binary=name,
-            graph=graph,
-            settings=settings,
-            toolchain=toolchain,
-        )
-    )
+    return inputs.static_inputs(
+        workspace=ws,
+        package=package,
+        binary=name,
+        graph=graph,
+        options=options,
+        target=Target(lambda_arch="x86_64"),
+        use_docker=False,
+        toolchain=toolchain,
+        extension=False,
+    ).fingerprint
 
 
 def test_same_sources_at_two_paths_give_the_same_hash(copy_fixture, tmp_path):
@@ -51,9 +54,36 @@ def test_outputs_and_settings(copy_fixture):
     (crate / "cdk.out").mkdir()
     (crate / "cdk.out" / "x").write_text("synth output")
     assert _fp(crate, "", None) == base, "target/ and cdk.out never count"
-    assert _fp(crate, "", None, settings=("target=y",)) != base
+    assert _fp(crate, "", None, options=BundlingOptions(profile="dev")) != base
     assert _fp(crate, "", None, toolchain="rustc 9.9") != base
     (crate / "Cargo.lock").write_text((crate / "Cargo.lock").read_text() + "\n")
     assert _fp(crate, "", None) == base, "Cargo.lock counts by the graph's entries, not its bytes"
     (crate / "rust-toolchain.toml").write_text('[toolchain]\nchannel = "stable"\n')
+    assert _fp(crate, "", None) != base
+
+
+def test_cargo_config_counts_by_output_changing_tables(copy_fixture):
+    crate = copy_fixture("single")
+    base = _fp(crate, "", None)
+    (crate / ".cargo").mkdir()
+    config = crate / ".cargo" / "config.toml"
+    config.write_text('[net]\ngit-fetch-with-cli = true\n[alias]\nb = "build"\n')
+    assert _fp(crate, "", None) == base, "[net] and [alias] cannot change a binary"
+    config.write_text('[env]\nGREETING = "hi"\n')
+    with_env = _fp(crate, "", None)
+    assert with_env != base
+    parent = crate.parent / ".cargo"
+    parent.mkdir(exist_ok=True)
+    (parent / "config.toml").write_text('[build]\nrustflags = ["-C", "opt-level=2"]\n')
+    assert _fp(crate, "", None) != with_env, "a monorepo root's config counts too"
+
+
+def test_a_symlinked_directory_is_followed(copy_fixture, tmp_path):
+    crate = copy_fixture("single")
+    outside = tmp_path / "shared_src"
+    outside.mkdir()
+    (outside / "x.rs").write_text("pub const X: u8 = 1;\n")
+    (crate / "src" / "linked").symlink_to(outside)
+    base = _fp(crate, "", None)
+    (outside / "x.rs").write_text("pub const X: u8 = 2;\n")
     assert _fp(crate, "", None) != base

@@ -7,7 +7,8 @@ import sys
 import pytest
 
 from constructs_rust import BundlingOptions, ConfigurationError
-from constructs_rust.build import build_settings, secret_digest
+from constructs_rust.cache import digest
+from constructs_rust.inputs import build_settings, secret_digest
 from constructs_rust.remote_cache import (
     CONTEXT_MODE,
     CONTEXT_URL,
@@ -23,7 +24,8 @@ from constructs_rust.remote_cache import (
 )
 from constructs_rust.targets import Target
 
-FP = "ab" * 32
+INPUT_LINES = ["constructs-rust-fingerprint-v3", "setting x", "toolchain rustc 1.95|cl"]
+FP = digest(INPUT_LINES)
 
 
 def _ctx(values):
@@ -80,7 +82,7 @@ def test_manifest_round_trip_and_checks(tmp_path):
     os.chmod(tmp_path / "bootstrap", 0o755)
     (tmp_path / "conf").mkdir()
     (tmp_path / "conf" / "a.txt").write_text("a")
-    inputs = ["constructs-rust-fingerprint-v1", "setting x", "toolchain rustc 1.95|cl"]
+    inputs = INPUT_LINES
     manifest = build_manifest(FP, tmp_path, inputs)
     assert [f["path"] for f in manifest["files"]] == ["bootstrap", "conf/a.txt"]
     assert manifest["files"][0]["executable"] and not manifest["files"][1]["executable"]
@@ -95,6 +97,7 @@ def test_manifest_round_trip_and_checks(tmp_path):
         (lambda m: m["files"][0].update(sha256="zz"), "sha256"),
         (lambda m: m["files"][0].update(size=-1), "size"),
         (lambda m: m.update(format="other"), "not a constructs-rust"),
+        (lambda m: m["inputs"].append("read shared/x.txt=0"), "do not hash"),
     ]:
         broken = json.loads(json.dumps(manifest))
         mutate(broken)
@@ -112,7 +115,7 @@ def test_environment_values_enter_settings_only_as_digests(monkeypatch):
         "CARGO_REGISTRIES_X_TOKEN=" + secret_digest("CARGO_REGISTRIES_X_TOKEN", "s3cr3t-token")
         in text
     )
-    assert "host_rustflags=" + secret_digest("RUSTFLAGS", "--cfg host_secret_value") in text
+    assert "host_env=RUSTFLAGS=" + secret_digest("RUSTFLAGS", "--cfg host_secret_value") in text
     other = build_settings(
         BundlingOptions(environment={"CARGO_REGISTRIES_X_TOKEN": "rotated"}),
         Target(lambda_arch="x86_64"),
@@ -185,14 +188,14 @@ def test_explain_output_shows_no_environment_value(copy_fixture, monkeypatch, ca
     )
     err = capfd.readouterr().err
     assert "fingerprint input: setting environment=REGISTRY_TOKEN=sha256:" in err
-    assert "host_rustflags=sha256:" in err
+    assert "host_env=RUSTFLAGS=sha256:" in err
     assert "s3cr3t-token" not in err and "host_secret_value" not in err
 
 
 def test_without_boto3_a_configured_remote_is_one_warning(monkeypatch, capfd, tmp_path):
     monkeypatch.setitem(sys.modules, "boto3", None)  # what `import boto3` sees when absent
     cache = RemoteCache(RemoteCacheConfig("bucket", "p", "read-write"))
-    assert cache.fetch({FP: tmp_path / FP}) == {}
+    assert cache.fetch({FP: (tmp_path / FP, "bootstrap")}) == {}
     (tmp_path / "bootstrap").write_bytes(b"x")
     cache.upload([(FP, tmp_path, ())])
     err = capfd.readouterr().err

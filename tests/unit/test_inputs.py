@@ -1,0 +1,101 @@
+"""The inputs room's pure parts: dep-info parsing, cargo config precedence, cfg evaluation,
+records from untrusted sources."""
+
+from pathlib import Path
+
+from constructs_rust import cargo, cargo_config, inputs
+from constructs_rust.cargo_config import ConfigFile, cfg_matches, effective_rustflags
+
+LINUX_X86 = frozenset(
+    {("target_os", "linux"), ("target_arch", "x86_64"), ("unix", None), ("target_env", "gnu")}
+)
+
+
+def test_dep_info_lists_files_with_escaped_spaces_and_env_deps():
+    text = (
+        "/t/release/deps/a-1.d: a/src/main.rs a/src/../../shared/my\\ file.txt\n\n"
+        "a/src/main.rs:\n\n# env-dep:GREETING=hi\n# env-dep:UNSET_ONE\n"
+    )
+    files, env = inputs.parse_dep_info(text)
+    assert files == ["a/src/main.rs", "a/src/../../shared/my file.txt"]
+    assert env == ["GREETING", "UNSET_ONE"]
+
+
+def test_cfg_expressions():
+    assert cfg_matches('cfg(target_os = "linux")', LINUX_X86)
+    assert cfg_matches('cfg(all(unix, target_arch = "x86_64"))', LINUX_X86)
+    assert not cfg_matches('cfg(any(windows, target_arch = "aarch64"))', LINUX_X86)
+    assert cfg_matches("cfg(not(windows))", LINUX_X86)
+    assert not cfg_matches("cfg(all(unix, ", LINUX_X86), "malformed matches nothing"
+
+
+def _file(label, data):
+    return ConfigFile(Path("/x") / label, label, data)
+
+
+def test_rustflags_follow_cargos_precedence():
+    home = _file("$CARGO_HOME/config.toml", {"build": {"rustflags": ["--cfg", "home"]}})
+    root = _file(".cargo/config.toml", {"build": {"rustflags": "--cfg root"}})
+    triple = "x86_64-unknown-linux-gnu"
+    flags = effective_rustflags([home, root], triple=triple, environ={}, cfgs=LINUX_X86)
+    assert flags == ["--cfg", "home", "--cfg", "root"], "arrays join, deepest last"
+    targeted = _file(
+        "../.cargo/config.toml",
+        {
+            "target": {
+                triple: {"rustflags": ["--cfg", "t"]},
+                'cfg(target_os = "linux")': {"rustflags": ["--cfg", "c"]},
+                "cfg(windows)": {"rustflags": ["--cfg", "w"]},
+            }
+        },
+    )
+    flags = effective_rustflags([home, targeted, root], triple=triple, environ={}, cfgs=LINUX_X86)
+    assert sorted(flags) == sorted(["--cfg", "t", "--cfg", "c"]), "target wins over build"
+    env = {"RUSTFLAGS": "--cfg env"}
+    assert effective_rustflags([root], triple=triple, environ=env) == ["--cfg", "env"]
+
+
+def test_config_files_walk_up_from_the_root_and_home_comes_first(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    (home).mkdir()
+    (home / "config.toml").write_text('[build]\nrustflags = ["a"]\n')
+    monkeypatch.setenv("CARGO_HOME", str(home))
+    root = tmp_path / "mono" / "ws"
+    (root / ".cargo").mkdir(parents=True)
+    (root / ".cargo" / "config.toml").write_text("[env]\nX = '1'\n")
+    (tmp_path / "mono" / ".cargo").mkdir()
+    (tmp_path / "mono" / ".cargo" / "config").write_text("[net]\noffline = true\n")
+    labels = [c.label for c in cargo_config.config_files(root)]
+    assert labels == ["$CARGO_HOME/config.toml", "../.cargo/config", ".cargo/config.toml"]
+    assert [c.label for c in cargo_config.config_files(root, include_outside=False)] == [
+        ".cargo/config.toml"
+    ]
+    assert [c.label for c in cargo_config.outside_config_files(root)] == [
+        "$CARGO_HOME/config.toml"
+    ], "[net] only: nothing a Docker build misses"
+
+
+def test_records_from_the_remote_take_plain_relative_paths_only():
+    assert inputs.Record.from_json({"files": ["shared/a.txt"], "env": ["X"]}) is not None
+    assert inputs.Record.from_json({"files": ["/etc/passwd"], "env": []}) is None
+    assert inputs.Record.from_json({"files": [], "env": ["$(rm)"]}) is None
+    assert inputs.Record.from_json("nonsense") is None
+
+
+def test_discovered_paths_outside_trees_only(tmp_path):
+    ws_root = tmp_path / "ws"
+    (ws_root / "a" / "src").mkdir(parents=True)
+    (ws_root / "a" / "Cargo.toml").write_text("[package]\n")
+    ws = cargo.Workspace(root=ws_root, target_dir=ws_root / "target", packages=())
+    place = inputs.BuildPlace(
+        out_dir=ws_root / "target", workspace_prefix=str(ws_root), skip_prefixes=("/cargo",)
+    )
+    trees = [ws_root / "a"]
+    label = inputs._host_label
+    assert label("a/src/main.rs", place, ws, trees) is None
+    assert label("a/src/../../shared/x.txt", place, ws, trees) == "shared/x.txt"
+    assert label(str(tmp_path / "up.txt"), place, ws, trees) == "../up.txt"
+    assert label("/cargo/registry/src/x.rs", place, ws, trees) is None
+    docker = inputs.BuildPlace(out_dir=ws_root, workspace_prefix="/workspace")
+    assert label("/workspace/shared/y.txt", docker, ws, trees) == "shared/y.txt"
+    assert label("/usr/include/stdio.h", docker, ws, trees) is None
