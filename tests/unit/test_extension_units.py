@@ -7,12 +7,14 @@ import pytest
 from constructs_rust import commands
 from constructs_rust.build import BuildRequest
 from constructs_rust.cargo import parse_metadata
+from constructs_rust.depgraph import Graph
 from constructs_rust.errors import ConfigurationError
 from constructs_rust.extension import (
     UNZIPPED_LIMIT_BYTES,
     architecture_mismatch,
     unzipped_size_warning,
 )
+from constructs_rust.inputs import Inputs
 from constructs_rust.options import BundlingOptions
 from constructs_rust.targets import Target
 
@@ -65,7 +67,9 @@ def _request(binary: str, *, extension: bool, package: str = "p") -> BuildReques
         target=Target(lambda_arch="arm64"),
         options=BundlingOptions(),
         use_docker=False,
-        fingerprint="f" * 64,
+        inputs=Inputs(static=("f",)),
+        slot="s",
+        graph=Graph(nodes=()),
         asset_dir=Path("/tmp/asset"),
         extension=extension,
     )
