@@ -48,7 +48,7 @@ import os
 import re
 import shlex
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import aws_cdk as cdk
 from aws_cdk import aws_ecr as ecr
@@ -57,7 +57,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 from typing_extensions import Unpack
 
-from . import cargo, commands, inputs
+from . import cargo, cargo_config, commands, inputs, toolchain
 from .build import check_docker_mountable
 from .bundling import register_build
 from .cache import atomic_write, cache_root, digest
@@ -151,9 +151,17 @@ def _shell_word(arg: str) -> str:
 
 
 def render_in_docker_dockerfile(
-    *, base_image: str, build_image: str, options: BundlingOptions
+    *,
+    base_image: str,
+    build_image: str,
+    options: BundlingOptions,
+    user_rustflags: Optional[Mapping[str, Sequence[str]]] = None,
 ) -> str:
-    """The multi-stage Dockerfile: cargo-lambda build stage + provided:al2023 runtime stage."""
+    """The multi-stage Dockerfile: cargo-lambda build stage + provided:al2023 runtime stage.
+
+    ``user_rustflags`` (triple → flags): the user's own rustflags for each target, resolved
+    from the workspace's ``.cargo/config.toml`` (see ``build._rustflags``); the build's
+    ``CARGO_ENCODED_RUSTFLAGS`` would otherwise make cargo ignore them."""
     argv = commands.cargo_lambda_build_argv(
         manifest_path="/workspace/Cargo.toml",
         target="@TRIPLE@",
@@ -166,23 +174,33 @@ def render_in_docker_dockerfile(
         extra_flags=options.effective_flags(),
     )
     release = options.profile == "release"
+    user_rustflags = user_rustflags or {}
+
+    def flags_of(triple: str, cpu: str) -> str:
+        # The same CARGO_ENCODED_RUSTFLAGS as Docker bundling (build.py): the user's flags,
+        # cargo-lambda's release target-cpu, and the image's cargo home recorded as /cargo, so
+        # PREBUILT (Docker bundling) and IN_DOCKER give the same bytes.
+        words = list(
+            commands.encoded_rustflags(
+                remaps=(),
+                target_cpu=cpu if release else "",
+                user_flags=user_rustflags.get(triple, ()),
+            ).split("\x1f")
+        )
+        return " ".join(shlex.quote(w) for w in words if w)
+
     cases = "".join(
         f"      {platform}{'|' + platform + '/v8' if platform == 'linux/arm64' else ''}) "
-        f"triple={triple}{f' cpu={cpu}' if release else ''} ;; \\\n"
+        f"triple={triple}; set -- {flags_of(triple, cpu)} ;; \\\n"
         for platform, triple, cpu in _platform_cases()
     )
-    # The same CARGO_ENCODED_RUSTFLAGS as Docker bundling (build.py): cargo-lambda's release
-    # target-cpu, and the image's cargo home recorded as /cargo, so PREBUILT (Docker bundling)
-    # and IN_DOCKER give the same bytes.
-    flag_words = (["-C", '"target-cpu=$cpu"'] if release else []) + [
+    remap = (
         f'"--remap-path-prefix=${{CARGO_HOME:-/usr/local/cargo}}={commands.CONTAINER_CARGO_HOME}"'
-    ]
+    )
     rustflags = (
-        "    CARGO_ENCODED_RUSTFLAGS=$(printf '"
-        + "\\037".join(["%s"] * len(flag_words))
-        + "' "
-        + " ".join(flag_words)
-        + "); export CARGO_ENCODED_RUSTFLAGS; \\\n"
+        f'    set -- "$@" {remap}; \\\n'
+        "    CARGO_ENCODED_RUSTFLAGS=$(printf '%s\\037' \"$@\"); "
+        "CARGO_ENCODED_RUSTFLAGS=${CARGO_ENCODED_RUSTFLAGS%?}; export CARGO_ENCODED_RUSTFLAGS; \\\n"
     )
     supported = " or ".join(p for p, _, _ in _platform_cases())
     return (
@@ -492,10 +510,10 @@ class RustDockerImageFunction(lambda_.DockerImageFunction):
             bundling.validate()
             _check_in_docker_bundling(bundling)
             manifest = cargo.normalize_manifest_path(manifest_path)
-            text = render_in_docker_dockerfile(
-                base_image=base_image, build_image=build_image, options=bundling
-            )
             if not cdk.Stack.of(scope).bundling_required:
+                text = render_in_docker_dockerfile(
+                    base_image=base_image, build_image=build_image, options=bundling
+                )
                 # Stand-in (the stack is not being deployed): a context of the Dockerfile only.
                 standin = {
                     "Dockerfile": text,
@@ -506,10 +524,16 @@ class RustDockerImageFunction(lambda_.DockerImageFunction):
                 )
                 args = {"PACKAGE": "", "BINARY": binary_name or ""}
                 return context, "Dockerfile", ["**/target"], args
-            workspace = cargo.load_workspace(manifest)
+            workspace = cargo.load_workspace(manifest, bundling.cargo_lambda_flags)
             package, binary = cargo.resolve_binary(workspace, manifest, binary_name)
             # The context is the workspace root: nothing outside it reaches `docker build`.
             check_docker_mountable(workspace)
+            text = render_in_docker_dockerfile(
+                base_image=base_image,
+                build_image=build_image,
+                options=bundling,
+                user_rustflags=in_docker_user_rustflags(workspace, bundling),
+            )
         except ConstructsRustError as exc:
             raise exc.at(path) from None
         home, target_dir = _dockerfile_home(workspace)
@@ -520,6 +544,23 @@ class RustDockerImageFunction(lambda_.DockerImageFunction):
             directory, {"Dockerfile": text, "Dockerfile.dockerignore": _dockerignore_text(excludes)}
         )
         return workspace.root, dockerfile, excludes, {"PACKAGE": package.name, "BINARY": binary}
+
+
+def in_docker_user_rustflags(
+    workspace: cargo.Workspace, options: BundlingOptions
+) -> Dict[str, List[str]]:
+    """Per target triple, the rustflags a build inside the image reads from the workspace's
+    own config file and ``options.environment`` (the image sees nothing of the host)."""
+    files = cargo_config.config_files(workspace.root, include_outside=False)
+    return {
+        triple: cargo_config.effective_rustflags(
+            files,
+            triple=triple,
+            environ=dict(options.environment),
+            cfgs=cargo_config.target_cfgs(toolchain.rustc_command(), triple),
+        )
+        for _, triple, _ in _platform_cases()
+    }
 
 
 def prebuilt_bootstrap_path(function: RustDockerImageFunction) -> Path:

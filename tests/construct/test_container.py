@@ -289,6 +289,7 @@ def _run_script(dockerfile: str, tmp_path: Path, **env: str) -> subprocess.Compl
     fake.write_text(
         "#!/bin/sh\n"
         'printf "%s\\n" "$@" > "$ARGV_FILE"\n'
+        'printf "%s" "$CARGO_ENCODED_RUSTFLAGS" > "$ARGV_FILE.rustflags"\n'
         'while [ $# -gt 0 ]; do case "$1" in --lambda-dir) dir=$2;; --bin) bin=$2;; esac; shift; '
         "done\n"
         'mkdir -p "$dir/$bin" && echo built > "$dir/$bin/bootstrap"\n'
@@ -307,11 +308,16 @@ def test_in_docker_script_maps_platform_to_triple(tmp_path, platform, triple):
         base_image=DEFAULT_BASE_IMAGE,
         build_image=DEFAULT_BUILD_IMAGE,
         options=BundlingOptions(features=["json-logs"], cargo_lambda_flags=["--locked"]),
+        user_rustflags={triple: ["--cfg", "user flag"]},
     )
     proc = _run_script(
         dockerfile, tmp_path, TARGETPLATFORM=platform, PACKAGE="fx_api", BINARY="fx_api"
     )
     assert proc.returncode == 0, proc.stderr
+    flags = (tmp_path / "argv.rustflags").read_text().split("\x1f")
+    assert flags[:2] == ["--cfg", "user flag"], "the user's config rustflags come first"
+    assert flags[2] == "-C" and flags[3].startswith("target-cpu=")
+    assert flags[4] == "--remap-path-prefix=/usr/local/cargo=/cargo" and len(flags) == 5
     argv = (tmp_path / "argv").read_text().splitlines()
     assert argv[:2] == ["lambda", "build"]
     assert argv[argv.index("--target") + 1] == triple
