@@ -86,11 +86,15 @@ class BuildRequest:
         return lambda_dir / self.binary / "bootstrap"
 
     @property
+    def unified(self) -> bool:
+        """Built with the whole workspace selected (features unified over every member); with
+        ``bundling.features``, which apply to one package, built for that package alone."""
+        return not (self.options.features or self.options.no_default_features)
+
+    @property
     def group_key(self) -> GroupKey:
         # Features apply to one package, so such builds are grouped per package.
-        scoped = (
-            self.package.name if (self.options.features or self.options.no_default_features) else ""
-        )
+        scoped = "" if self.unified else self.package.name
         return (
             str(self.workspace.root),
             scoped,
@@ -198,6 +202,7 @@ def _command(batch: Sequence[BuildRequest], lambda_dir: str, manifest: str) -> L
         no_default_features=first.options.no_default_features,
         extra_flags=first.options.effective_flags(),
         extension=first.extension,
+        workspace=first.unified,
     )
 
 
@@ -387,9 +392,10 @@ def _fits(request: BuildRequest, batch: Sequence[BuildRequest]) -> bool:
     for other in batch:
         if other.binary == request.binary:
             return False
-        if other.package.name != request.package.name and request.graph and other.graph:
-            if conflicts(request.graph, other.graph):
-                return False
+        if request.unified or other.package.name == request.package.name:
+            continue  # one resolve for the whole workspace (or one package): nothing to unify
+        if conflicts(request.graph, other.graph):
+            return False
     return True
 
 
@@ -624,20 +630,37 @@ class BuildQueue:
             found = inputs.previous_record(ws, request.slot)
         return found
 
-    def build_now(self, request: BuildRequest) -> None:
+    def build_now(self, request: BuildRequest, siblings: Sequence[BuildRequest] = ()) -> None:
         """Plan time, for a binary with no record of what it reads: build it now, so its asset
-        hash covers every input from this synth on. A failure is reported by the construct's
-        validation (as for any build), with the static inputs as its hash."""
-        _say(f"{request.construct_path}: no record of the files and variables its build reads")
+        hash covers every input from this synth on. ``siblings`` (the workspace's other
+        binaries without a record) share the run, so a new machine builds a workspace once.
+        A failure is reported by the construct's validation (as for any build), with the
+        static inputs as its hash."""
+        _say(
+            f"{request.construct_path}: no record yet of the files and variables its build "
+            "reads: building it now"
+            + (f", with the workspace's {len(siblings)} other binaries" if siblings else "")
+        )
+        batch = [request, *siblings]
         try:
             with _locked(_build_dir(request.workspace) / ".lock"):
-                _build_batch([request])
+                try:
+                    _build_batch(batch)
+                except ConstructsRustError:
+                    if not siblings:
+                        raise
+                    _say(
+                        "the workspace-wide build failed (above); building "
+                        f"{request.construct_path}'s binary {request.binary} alone"
+                    )
+                    batch = [request]
+                    _build_batch(batch)
         except (ConstructsRustError, OSError) as exc:
             request.error = str(exc)
             request.done = True
             return
         if self.remote is not None:
-            self._upload([request])
+            self._upload(batch)
 
     def _upload(self, built: Sequence[BuildRequest]) -> None:
         """Step 4 (read-write mode only): one concurrent upload of everything built here."""

@@ -130,38 +130,24 @@ def plan_bundle(
         features=options.features,
         no_default_features=options.no_default_features,
     )
-    static = inputs.static_inputs(
-        workspace=workspace,
-        package=package,
-        binary=binary,
+    request = _request(
+        workspace,
+        package,
+        binary,
         graph=graph,
-        options=options,
         target=target,
+        options=options,
         use_docker=use_docker,
         toolchain=tools,
-        extension=extension,
-    )
-    request = BuildRequest(
         construct_path=construct_path,
-        workspace=workspace,
-        package=package,
-        binary=binary,
-        target=target,
-        options=options,
-        use_docker=use_docker,
-        inputs=static,
-        slot=inputs.slot(
-            construct_path, package, binary, inputs.build_settings(options, target, use_docker)
-        ),
-        graph=graph,
         extension=extension,
     )
     queue = queue_for(scope.node.root)
     record = queue.record_for(request)
     if record is not None:
-        request.inputs = static.with_record(workspace, record, options, use_docker)
+        request.inputs = request.inputs.with_record(workspace, record, options, use_docker)
     else:
-        queue.build_now(request)
+        queue.build_now(request, _siblings(request, tools) if request.unified else [])
     fp = request.fingerprint
     lines = request.inputs.lines
     if os.environ.get("CONSTRUCTS_RUST_EXPLAIN"):
@@ -180,6 +166,75 @@ def plan_bundle(
     return BundlePlan(
         code=code, request=request, binary=binary, package_directory=package.directory
     )
+
+
+def _request(
+    workspace: cargo.Workspace,
+    package: cargo.Package,
+    binary: str,
+    *,
+    graph: depgraph.Graph,
+    target: Target,
+    options: BundlingOptions,
+    use_docker: bool,
+    toolchain: str,
+    construct_path: str,
+    extension: bool,
+) -> BuildRequest:
+    """A build request with its static inputs (no record consulted yet)."""
+    return BuildRequest(
+        construct_path=construct_path,
+        workspace=workspace,
+        package=package,
+        binary=binary,
+        target=target,
+        options=options,
+        use_docker=use_docker,
+        inputs=inputs.static_inputs(
+            workspace=workspace,
+            package=package,
+            binary=binary,
+            graph=graph,
+            options=options,
+            target=target,
+            use_docker=use_docker,
+            toolchain=toolchain,
+            extension=extension,
+        ),
+        slot=inputs.slot(package, binary, inputs.build_settings(options, target, use_docker)),
+        graph=graph,
+        extension=extension,
+    )
+
+
+def _siblings(request: BuildRequest, toolchain: str) -> List[BuildRequest]:
+    """The workspace's other binaries, built the same way, that have no record yet: a new
+    machine's first function builds them all in ITS cargo run (the whole workspace is selected
+    anyway), so the app's other functions of the workspace find records and artifacts."""
+    ws, options = request.workspace, request.options
+    names = {request.binary}
+    found: List[BuildRequest] = []
+    for package in ws.packages:
+        for binary in package.bins:
+            if binary in names or binary in package.gated_bins:
+                continue
+            names.add(binary)
+            graph = depgraph.dependency_graph(ws, package, triple=request.target.triple)
+            sibling = _request(
+                ws,
+                package,
+                binary,
+                graph=graph,
+                target=request.target,
+                options=options,
+                use_docker=request.use_docker,
+                toolchain=toolchain,
+                construct_path=f"(workspace binary {binary})",
+                extension=request.extension,
+            )
+            if inputs.read_record(ws, sibling.inputs.static_key) is None:
+                found.append(sibling)
+    return found
 
 
 _unseen_warned: Set[Path] = set()

@@ -40,6 +40,8 @@ class Package:
     path_dependencies: Tuple[Path, ...]
     """Directories of this package's path dependencies (any kind: normal, build, dev)."""
     version: str = "0.0.0"
+    gated_bins: Tuple[str, ...] = ()
+    """Binaries with ``required-features`` (built only when those features are enabled)."""
 
     @property
     def directory(self) -> Path:
@@ -100,7 +102,9 @@ def parse_metadata(data: Dict[str, Any]) -> Workspace:
     for pkg in data["packages"]:
         if members and pkg["id"] not in members:
             continue
-        bins = tuple(t["name"] for t in pkg.get("targets", []) if "bin" in t.get("kind", []))
+        bin_targets = [t for t in pkg.get("targets", []) if "bin" in t.get("kind", [])]
+        bins = tuple(t["name"] for t in bin_targets)
+        gated = tuple(t["name"] for t in bin_targets if t.get("required-features"))
         deps = tuple(
             sorted({Path(d["path"]) for d in pkg.get("dependencies", []) if d.get("path")})
         )
@@ -111,6 +115,7 @@ def parse_metadata(data: Dict[str, Any]) -> Workspace:
                 bins=bins,
                 path_dependencies=deps,
                 version=pkg.get("version", "0.0.0"),
+                gated_bins=gated,
             )
         )
     path_packages = {

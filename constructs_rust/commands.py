@@ -31,18 +31,24 @@ def cargo_lambda_build_argv(
     no_default_features: bool = False,
     extra_flags: Sequence[str] = (),
     extension: bool = False,
+    workspace: bool = False,
 ) -> list[str]:
     """``cargo lambda build`` for several binaries of one workspace in one run.
 
     cargo-lambda writes ``<lambda_dir>/<binary>/bootstrap`` for each binary, or with
     ``extension`` (``--extension``: Lambda extensions) ``<lambda_dir>/extensions/<binary>``.
+    ``workspace``: select every member (features unified over the workspace) instead of
+    ``packages``; ``--bin`` still picks what is built.
     ``--skip-target-check`` because the construct's preflight already checked the Rust std
     (cargo-lambda would otherwise try ``rustup target add``, which may prompt or download).
     """
     argv = ["cargo", "lambda", "build", "--manifest-path", manifest_path, "--target", target]
     argv += ["--release"] if profile == "release" else ["--profile", profile]
-    for package in sorted(set(packages)):
-        argv += ["--package", package]
+    if workspace:  # resolve features over every member, as a build at the root does
+        argv.append("--workspace")
+    else:
+        for package in sorted(set(packages)):
+            argv += ["--package", package]
     for binary in sorted(set(binaries)):
         argv += ["--bin", binary]
     if features:

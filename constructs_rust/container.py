@@ -172,6 +172,9 @@ def render_in_docker_dockerfile(
         features=options.features,
         no_default_features=options.no_default_features,
         extra_flags=options.effective_flags(),
+        # As build.py: without features, the whole workspace is selected (features unified
+        # over every member), so PREBUILT and IN_DOCKER give the same bytes.
+        workspace=not (options.features or options.no_default_features),
     )
     release = options.profile == "release"
     user_rustflags = user_rustflags or {}

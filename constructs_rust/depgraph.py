@@ -2,25 +2,26 @@
 
 A function's asset hash must cover what can change its binary and nothing else, so it needs
 the packages its build actually compiles: names, versions, sources, checksums and enabled
-features. ``cargo metadata`` cannot say that per package (its resolve unifies features over the
-whole workspace), so this module asks ``cargo tree -p <package> --target <triple> -e
-normal,build``, which resolves features the way ``cargo build -p <package>`` does (dev
-dependencies excluded, platform-specific dependencies filtered by the target), and joins each
-registry or git package with its ``Cargo.lock`` entry (source and checksum).
+features, as cargo resolves them for the target (dev dependencies excluded, platform-specific
+dependencies filtered), each registry or git package joined with its ``Cargo.lock`` entry.
 
-Results are cached on disk per (workspace manifest, package, target, features), not per
-checkout path: entries hold relative paths only, so a CI runner that restores the library's
-cache directory (``~/.cache/constructs-rust``) into a checkout at another path reuses them.
-An entry is used while every input that can change it is unchanged: the ``Cargo.lock``
-entries of the packages in the graph, the manifests of its path packages, the workspace
-manifest and the cargo config files (``cargo_config.py``).
-So ``cargo update -p X`` re-resolves only the graphs that contain X, and a warm synth runs no
-cargo at all.
+Two ways to build, two ways to resolve:
 
-The per-package features also decide which binaries may share one cargo run (see
-``conflicts``): building packages together unifies their dependencies' features, so two
-packages whose graphs enable different features of the same dependency are built apart, and a
-binary's bytes never depend on which other binaries happened to be built with it.
+- WORKSPACE-UNIFIED (no ``bundling.features``): the build selects the whole workspace
+  (``cargo lambda build --workspace --bin …``, what ``cargo lambda build`` at the workspace root
+  does), so every binary of a workspace and target shares ONE cargo run and one set of
+  dependency features, whichever binaries the app (or the selected stacks) use. The graph is
+  the package's part of ``cargo tree --workspace`` (features unified over every member).
+- PACKAGE-SCOPED (``bundling.features``/``no_default_features``, which apply to one package):
+  ``cargo tree -p <package>``, resolved as ``cargo build -p <package>`` does; such binaries
+  are built per package (see ``conflicts``) so their bytes never depend on their batch.
+
+Results are cached on disk per workspace manifest content and target, not per checkout path:
+entries hold relative paths only, so a CI runner that restores the library's cache directory
+(``~/.cache/constructs-rust``) into a checkout at another path reuses them. An entry is used
+while every input that can change it is unchanged: the ``Cargo.lock`` entries of its packages,
+the manifests of its path packages (of every member, for the unified resolve), the workspace
+manifest and the cargo config files (``cargo_config.py``). A warm synth runs no cargo at all.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python < 3.11 only
     import tomli as tomllib
 
-FORMAT = "constructs-rust-depgraph-v1"
+FORMAT = "constructs-rust-depgraph-v2"
 _LINE = re.compile(r"^(\S+) v(\S+)(.*)$")
 
 
@@ -169,33 +170,89 @@ def tree_argv(
     return argv
 
 
+def _parse_line(line: str, workspace: Workspace) -> Optional[Node]:
+    """One ``{p}|{f}`` line (without prefix) → Node; path sources become workspace-relative."""
+    line = line.strip()
+    if line.endswith(" (*)"):
+        line = line[: -len(" (*)")]
+    left, _, feats = line.rpartition("|")
+    match = _LINE.match(left)
+    if not match:
+        return None
+    name, version, rest = match.groups()
+    proc_macro = rest.endswith(" (proc-macro)")
+    if proc_macro:
+        rest = rest[: -len(" (proc-macro)")]
+    source, path = "crates.io", None
+    rest = rest.strip()
+    if rest.startswith("(") and rest.endswith(")"):
+        source = rest[1:-1]
+        if os.path.isabs(source):
+            path = Path(source)
+            source = Path(os.path.relpath(path, workspace.root)).as_posix()
+    return Node(name, version, source, feats.strip(), proc_macro, path)
+
+
+def _node_id(node: Node) -> Tuple[str, str, bool]:
+    return (node.key, node.features, node.proc_macro)
+
+
 def parse_tree(output: str, workspace: Workspace) -> Graph:
-    """Parse ``{p}|{f}`` lines; path sources become paths relative to the workspace root."""
+    """Parse ``{p}|{f}`` lines of one package's tree (``--prefix none``)."""
     nodes = {}
     for raw in output.splitlines():
-        line = raw.strip()
-        if not line:
-            continue
-        if line.endswith(" (*)"):
-            line = line[: -len(" (*)")]
-        left, _, feats = line.rpartition("|")
-        match = _LINE.match(left)
+        node = _parse_line(raw, workspace)
+        if node is not None:
+            nodes[_node_id(node)] = node
+    return Graph(nodes=tuple(nodes[k] for k in sorted(nodes)))
+
+
+def parse_workspace_tree(output: str, workspace: Workspace) -> Dict[str, Graph]:
+    """Parse ``cargo tree --workspace --prefix depth``: every member's graph (``name@version``
+    → Graph) with the features cargo unifies over the whole workspace. A package printed
+    again is marked ``(*)`` without its dependencies, so reachability follows the edges
+    collected over the whole output."""
+    nodes: Dict[Tuple[str, str, bool], Node] = {}
+    children: Dict[Tuple[str, str, bool], Set[Tuple[str, str, bool]]] = {}
+    roots: List[Tuple[str, str, bool]] = []
+    stack: List[Tuple[str, str, bool]] = []
+    for raw in output.splitlines():
+        match = re.match(r"^(\d+)(.*)$", raw.strip())
         if not match:
             continue
-        name, version, rest = match.groups()
-        proc_macro = rest.endswith(" (proc-macro)")
-        if proc_macro:
-            rest = rest[: -len(" (proc-macro)")]
-        source, path = "crates.io", None
-        rest = rest.strip()
-        if rest.startswith("(") and rest.endswith(")"):
-            source = rest[1:-1]
-            if os.path.isabs(source):
-                path = Path(source)
-                source = Path(os.path.relpath(path, workspace.root)).as_posix()
-        node = Node(name, version, source, feats.strip(), proc_macro, path)
-        nodes[(node.key, node.features, proc_macro)] = node
-    return Graph(nodes=tuple(nodes[k] for k in sorted(nodes)))
+        node = _parse_line(match.group(2), workspace)
+        if node is None:
+            continue
+        depth, key = int(match.group(1)), _node_id(node)
+        nodes[key] = node
+        del stack[depth:]
+        if depth == 0:
+            roots.append(key)
+        elif stack:
+            children.setdefault(stack[-1], set()).add(key)
+        stack.append(key)
+    graphs: Dict[str, Graph] = {}
+    for root in roots:
+        seen: Set[Tuple[str, str, bool]] = set()
+        todo = [root]
+        while todo:
+            key = todo.pop()
+            if key not in seen:
+                seen.add(key)
+                todo.extend(children.get(key, ()))
+        member = nodes[root]
+        graphs[f"{member.name}@{member.version}"] = Graph(
+            nodes=tuple(nodes[k] for k in sorted(seen))
+        )
+    return graphs
+
+
+def workspace_tree_argv(workspace: Workspace, triple: str) -> List[str]:
+    """``cargo tree`` of every member, features unified as ``cargo build --workspace`` does."""
+    argv = ["cargo", "tree", "--manifest-path", str(workspace.root_manifest), "--workspace"]
+    argv += ["--target", triple, "--edges", "normal,build", "--prefix", "depth"]
+    argv += ["--format", "{p}|{f}", "--locked", "--offline", "--color", "never"]
+    return argv
 
 
 def _file_digest(path: Path) -> str:
@@ -236,7 +293,7 @@ def _from_json(rows: List[List[Any]], workspace: Workspace) -> Graph:
                 source,
                 features,
                 proc_macro,
-                (workspace.root / source) if is_path else None,
+                Path(os.path.normpath(workspace.root / source)) if is_path else None,
             )
             for name, version, source, features, proc_macro, is_path in rows
         )
@@ -260,12 +317,56 @@ def _resolve(argv: List[str], workspace: Workspace, package: Package) -> Graph:
 _memo: Dict[Tuple[Any, ...], Graph] = {}
 
 
+def _unified_graphs(workspace: Workspace, triple: str, lock: Lock) -> Dict[str, Graph]:
+    """Every member's graph with workspace-unified features, from the cache while every input
+    of ANY member is unchanged (another member's manifest can change the unified features)."""
+    portable = (_file_digest(workspace.root_manifest), "workspace", triple)
+    key = cache.digest([FORMAT, *portable])
+    entry = cache.read_json("depgraph", key)
+    if entry and isinstance(entry.get("members"), dict):
+        graphs = {m: _from_json(rows, workspace) for m, rows in entry["members"].items()}
+        if entry.get("valid") == _unified_validity(workspace, lock, graphs):
+            return graphs
+    proc = run_cargo(workspace_tree_argv(workspace, triple), cwd=workspace.root)
+    if proc.returncode != 0:
+        raise CargoError(
+            f"cargo tree failed for the workspace {workspace.root_manifest}:\n"
+            f"{proc.stderr.strip()}",
+            prop="manifest_path",
+            value=str(workspace.root_manifest),
+            fix="run the same `cargo tree --workspace` in that directory to reproduce",
+        )
+    graphs = parse_workspace_tree(proc.stdout, workspace)
+    cache.write_json(
+        "depgraph",
+        key,
+        {
+            "members": {m: _to_json(g) for m, g in graphs.items()},
+            "valid": _unified_validity(workspace, lock, graphs),
+        },
+    )
+    return graphs
+
+
+def _unified_validity(workspace: Workspace, lock: Lock, graphs: Mapping[str, Graph]) -> str:
+    nodes = [n for g in graphs.values() for n in g.nodes]
+    return _validity(
+        workspace,
+        lock,
+        [(n.name, n.version) for n in nodes],
+        [n.source for n in nodes if n.path is not None],
+    )
+
+
 def dependency_graphs(
     workspace: Workspace,
     wanted: Sequence[Tuple[Package, str, Tuple[str, ...], bool]],
 ) -> List[Graph]:
     """Graphs for several (package, triple, features, no_default_features), from the cache
-    where still valid; the rest are resolved by ``cargo tree`` in parallel."""
+    where still valid. Without features the graph is the package's part of the
+    workspace-unified resolve (one ``cargo tree --workspace`` per target: a build of such a
+    binary selects the whole workspace, as ``cargo lambda build`` at the root does); with
+    features, the package's own resolve (``cargo tree -p``), resolved in parallel."""
     lock = read_lock(workspace)
     results: Dict[int, Graph] = {}
     todo: List[Tuple[int, Tuple[Any, ...], str, List[str]]] = []
@@ -274,11 +375,26 @@ def dependency_graphs(
         if memo_key in _memo:
             results[i] = _memo[memo_key]
             continue
+        if not features and not no_default:
+            graphs = _unified_graphs(workspace, triple, lock)
+            for member, graph in graphs.items():
+                name, _, version = member.rpartition("@")
+                _memo[(workspace.root, name, version, triple, (), False)] = graph
+            member = f"{package.name}@{package.version}"
+            if member not in graphs:
+                raise CargoError(
+                    f"cargo tree --workspace did not list the package {member}",
+                    prop="manifest_path",
+                    value=str(package.manifest_path),
+                    fix="check that the package is a member of the workspace",
+                )
+            results[i] = graphs[member]
+            continue
         # On disk: the workspace's identity is its manifest's content, not its absolute path.
         portable = (_file_digest(workspace.root_manifest), *memo_key[1:])
         key = cache.digest([FORMAT, *map(str, portable)])
         entry = cache.read_json("depgraph", key)
-        if entry:
+        if entry and "nodes" in entry:
             graph = _from_json(entry["nodes"], workspace)
             keys = [(n.name, n.version) for n in graph.nodes]
             dirs = [n.source for n in graph.nodes if n.path is not None]
@@ -292,8 +408,8 @@ def dependency_graphs(
     if todo:
         workers = max(1, min(len(todo), (os.cpu_count() or 2) * 2))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            graphs = list(pool.map(lambda t: _resolve(t[3], workspace, wanted[t[0]][0]), todo))
-        for (i, memo_key, key, _), graph in zip(todo, graphs):
+            graphs_ = list(pool.map(lambda t: _resolve(t[3], workspace, wanted[t[0]][0]), todo))
+        for (i, memo_key, key, _), graph in zip(todo, graphs_):
             keys = [(n.name, n.version) for n in graph.nodes]
             dirs = [n.source for n in graph.nodes if n.path is not None]
             cache.write_json(

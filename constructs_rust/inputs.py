@@ -398,9 +398,9 @@ def _store(workspace: Workspace) -> Path:
     return workspace.target_dir / "constructs-rust" / "records"
 
 
-def slot(construct_path: str, package: Package, binary: str, settings: Sequence[str]) -> str:
+def slot(package: Package, binary: str, settings: Sequence[str]) -> str:
     """One binary built one way (the previous record of a binary whose sources changed)."""
-    return digest(["slot", construct_path, package.name, binary, *settings])
+    return digest(["slot", package.name, binary, *settings])
 
 
 def read_record(workspace: Workspace, static_key: str) -> Optional[Record]:
@@ -569,7 +569,7 @@ def _host_label(
 def _covered_by_tree(path: Path, trees: Iterable[Path]) -> bool:
     """Is the file hashed by one of the package trees (not in an ignored or nested package
     directory of it)?"""
-    tree_set = set(trees)
+    tree_set = {Path(os.path.normpath(t)) for t in trees}
     directory = path.parent
     while True:
         if directory in tree_set:

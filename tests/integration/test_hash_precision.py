@@ -17,7 +17,8 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
-from constructs_rust import RustFunction, build, cargo, depgraph, inputs
+from constructs_rust import RustFunction, build, cargo, commands, depgraph, inputs
+from constructs_rust.targets import Target
 from constructs_rust.testing import bootstrap_path
 
 from ..conftest import FIXTURES
@@ -201,15 +202,20 @@ def test_only_the_binaries_that_use_a_change_get_new_hashes(tmp_path, calls, cap
         manifest.read_text().replace('ryu = "1"', 'ryu = { version = "1", features = ["small"] }')
     )
     h3, _ = synth(ws, "abc", tmp_path / "o", build_it=False)
-    assert changed(h2, h3) == ["b"], "b's feature of ryu does not reach a's binary (built apart)"
+    # Features are unified over the workspace (as `cargo lambda build` at the root does): b's
+    # feature of ryu reaches a's binary too, so a's hash says so; c has no ryu.
+    assert changed(h2, h3) == ["a", "b"]
+    assert "+ dep ryu 1.0.23 crates.io features=[small]" in capfd.readouterr().err
     calls.take()
     h4, _ = synth(ws, "abc", tmp_path / "o", build_it=False)
     assert h4 == h3 and calls.take() == [], "cached graphs: no cargo tree when nothing changed"
 
 
-def test_feature_unification_never_changes_a_binary(tmp_path, calls, monkeypatch):
-    """b enables ryu's `small` feature, a uses ryu with defaults. a's bytes and hash are the
-    same whether a is synthesized alone (`cdk synth -e StackA`) or together with b."""
+def test_one_cargo_run_per_workspace_and_bytes_never_depend_on_the_app(tmp_path, calls):
+    """b enables ryu's `small` feature, a uses ryu with defaults. The workspace is built in ONE
+    cargo run with features unified over every member, as `cargo lambda build` at the root
+    does: a's bytes and hash are the same whether the app holds a alone (`cdk synth -e
+    StackA`) or a and b, and equal a plain `cargo lambda build` at the root."""
     members = dict(MEMBERS)
     deps, body = members["b"]
     members["b"] = (
@@ -218,22 +224,34 @@ def test_feature_unification_never_changes_a_binary(tmp_path, calls, monkeypatch
     )
     alone = make_workspace(tmp_path / "alone", members)
     together = make_workspace(tmp_path / "together", members)
-    unified = make_workspace(tmp_path / "unified", members)
 
     h_alone, b_alone = synth(alone, "a", tmp_path / "o1")
-    calls.take()
+    runs = Calls.builds(calls.take())
+    assert len(runs) == 1 and "--workspace" in runs[0], runs
     h_together, b_together = synth(together, "ab", tmp_path / "o2")
     runs = Calls.builds(calls.take())
-    assert len(runs) == 2, f"a and b conflict on ryu's features: two cargo runs, got {runs}"
+    assert len(runs) == 1, f"a and b (and c) share one cargo run, got {runs}"
     assert h_together["a"] == h_alone["a"]
-    assert b_together["a"] == b_alone["a"], "a's bootstrap does not depend on b"
+    assert b_together["a"] == b_alone["a"], "a's bootstrap does not depend on the app"
 
-    # Control: forced into one cargo run, cargo unifies ryu's features and a's bytes change.
-    # This is what the split prevents (and proves the feature really changes a's code).
-    monkeypatch.setattr(build, "conflicts", lambda x, y: False)
-    _, b_unified = synth(unified, "ab", tmp_path / "o3")
-    assert len(Calls.builds(calls.take())) == 1
-    assert b_unified["a"] != b_alone["a"], "control: unified features would change a's bytes"
+    # Fidelity: a user's own `cargo lambda build` at the root, with the library's flags.
+    ws = cargo.load_workspace(together / "Cargo.toml")
+    target = Target(lambda_arch="x86_64")
+    flags = commands.encoded_rustflags(
+        remaps=build.local_remaps(ws), target_cpu=target.target_cpu, user_flags=[]
+    )
+    env = dict(os.environ, CARGO_ENCODED_RUSTFLAGS=flags)
+
+    def plain(*args: str) -> bytes:
+        out = tmp_path / f"plain{len(args)}"
+        argv = ["cargo", "lambda", "build", "--release", "--target", target.triple]
+        subprocess.run([*argv, *args, "--lambda-dir", str(out)], cwd=together, env=env, check=True)
+        return (out / "a" / "bootstrap").read_bytes()
+
+    assert plain() == b_together["a"], "the same bytes as a plain build at the workspace root"
+    # Control: a package-scoped build resolves ryu without `small`: other bytes. This is what
+    # the unified resolve (and its hash) accounts for.
+    assert plain("--package", "a") != b_together["a"]
 
 
 def test_a_host_profile_variable_is_a_new_hash_not_a_stale_cache_hit(tmp_path, calls, monkeypatch):
