@@ -636,14 +636,21 @@ class BuildQueue:
         binaries without a record) share the run, so a new machine builds a workspace once.
         A failure is reported by the construct's validation (as for any build), with the
         static inputs as its hash."""
-        _say(
-            f"{request.construct_path}: no record yet of the files and variables its build "
-            "reads: building it now"
-            + (f", with the workspace's {len(siblings)} other binaries" if siblings else "")
-        )
         batch = [request, *siblings]
+        ws = request.workspace
         try:
-            with _locked(_build_dir(request.workspace) / ".lock"):
+            with _locked(_build_dir(ws) / ".lock"):
+                record = inputs.read_record(ws, request.inputs.static_key)
+                if record is not None:  # another synth built it while this one waited
+                    request.inputs = request.inputs.with_record(
+                        ws, record, request.options, request.use_docker
+                    )
+                    return
+                _say(
+                    f"{request.construct_path}: no record yet of the files and variables its "
+                    "build reads: building it now"
+                    + (f", with the workspace's {len(siblings)} other binaries" if siblings else "")
+                )
                 try:
                     _build_batch(batch)
                 except ConstructsRustError:
@@ -680,6 +687,8 @@ class BuildQueue:
         """Build everything pending (once) and return this request's error, if any."""
         if not request.done:
             self.run_pending()
+        if request.error is not None and request.asset_dir != Path():
+            shutil.rmtree(request.asset_dir, ignore_errors=True)  # never a half-written asset
         return request.error
 
     def run_pending(self) -> None:

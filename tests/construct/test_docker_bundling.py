@@ -17,7 +17,9 @@ from constructs_rust import (
     toolchain,
 )
 from constructs_rust.build import BuildRequest
+from constructs_rust.depgraph import Graph
 from constructs_rust.errors import ConfigurationError
+from constructs_rust.inputs import Inputs
 from constructs_rust.targets import Target, host_docker_platform
 
 
@@ -33,7 +35,9 @@ def _request(crate: Path, options: BundlingOptions) -> BuildRequest:
         target=Target("arm64"),
         options=options,
         use_docker=True,
-        fingerprint="f" * 64,
+        inputs=Inputs(static=("f",)),
+        slot="s",
+        graph=Graph(nodes=()),
         asset_dir=Path("/nonexistent"),
     )
 
@@ -70,8 +74,10 @@ def test_docker_invocation_mounts_user_image_and_same_cargo_argv(
         packages=["fx_api"],
         binaries=["fx_api"],
         lambda_dir="/constructs-rust/lambda-out/x",
+        workspace=True,
     )
     assert ["cargo", *inner] == local, "Docker runs the very argv local bundling runs"
+    assert "--workspace" in local and "--package" not in local, "features unified as at the root"
 
 
 def test_docker_cache_can_be_turned_off(copy_fixture, monkeypatch):
@@ -140,7 +146,9 @@ def test_path_dependency_outside_workspace_is_detected_before_docker(tmp_path, m
         target=Target("x86_64"),
         options=BundlingOptions(force_docker=True),
         use_docker=True,
-        fingerprint="f" * 64,
+        inputs=Inputs(static=("f",)),
+        slot="s",
+        graph=Graph(nodes=()),
         asset_dir=Path("/nonexistent"),
     )
     with pytest.raises(ConfigurationError) as info:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from constructs_rust import build, cargo, depgraph, history, inputs
+from constructs_rust.options import BundlingOptions
 
 WS = cargo.Workspace(
     root=Path("/src/ws"),
@@ -80,7 +81,7 @@ def test_batches_split_conflicting_packages_and_repeated_binaries():
             package=pkg,
             binary=binary,
             target=None,  # type: ignore[arg-type]
-            options=None,  # type: ignore[arg-type]
+            options=BundlingOptions(features=["f"]),  # package-scoped: conflicts matter
             use_docker=False,
             inputs=inputs.Inputs(static=(binary,)),
             slot=binary,
