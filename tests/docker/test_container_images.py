@@ -200,7 +200,9 @@ def test_in_docker_build_rejects_unsupported_platform(
     source = dict(entry["source"], platform="linux/s390x")
     # Only the build stage (it runs on the build platform), so the runtime base image's
     # platforms cannot fail the build first.
-    argv = ["build", "--platform", "linux/s390x", "--target", "build", "--file"]
+    # --network host: the test engine has no bridge, and the RUN step must really run.
+    argv = ["build", "--network", "host", "--platform", "linux/s390x", "--target", "build"]
+    argv += ["--file"]
     argv += [source["dockerFile"], "--tag", f"constructs-rust-test/s390x:{uuid.uuid4().hex[:8]}"]
     for key, value in sorted(source["dockerBuildArgs"].items()):
         argv += ["--build-arg", f"{key}={value}"]
