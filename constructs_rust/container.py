@@ -202,8 +202,8 @@ def render_in_docker_dockerfile(
     )
     rustflags = (
         f'    set -- "$@" {remap}; \\\n'
-        "    CARGO_ENCODED_RUSTFLAGS=; sep=; for flag in \"$@\"; do "
-        'CARGO_ENCODED_RUSTFLAGS="$CARGO_ENCODED_RUSTFLAGS$sep$flag"; sep=$(printf \'\\037\'); '
+        '    CARGO_ENCODED_RUSTFLAGS=; sep=; for flag in "$@"; do '
+        "CARGO_ENCODED_RUSTFLAGS=\"$CARGO_ENCODED_RUSTFLAGS$sep$flag\"; sep=$(printf '\\037'); "
         "done; export CARGO_ENCODED_RUSTFLAGS; \\\n"
     )
     supported = " or ".join(p for p, _, _ in _platform_cases())
