@@ -412,6 +412,25 @@ def _batches(requests: Sequence[BuildRequest]) -> List[List[BuildRequest]]:
     return batches
 
 
+def split_reason(a: BuildRequest, b: BuildRequest) -> str:
+    """Why two requests of one workspace were not built by one cargo run (one line)."""
+    ka, kb = a.group_key, b.group_key
+    if ka[1] != kb[1]:
+        return "bundling.features/no_default_features apply to one package (built per package)"
+    if ka[2] != kb[2]:
+        names = sorted({x.split("=", 1)[0] for x in set(ka[2]) ^ set(kb[2])} - {"host_env"}) or [
+            "host environment"
+        ]
+        return f"their bundling settings differ ({', '.join(names)})"
+    if ka[3] != kb[3]:
+        return "their Docker networks differ"
+    if ka[4] != kb[4]:
+        return "extensions are built with --extension, functions without"
+    if a.binary == b.binary:
+        return f"the binary name {a.binary} repeats (cargo-lambda's outputs are per name)"
+    return "their packages enable different features of a shared dependency"
+
+
 def _store(request: BuildRequest, built: Path) -> None:
     """Move one built binary (plus after-build hook output) into the artifact cache."""
     final = artifact_dir(request.workspace, request.fingerprint)
@@ -699,8 +718,17 @@ class BuildQueue:
         if self.remote is not None:
             self._fetch_remote([r for group in groups.values() for r in group])
         built: List[BuildRequest] = []
+        runs: Dict[str, List[BuildRequest]] = {}
         for group in groups.values():
-            built += self._run_group(group)
+            for batch in self._run_group(group):
+                built += batch
+                runs.setdefault(str(batch[0].workspace.root), []).append(batch[0])
+        for firsts in runs.values():
+            if len(firsts) > 1:
+                _say(
+                    f"{len(firsts)} cargo runs for the workspace of "
+                    f"{firsts[0].construct_path}, because {split_reason(firsts[0], firsts[1])}"
+                )
         if self.remote is not None and built:
             self._upload(built)
 
@@ -726,10 +754,11 @@ class BuildQueue:
         except OSError as exc:
             _say(f"WARNING remote build cache not used: {exc}; building locally")
 
-    def _run_group(self, group: List[BuildRequest]) -> List[BuildRequest]:
-        """Local cache (after the remote fetch) → one build per batch; returns what was built."""
+    def _run_group(self, group: List[BuildRequest]) -> List[List[BuildRequest]]:
+        """Local cache (after the remote fetch) → one build per batch; returns the batches
+        built."""
         ws = group[0].workspace
-        built: List[BuildRequest] = []
+        built: List[List[BuildRequest]] = []
 
         def cached(request: BuildRequest) -> bool:
             return (artifact_dir(ws, request.fingerprint) / request.artifact_name).is_file()
@@ -744,7 +773,7 @@ class BuildQueue:
                 for batch in _batches(list(misses.values())):
                     _build_batch(batch, verify=verify)
                     if not verify:  # a verifying synth never writes the shared cache
-                        built.extend(batch)
+                        built.append(batch)
         except (ConstructsRustError, OSError) as exc:
             message = str(exc)
             for request in group:

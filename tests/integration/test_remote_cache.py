@@ -256,6 +256,18 @@ def test_fresh_clone_in_read_mode_runs_no_build_and_writes_nothing(world, clone_
     )
 
 
+def test_extension_artifacts_hit_the_remote_cache_too(world):
+    """A RustExtension's artifact holds extensions/<name>, not bootstrap: a fresh clone takes it
+    from the cache (no tampering warning, no build, nothing uploaded again)."""
+    first = world.synth(world.clone("ext-a"), prefix="ext", mode="read-write", FUNCTIONS="ext")
+    assert len(first.builds) == 1, first.calls
+    before = world.writes()
+    second = world.synth(world.clone("ext-b"), prefix="ext", mode="read-write", FUNCTIONS="ext")
+    assert second.builds == [], second.calls
+    assert "1/1 hits" in second.stderr and "WARNING" not in second.stderr, second.stderr[-2000:]
+    assert world.writes() == before, "a hit is not uploaded again"
+
+
 def test_tampered_object_is_ignored_with_a_warning_and_built_locally(world, clone_a):
     a: Synth = clone_a["synth"]
     alpha = _fingerprint(world, a, "Alpha")

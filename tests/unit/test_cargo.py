@@ -140,3 +140,31 @@ def test_one_metadata_call_per_workspace_not_per_member(copy_fixture, monkeypatc
         cargo.load_workspace(cargo.normalize_manifest_path(str(ws / "members" / member)))
     cargo.load_workspace(cargo.normalize_manifest_path(str(ws)))
     assert len(calls) == 1, calls
+
+
+def test_locked_in_cargo_lambda_flags_fails_on_an_out_of_date_lock(copy_fixture, tmp_path):
+    """`--locked` governs the library's own `cargo metadata` too: the lock is not rewritten."""
+    import aws_cdk as cdk
+
+    from constructs_rust import BundlingOptions, RustFunction
+
+    crate = copy_fixture("single")
+    (crate / "helper" / "src").mkdir(parents=True)
+    (crate / "helper" / "Cargo.toml").write_text(
+        '[package]\nname = "helper"\nversion = "0.1.0"\nedition = "2021"\n'
+    )
+    (crate / "helper" / "src" / "lib.rs").write_text("")
+    manifest = crate / "Cargo.toml"
+    manifest.write_text(manifest.read_text() + '\n[dependencies]\nhelper = { path = "helper" }\n')
+    lock_before = (crate / "Cargo.lock").read_bytes()
+    cargo.forget_memo()
+    stack = cdk.Stack(cdk.App(outdir=str(tmp_path / "o")), "S")
+    with pytest.raises(Exception) as caught:
+        RustFunction(
+            stack,
+            "Fn",
+            manifest_path=str(crate),
+            bundling=BundlingOptions(cargo_lambda_flags=["--locked"]),
+        )
+    assert "[S/Fn]" in str(caught.value) and "--locked" in str(caught.value)
+    assert (crate / "Cargo.lock").read_bytes() == lock_before, "the lock was not rewritten"

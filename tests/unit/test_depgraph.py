@@ -6,6 +6,7 @@ from pathlib import Path
 
 from constructs_rust import build, cargo, depgraph, history, inputs
 from constructs_rust.options import BundlingOptions
+from constructs_rust.targets import Target
 
 WS = cargo.Workspace(
     root=Path("/src/ws"),
@@ -152,3 +153,25 @@ def test_a_checkout_at_another_path_reuses_the_cached_graphs(copy_fixture, tmp_p
         paths = sorted(n.path for n in graph.nodes if n.path is not None)
         assert paths == [root / "members" / "api", root / "members" / "shared"]
     assert [n.source for n in graphs[0].nodes] == [n.source for n in graphs[1].nodes]
+
+
+def test_one_line_says_why_a_workspace_took_several_cargo_runs():
+    def req(binary: str, **options) -> build.BuildRequest:
+        pkg = cargo.Package(binary, Path(f"/src/ws/{binary}/Cargo.toml"), (binary,), ())
+        return build.BuildRequest(
+            construct_path=f"S/{binary}",
+            workspace=WS,
+            package=pkg,
+            binary=binary,
+            target=Target(lambda_arch=options.pop("arch", "arm64")),
+            options=BundlingOptions(**options),
+            use_docker=False,
+            inputs=inputs.Inputs(static=(binary,)),
+            slot=binary,
+            graph=depgraph.Graph(nodes=()),
+        )
+
+    assert "target" in build.split_reason(req("a"), req("b", arch="x86_64"))
+    assert "profile" in build.split_reason(req("a"), req("b", profile="dev"))
+    assert "one package" in build.split_reason(req("a"), req("b", features=["x"]))
+    assert "repeats" in build.split_reason(req("a"), req("a"))
