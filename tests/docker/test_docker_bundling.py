@@ -309,3 +309,53 @@ def test_fallback_without_cargo_lambda_as_a_non_root_user(docker_engine, docker_
             }
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_docker_bundling_sees_the_inputs_local_bundling_sees(
+    docker_engine, docker_standins, tmp_path, monkeypatch
+):
+    """Issue 19 in Docker: files outside the package (inside the mounted workspace), build-script
+    inputs, symlinked sources and the workspace's config rustflags change the hash AND the
+    bytes; a host variable (which a container never sees) changes neither; the same variable
+    in bundling.environment changes both."""
+    from tests.integration.test_never_stale import _apply, _value, make_workspace
+
+    monkeypatch.delenv("CRT_SHELL_VAR", raising=False)
+    monkeypatch.delenv("CRT_BUILD_VAR", raising=False)
+    ws = make_workspace(tmp_path / "mono" / "ws")
+
+    def synth(name: str, **environment: str):
+        _fresh_caches()
+        app = cdk.App(outdir=str(tmp_path / name))
+        fn = RustFunction(
+            cdk.Stack(app, "S"),
+            "A",
+            manifest_path=str(ws),
+            binary_name="a",
+            architecture=lambda_.Architecture.X86_64,
+            bundling=BundlingOptions(force_docker=True, environment=environment),
+        )
+        app.synth()
+        out = subprocess.run(
+            [str(bootstrap_path(fn))], capture_output=True, text=True, check=True, env={}
+        ).stdout
+        return fn.node.find_child("Code").asset_hash, out
+
+    previous, printed = synth("o0")
+    assert _value(printed, "include") == "one"
+    for key, new in (
+        ("include", "two"),
+        ("pathmod", "2"),
+        ("build", "second"),
+        ("linked", "20"),
+        ("cfg", "true"),
+    ):
+        _apply(ws, key, monkeypatch)
+        current, printed = synth(f"o-{key}")
+        assert current != previous and _value(printed, key) == new, (key, printed)
+        previous = current
+    monkeypatch.setenv("CRT_SHELL_VAR", "from-host")
+    same, printed = synth("o-host")
+    assert same == previous and _value(printed, "shellenv") == "none", "the host's is unseen"
+    inside, printed = synth("o-env", CRT_SHELL_VAR="inside")
+    assert inside != previous and _value(printed, "shellenv") == "inside"
