@@ -300,18 +300,24 @@ def _from_json(rows: List[List[Any]], workspace: Workspace) -> Graph:
     )
 
 
-def _resolve(argv: List[str], workspace: Workspace, package: Package) -> Graph:
+def _tree_output(argv: List[str], workspace: Workspace, *, what: str, manifest: Path) -> str:
+    """``cargo tree``'s output, run from the workspace root (where cargo finds its config)."""
     proc = run_cargo(argv, cwd=workspace.root)
     if proc.returncode != 0:
         raise CargoError(
-            f"cargo tree failed for package {package.name} ({package.manifest_path}):\n"
-            f"{proc.stderr.strip()}",
+            f"cargo tree failed for {what}:\n{proc.stderr.strip()}",
             prop="manifest_path",
-            value=str(package.manifest_path),
+            value=str(manifest),
             fix="run the same `cargo tree` in that directory to reproduce; after editing "
             "Cargo.toml, check the features named in bundling.features exist",
         )
-    return parse_tree(proc.stdout, workspace)
+    return proc.stdout
+
+
+def _resolve(argv: List[str], workspace: Workspace, package: Package) -> Graph:
+    what = f"package {package.name} ({package.manifest_path})"
+    output = _tree_output(argv, workspace, what=what, manifest=package.manifest_path)
+    return parse_tree(output, workspace)
 
 
 _memo: Dict[Tuple[Any, ...], Graph] = {}
@@ -327,16 +333,13 @@ def _unified_graphs(workspace: Workspace, triple: str, lock: Lock) -> Dict[str, 
         graphs = {m: _from_json(rows, workspace) for m, rows in entry["members"].items()}
         if entry.get("valid") == _unified_validity(workspace, lock, graphs):
             return graphs
-    proc = run_cargo(workspace_tree_argv(workspace, triple), cwd=workspace.root)
-    if proc.returncode != 0:
-        raise CargoError(
-            f"cargo tree failed for the workspace {workspace.root_manifest}:\n"
-            f"{proc.stderr.strip()}",
-            prop="manifest_path",
-            value=str(workspace.root_manifest),
-            fix="run the same `cargo tree --workspace` in that directory to reproduce",
-        )
-    graphs = parse_workspace_tree(proc.stdout, workspace)
+    output = _tree_output(
+        workspace_tree_argv(workspace, triple),
+        workspace,
+        what=f"the workspace {workspace.root_manifest}",
+        manifest=workspace.root_manifest,
+    )
+    graphs = parse_workspace_tree(output, workspace)
     cache.write_json(
         "depgraph",
         key,

@@ -73,22 +73,26 @@ def test_conflicts_only_when_a_shared_package_gets_other_features():
     assert not depgraph.conflicts(a, c_other)
 
 
+def _req(package: str, binary: str, tree: str = "", **options) -> build.BuildRequest:
+    pkg = cargo.Package(package, Path(f"/src/ws/{package}/Cargo.toml"), (binary,), ())
+    return build.BuildRequest(
+        construct_path=f"S/{binary}",
+        workspace=WS,
+        package=pkg,
+        binary=binary,
+        target=Target(lambda_arch=options.pop("arch", "arm64")),
+        options=BundlingOptions(**options),
+        use_docker=False,
+        inputs=inputs.Inputs(static=(binary,)),
+        slot=binary,
+        asset_dir=Path("/out"),
+        graph=depgraph.parse_tree(tree, WS),
+    )
+
+
 def test_batches_split_conflicting_packages_and_repeated_binaries():
     def req(package: str, binary: str, tree: str) -> build.BuildRequest:
-        pkg = cargo.Package(package, Path(f"/src/ws/{package}/Cargo.toml"), (binary,), ())
-        return build.BuildRequest(
-            construct_path=f"S/{binary}",
-            workspace=WS,
-            package=pkg,
-            binary=binary,
-            target=None,  # type: ignore[arg-type]
-            options=BundlingOptions(features=["f"]),  # package-scoped: conflicts matter
-            use_docker=False,
-            inputs=inputs.Inputs(static=(binary,)),
-            slot=binary,
-            asset_dir=Path("/out"),
-            graph=depgraph.parse_tree(tree, WS),
-        )
+        return _req(package, binary, tree, features=["f"])  # package-scoped: conflicts matter
 
     a = req("a", "a", "ryu v1.0.23|\n")
     b = req("b", "b", "ryu v1.0.23|small\n")
@@ -157,19 +161,7 @@ def test_a_checkout_at_another_path_reuses_the_cached_graphs(copy_fixture, tmp_p
 
 def test_one_line_says_why_a_workspace_took_several_cargo_runs():
     def req(binary: str, **options) -> build.BuildRequest:
-        pkg = cargo.Package(binary, Path(f"/src/ws/{binary}/Cargo.toml"), (binary,), ())
-        return build.BuildRequest(
-            construct_path=f"S/{binary}",
-            workspace=WS,
-            package=pkg,
-            binary=binary,
-            target=Target(lambda_arch=options.pop("arch", "arm64")),
-            options=BundlingOptions(**options),
-            use_docker=False,
-            inputs=inputs.Inputs(static=(binary,)),
-            slot=binary,
-            graph=depgraph.Graph(nodes=()),
-        )
+        return _req(binary, binary, **options)
 
     assert "target" in build.split_reason(req("a"), req("b", arch="x86_64"))
     assert "profile" in build.split_reason(req("a"), req("b", profile="dev"))
