@@ -69,6 +69,15 @@ class BuildRequest:
     done: bool = False
     extension: bool = False
     """A Lambda extension (``--extension``): staged as ``extensions/<binary>``."""
+    complete: Optional[Inputs] = None
+    """Set when the build read inputs ``inputs`` did not cover: the same bytes are also stored
+    under these complete inputs, and only they are shared (a cache entry's lines must name
+    everything its bytes depend on)."""
+
+    @property
+    def shared_inputs(self) -> Inputs:
+        """The inputs the artifact is uploaded under."""
+        return self.complete or self.inputs
 
     @property
     def fingerprint(self) -> str:
@@ -511,6 +520,7 @@ def _learn(request: BuildRequest, target_dir: Path, started: float) -> List[str]
             "from the next synth on they are part of its hash"
         )
         used = used.union(discovered)
+        request.complete = request.inputs.with_record(ws, used, request.options, request.use_docker)
     inputs.write_record(ws, request.inputs.static_key, request.slot, used, discovered)
     return []
 
@@ -606,8 +616,12 @@ def _run_once(batch: List[BuildRequest], verify_dir: Optional[Path]) -> List[str
             cached = artifact_dir(ws, request.fingerprint) / request.artifact_name
             if verify_dir is not None and cached.is_file():
                 _compare(request, built)
-            else:
-                _store(request, built)
+                continue
+            _store(request, built)
+            if request.complete is not None:  # the same bytes under the complete inputs
+                complete = artifact_dir(ws, request.complete.fingerprint)
+                if not complete.exists():
+                    shutil.copytree(artifact_dir(ws, request.fingerprint), complete)
         return []
     finally:
         shutil.rmtree(out, ignore_errors=True)
@@ -691,11 +705,9 @@ class BuildQueue:
     def _upload(self, built: Sequence[BuildRequest]) -> None:
         """Step 4 (read-write mode only): one concurrent upload of everything built here."""
         assert self.remote is not None
+        shared = [(r, r.shared_inputs) for r in built]
         self.remote.upload(
-            [
-                (r.fingerprint, artifact_dir(r.workspace, r.fingerprint), r.inputs.lines)
-                for r in built
-            ]
+            [(i.fingerprint, artifact_dir(r.workspace, i.fingerprint), i.lines) for r, i in shared]
         )
         for r in built:
             record = inputs.read_record(r.workspace, r.inputs.static_key)

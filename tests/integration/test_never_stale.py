@@ -253,3 +253,38 @@ def test_verify_catches_a_planted_stale_artifact(tmp_path, calls, monkeypatch): 
     monkeypatch.delenv(build.ENV_VERIFY)
     _, fixed = synth(ws, tmp_path / "o3")
     assert fixed["b"] == "b\n", "the clean build replaced the stale entry"
+
+
+def test_a_new_outside_input_joins_the_hash_and_is_never_served_stale(
+    tmp_path,
+    calls,  # noqa: F811
+    capfd,
+):
+    """A source edit that starts reading a new file outside the package: the synth uses the
+    previous record (batched, no plan-time build), the build reports the new input, the bytes
+    are fresh; the next synth's hash includes it (one hash change, no cargo: the same bytes are
+    stored under the complete inputs); an edit of the new file then changes hash and bytes."""
+    ws = make_workspace(tmp_path / "ws")
+    first, _ = synth(ws, tmp_path / "o1")
+    calls.take()
+    (ws / "shared" / "new.txt").write_text("fresh\n")
+    main = ws / "a" / "src" / "main.rs"
+    main.write_text(
+        main.read_text().replace(
+            "fn main() {\n",
+            'fn main() {\n    println!("new={}", include_str!("../../shared/new.txt").trim());\n',
+        )
+    )
+    capfd.readouterr()
+    second, printed = synth(ws, tmp_path / "o2")
+    assert second["a"] != first["a"] and _value(printed["a"], "new") == "fresh"
+    assert "did not cover yet (shared/new.txt)" in capfd.readouterr().err
+    assert len(Calls.builds(calls.take())) == 1
+    third, printed = synth(ws, tmp_path / "o3")
+    assert third["a"] != second["a"], "the new input joins the hash (once)"
+    assert calls.take() == [], "same bytes, stored under the complete inputs: no cargo"
+    assert third["b"] == first["b"]
+    (ws / "shared" / "new.txt").write_text("edited\n")
+    fourth, printed = synth(ws, tmp_path / "o4")
+    assert fourth["a"] != third["a"] and _value(printed["a"], "new") == "edited"
+    assert synth(ws, tmp_path / "o5")[0] == fourth
