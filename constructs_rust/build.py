@@ -657,7 +657,7 @@ class BuildQueue:
         the shared cache's (a new machine, a CI runner), else the binary's previous record."""
         ws, key = request.workspace, request.inputs.static_key
         found = inputs.read_record(ws, key)
-        if found is None and self.remote is not None and not verifying():
+        if found is None and self.remote is not None:
             found = self.remote.fetch_record(key)
         if found is None:
             found = inputs.previous_record(ws, request.slot)

@@ -87,3 +87,15 @@ def test_a_symlinked_directory_is_followed(copy_fixture, tmp_path):
     base = _fp(crate, "", None)
     (outside / "x.rs").write_text("pub const X: u8 = 2;\n")
     assert _fp(crate, "", None) != base
+
+
+def test_a_target_dir_inside_the_package_is_never_an_input(copy_fixture, monkeypatch):
+    crate = copy_fixture("single")
+    monkeypatch.setenv("CARGO_TARGET_DIR", str(crate / "build-output"))
+    base = _fp(crate, "", None)
+    (crate / "build-output" / "release").mkdir(parents=True)
+    (crate / "build-output" / "release" / "junk").write_text("build output")
+    for folder in (".venv", "node_modules", ".pytest_cache", ".idea", ".vscode"):
+        (crate / folder).mkdir()
+        (crate / folder / "x").write_text("tool state")
+    assert _fp(crate, "", None) == base
