@@ -199,8 +199,12 @@ def run_cargo(argv: List[str], cwd: Optional[Path] = None) -> "subprocess.Comple
 LOCK_FLAGS = ("--locked", "--frozen", "--offline")
 
 
-def run_metadata(manifest_path: Path, lock_flags: Sequence[str] = ()) -> Dict[str, Any]:
-    """Run ``cargo metadata --format-version 1`` WITH the resolve for the manifest.
+def run_metadata(
+    manifest_path: Path, lock_flags: Sequence[str] = (), cwd: Optional[Path] = None
+) -> Dict[str, Any]:
+    """Run ``cargo metadata --format-version 1`` WITH the resolve for the manifest, from
+    ``cwd`` (default: the manifest's directory; cargo reads ``.cargo/config.toml`` from its
+    working directory up).
 
     cargo creates or updates the workspace's ``Cargo.lock`` as a build would (the minimal
     change after a manifest edit); one stderr line says when it did. Without network, the
@@ -208,14 +212,13 @@ def run_metadata(manifest_path: Path, lock_flags: Sequence[str] = ()) -> Dict[st
     """
     argv = ["cargo", "metadata", "--format-version", "1", "--manifest-path", str(manifest_path)]
     argv += list(lock_flags)
+    cwd = cwd or manifest_path.parent
     before = _lock_snapshot(manifest_path)
-    # From the manifest's directory: cargo reads .cargo/config.toml from its working directory
-    # up, as a user's own cargo run in the crate does.
-    proc = run_cargo(argv, cwd=manifest_path.parent)
+    proc = run_cargo(argv, cwd=cwd)
     offline = False
     network_failed = any(f in proc.stderr.lower() for f in _NETWORK_ERRORS)
     if proc.returncode != 0 and network_failed and "--locked" not in lock_flags:
-        retry = run_cargo(argv + ["--offline"], cwd=manifest_path.parent)
+        retry = run_cargo(argv + ["--offline"], cwd=cwd)
         if retry.returncode == 0:
             proc, offline = retry, True
     if proc.returncode != 0:
@@ -300,6 +303,15 @@ def load_workspace(manifest_path: Path, lock_flags: Sequence[str] = ()) -> Works
             workspace, stamp = cached, entry["stamp"]
     if workspace is None:
         data = run_metadata(manifest_path, lock_flags)
+        root = Path(data["workspace_root"])
+        if any(
+            (d / ".cargo").is_dir()
+            for d in [manifest_path.parent, *manifest_path.parent.parents]
+            if d != root and root in d.parents
+        ):
+            # A member's own .cargo/ would apply from its directory, never to the build (which
+            # runs from the workspace root): resolve as the build will.
+            data = run_metadata(manifest_path, lock_flags, cwd=root)
         workspace = parse_metadata(data)
         stamp = _stamp_of(workspace)  # taken after cargo wrote the lock
         cache.write_json(
