@@ -13,6 +13,7 @@ files, taken after cargo ran, so a synth with nothing changed runs no cargo at a
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -84,11 +85,15 @@ class Workspace:
                 todo.extend(member.path_dependencies)
         return sorted(seen)
 
+    @functools.cached_property
+    def _outside_roots(self) -> Tuple[Path, ...]:
+        outside = [d for d in self.path_packages if not _is_within(d, self.root)]
+        return tuple(d for d in outside if not any(o != d and _is_within(d, o) for o in outside))
+
     def outside_roots(self) -> List[Path]:
         """Path packages that lie outside the workspace root (e.g. ``../../lambda-runtime``),
         outermost only: their absolute paths would otherwise end up in the binary."""
-        outside = [d for d in self.path_packages if not _is_within(d, self.root)]
-        return [d for d in outside if not any(o != d and _is_within(d, o) for o in outside)]
+        return list(self._outside_roots)
 
 
 def _is_within(path: Path, parent: Path) -> bool:
@@ -277,7 +282,6 @@ def _stamp_of(workspace: Workspace) -> str:
 
 
 _memo: Dict[Path, Workspace] = {}
-_stamps: Dict[Path, str] = {}
 
 
 def load_workspace(manifest_path: Path, lock_flags: Sequence[str] = ()) -> Workspace:
@@ -291,16 +295,18 @@ def load_workspace(manifest_path: Path, lock_flags: Sequence[str] = ()) -> Works
     # in this process instead of asking cargo again for every function.
     for known in list(_memo.values()):
         if manifest_path == known.root_manifest or known.package_at(manifest_path) is not None:
-            if known.root.is_dir() and _stamp_of(known) == _stamps.get(known.root):
-                _memo[manifest_path] = known
-                return known
+            # Loaded (and its stamp checked) by this process: a synth does not edit manifests
+            # between two functions, so no second walk of the workspace (one per function
+            # would make a synth quadratic in the number of functions).
+            _memo[manifest_path] = known
+            return known
     key = cache.digest(["metadata-v2", str(manifest_path), *lock_flags])
     entry = cache.read_json("metadata", key)
     workspace: Optional[Workspace] = None
     if entry and Path(entry["root"]).is_dir():
         cached = parse_metadata(entry["metadata"])
         if entry["stamp"] == _stamp_of(cached):
-            workspace, stamp = cached, entry["stamp"]
+            workspace = cached
     if workspace is None:
         data = run_metadata(manifest_path, lock_flags)
         root = Path(data["workspace_root"])
@@ -318,14 +324,12 @@ def load_workspace(manifest_path: Path, lock_flags: Sequence[str] = ()) -> Works
             "metadata", key, {"root": str(workspace.root), "stamp": stamp, "metadata": data}
         )
     _memo[manifest_path] = workspace
-    _stamps[workspace.root] = stamp
     return workspace
 
 
 def forget_memo() -> None:
     """Drop the in-process memo (tests that edit crates between synths in one process)."""
     _memo.clear()
-    _stamps.clear()
 
 
 def candidate_binaries(workspace: Workspace, manifest_path: Path) -> List[Tuple[Package, str]]:

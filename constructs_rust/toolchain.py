@@ -59,7 +59,22 @@ class Zig:
     """Variables that make cargo-zigbuild find this zig (and never offer to install one)."""
 
 
+_zig_memo: Dict[Tuple[str, str, str], Optional[Zig]] = {}
+
+
 def find_zig() -> Optional[Zig]:
+    """The zig cargo-lambda will use (memoised per process and zig-related variables)."""
+    key = (
+        os.environ.get("CARGO_ZIGBUILD_ZIG_PATH", ""),
+        os.environ.get("CARGO_ZIGBUILD_PYTHON_PATH", ""),
+        os.environ.get("PATH", ""),
+    )
+    if key not in _zig_memo:
+        _zig_memo[key] = _find_zig()
+    return _zig_memo[key]
+
+
+def _find_zig() -> Optional[Zig]:
     if os.environ.get("CARGO_ZIGBUILD_ZIG_PATH") or os.environ.get("CARGO_ZIGBUILD_PYTHON_PATH"):
         return Zig(version="user-configured")
     if importlib.util.find_spec("ziglang") is not None:
