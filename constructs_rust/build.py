@@ -16,7 +16,6 @@ copies the cached bootstrap and runs no cargo at all.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import subprocess
@@ -28,6 +27,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+import filelock
 
 from . import cargo_config, commands, inputs, remote_cache, timing, toolchain
 from .cargo import Package, Workspace
@@ -124,13 +125,11 @@ def artifact_dir(workspace: Workspace, fingerprint: str) -> Path:
 
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock between synths (processes) on one build dir; ``filelock`` works on
+    every platform (``fcntl`` would make the import fail on Windows)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with filelock.FileLock(str(path)):
+        yield
 
 
 def _say(message: str) -> None:

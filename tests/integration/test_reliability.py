@@ -328,7 +328,7 @@ def test_two_synths_at_once_share_one_build(copy_fixture, tmp_path):
     crate = copy_fixture("single")
     procs = [_run_app(crate, tmp_path / f"out{i}") for i in range(2)]
     outputs = [p.communicate(timeout=900) for p in procs]
-    for p, (_, err) in zip(procs, outputs):
+    for p, (_, err) in zip(procs, outputs, strict=True):
         assert p.returncode == 0, err[-2000:]
     builds = sum(err.count("constructs_rust: building") for _, err in outputs)
     assert builds == 1, "the second synth waits for the lock and reuses the first one's build"
