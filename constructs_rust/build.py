@@ -626,6 +626,19 @@ def _run_once(batch: List[BuildRequest], verify_dir: Optional[Path]) -> List[str
         shutil.rmtree(out, ignore_errors=True)
 
 
+def install_if_cached(request: BuildRequest) -> bool:
+    """Stage the locally cached artifact now (True), or leave the request for the queue."""
+    if not (artifact_dir(request.workspace, request.fingerprint) / request.artifact_name).is_file():
+        return False
+    try:
+        with timing.measure():
+            _install(request)
+    except OSError:
+        return False
+    request.done = True
+    return True
+
+
 def _install(request: BuildRequest) -> None:
     """Copy the cached artifact into the staged asset directory and drop the placeholder."""
     source = artifact_dir(request.workspace, request.fingerprint)
