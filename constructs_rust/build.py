@@ -30,7 +30,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import filelock
 
-from . import cargo_config, commands, inputs, remote_cache, timing, toolchain
+from . import cargo_config, commands, inputs, remote_cache, runner, timing, toolchain
 from .cargo import Package, Workspace
 from .depgraph import Graph, conflicts
 from .errors import ConfigurationError, ConstructsRustError, ToolchainError
@@ -142,30 +142,10 @@ def _error_excerpt(lines: Sequence[str]) -> str:
     return "\n".join(line.rstrip() for line in chosen)
 
 
-def _stream(argv: Sequence[str], *, cwd: Path, env: Dict[str, str]) -> Tuple[int, List[str]]:
-    """Run argv, echo its output to stderr as it comes (cargo's progress), keep the lines."""
-    lines: List[str] = []
-    proc = subprocess.Popen(
-        list(argv),
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        sys.stderr.write(line)
-        lines.append(line)
-    return proc.wait(), lines
-
-
 def _run_hooks(hook_commands: Sequence[str], *, cwd: Path, env: Dict[str, str], what: str) -> None:
     for command in hook_commands:
         _say(f"{what} hook: {command}")
-        code, lines = _stream(["sh", "-c", command], cwd=cwd, env=env)
+        code, lines = runner.stream(["sh", "-c", command], cwd=cwd, env=env)
         if code != 0:
             raise ConstructsRustError(
                 f"{what} hook `{command}` exited with {code}:\n{_error_excerpt(lines)}",
@@ -354,6 +334,7 @@ def docker_invocation(
         }
     )
     argv = commands.docker_run_argv(
+        name=f"constructs-rust-{uuid.uuid4().hex[:12]}",
         image=first.options.docker_image,
         platform=host_docker_platform(),
         user=f"{os.getuid()}:{os.getgid()}",
@@ -363,6 +344,11 @@ def docker_invocation(
         network=first.options.docker_network,
     )
     return argv, dict(os.environ)
+
+
+def _kill_container(name: str, env: Dict[str, str]) -> None:
+    """An interrupted Docker build: the container stops with its client."""
+    subprocess.run(["docker", "kill", name], env=env, capture_output=True, timeout=30, check=False)
 
 
 def _failure(batch: Sequence[BuildRequest], code: int, lines: Sequence[str]) -> ConstructsRustError:
@@ -592,7 +578,13 @@ def _run_once(batch: List[BuildRequest], verify_dir: Optional[Path]) -> List[str
             f"for {', '.join(sorted({r.construct_path for r in batch}))}"
         )
         started = time.time()
-        code, lines = _stream(argv, cwd=ws.root, env=env)
+        container = argv[argv.index("--name") + 1] if first.use_docker else None
+        code, lines = runner.stream(
+            argv,
+            cwd=ws.root,
+            env=env,
+            on_interrupt=(lambda: _kill_container(container, env)) if container else None,
+        )
         if code != 0:
             raise _failure(batch, code, lines)
         racing: List[str] = []
