@@ -16,7 +16,6 @@ copies the cached bootstrap and runs no cargo at all.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import subprocess
@@ -29,7 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
-from . import cargo_config, commands, inputs, remote_cache, timing, toolchain
+import filelock
+
+from . import cargo_config, commands, inputs, remote_cache, runner, timing, toolchain
 from .cargo import Package, Workspace
 from .depgraph import Graph, conflicts
 from .errors import ConfigurationError, ConstructsRustError, ToolchainError
@@ -124,13 +125,11 @@ def artifact_dir(workspace: Workspace, fingerprint: str) -> Path:
 
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock between synths (processes) on one build dir; ``filelock`` works on
+    every platform (``fcntl`` would make the import fail on Windows)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with filelock.FileLock(str(path)):
+        yield
 
 
 def _say(message: str) -> None:
@@ -143,30 +142,10 @@ def _error_excerpt(lines: Sequence[str]) -> str:
     return "\n".join(line.rstrip() for line in chosen)
 
 
-def _stream(argv: Sequence[str], *, cwd: Path, env: Dict[str, str]) -> Tuple[int, List[str]]:
-    """Run argv, echo its output to stderr as it comes (cargo's progress), keep the lines."""
-    lines: List[str] = []
-    proc = subprocess.Popen(
-        list(argv),
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        sys.stderr.write(line)
-        lines.append(line)
-    return proc.wait(), lines
-
-
 def _run_hooks(hook_commands: Sequence[str], *, cwd: Path, env: Dict[str, str], what: str) -> None:
     for command in hook_commands:
         _say(f"{what} hook: {command}")
-        code, lines = _stream(["sh", "-c", command], cwd=cwd, env=env)
+        code, lines = runner.stream(["sh", "-c", command], cwd=cwd, env=env)
         if code != 0:
             raise ConstructsRustError(
                 f"{what} hook `{command}` exited with {code}:\n{_error_excerpt(lines)}",
@@ -355,6 +334,7 @@ def docker_invocation(
         }
     )
     argv = commands.docker_run_argv(
+        name=f"constructs-rust-{uuid.uuid4().hex[:12]}",
         image=first.options.docker_image,
         platform=host_docker_platform(),
         user=f"{os.getuid()}:{os.getgid()}",
@@ -364,6 +344,11 @@ def docker_invocation(
         network=first.options.docker_network,
     )
     return argv, dict(os.environ)
+
+
+def _kill_container(name: str, env: Dict[str, str]) -> None:
+    """An interrupted Docker build: the container stops with its client."""
+    subprocess.run(["docker", "kill", name], env=env, capture_output=True, timeout=30, check=False)
 
 
 def _failure(batch: Sequence[BuildRequest], code: int, lines: Sequence[str]) -> ConstructsRustError:
@@ -593,7 +578,13 @@ def _run_once(batch: List[BuildRequest], verify_dir: Optional[Path]) -> List[str
             f"for {', '.join(sorted({r.construct_path for r in batch}))}"
         )
         started = time.time()
-        code, lines = _stream(argv, cwd=ws.root, env=env)
+        container = argv[argv.index("--name") + 1] if first.use_docker else None
+        code, lines = runner.stream(
+            argv,
+            cwd=ws.root,
+            env=env,
+            on_interrupt=(lambda: _kill_container(container, env)) if container else None,
+        )
         if code != 0:
             raise _failure(batch, code, lines)
         racing: List[str] = []
@@ -625,6 +616,19 @@ def _run_once(batch: List[BuildRequest], verify_dir: Optional[Path]) -> List[str
         return []
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+def install_if_cached(request: BuildRequest) -> bool:
+    """Stage the locally cached artifact now (True), or leave the request for the queue."""
+    if not (artifact_dir(request.workspace, request.fingerprint) / request.artifact_name).is_file():
+        return False
+    try:
+        with timing.measure():
+            _install(request)
+    except OSError:
+        return False
+    request.done = True
+    return True
 
 
 def _install(request: BuildRequest) -> None:

@@ -23,7 +23,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct, IValidation
 
 from . import cargo, cargo_config, depgraph, history, inputs, timing, toolchain
-from .build import PLACEHOLDER, BuildRequest, queue_for
+from .build import PLACEHOLDER, BuildRequest, install_if_cached, queue_for, verifying
 from .options import BundlingOptions
 from .targets import Target
 
@@ -254,14 +254,33 @@ def _warn_unseen_config(workspace: cargo.Workspace, construct_path: str) -> None
         )
 
 
+@jsii.implements(cdk.IAspect)
+class _BuildBeforeSynth:
+    """Runs the pending builds when the app is synthesized even if validation is skipped
+    (``app.synth(skip_validation=True)``): no asset is ever written without its binary. Errors
+    are reported by the validation (when it runs); a failed build leaves no asset directory."""
+
+    def __init__(self, request: BuildRequest, root: IConstruct) -> None:
+        self._request = request
+        self._root = root
+
+    def visit(self, node: IConstruct) -> None:
+        if not self._request.done:
+            queue_for(self._root).ensure(self._request)
+
+
 def register_build(owner: Construct, plan: BundlePlan, staged_dir: Path) -> None:
-    """After CDK staged the asset: queue a build unless the staged dir already has the binary."""
+    """After CDK staged the asset: install the cached binary now, or queue the build (run by an
+    aspect and a validation, whichever comes first) unless the staged dir already has it."""
     if plan.request is None:
         return
     staged = staged_dir / plan.request.artifact_name
     if staged.is_file() and not (staged_dir / PLACEHOLDER).exists():
         return
     request = replace(plan.request, asset_dir=staged_dir)
+    if request.error is None and not verifying() and install_if_cached(request):
+        return
     root = owner.node.root
     queue_for(root).add(request)
     owner.node.add_validation(_BuildOnSynth(request, root))
+    cdk.Aspects.of(owner).add(_BuildBeforeSynth(request, root))

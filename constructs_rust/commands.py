@@ -91,6 +91,7 @@ def docker_run_argv(
     environment: Mapping[str, str],
     workdir: str = CONTAINER_WORKSPACE,
     network: Optional[str] = None,
+    name: Optional[str] = None,
 ) -> list[str]:
     """``docker run`` of ``command`` in ``image`` as ``user`` (``uid:gid``).
 
@@ -98,6 +99,8 @@ def docker_run_argv(
     host paths with spaces or colons need no escaping.
     """
     argv = ["docker", "run", "--rm", "--platform", platform, "--user", user, "--workdir", workdir]
+    if name:  # so an interrupted synth can stop the container (see runner.py)
+        argv += ["--name", name]
     if network:
         argv += ["--network", network]
     for host, container, read_only in mounts:

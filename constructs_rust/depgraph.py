@@ -412,7 +412,7 @@ def dependency_graphs(
         workers = max(1, min(len(todo), (os.cpu_count() or 2) * 2))
         with ThreadPoolExecutor(max_workers=workers) as pool:
             graphs_ = list(pool.map(lambda t: _resolve(t[3], workspace, wanted[t[0]][0]), todo))
-        for (i, memo_key, key, _), graph in zip(todo, graphs_):
+        for (i, memo_key, key, _), graph in zip(todo, graphs_, strict=True):
             keys = [(n.name, n.version) for n in graph.nodes]
             dirs = [n.source for n in graph.nodes if n.path is not None]
             cache.write_json(

@@ -288,3 +288,26 @@ def test_a_new_outside_input_joins_the_hash_and_is_never_served_stale(
     fourth, printed = synth(ws, tmp_path / "o4")
     assert fourth["a"] != third["a"] and _value(printed["a"], "new") == "edited"
     assert synth(ws, tmp_path / "o5")[0] == fourth
+
+
+def test_skip_validation_never_stages_an_asset_without_its_binary(tmp_path, calls):  # noqa: F811
+    """app.synth(skip_validation=True) skips construct validations; the build still runs (an
+    aspect), so the staged asset holds the new binary, not the placeholder."""
+    ws = make_workspace(tmp_path / "ws")
+    synth(ws, tmp_path / "o1")
+    main = ws / "b" / "src" / "main.rs"
+    main.write_text('fn main() { println!("b2"); }\n')
+    _new_process()
+    app = cdk.App(outdir=str(tmp_path / "o2"))
+    fn = RustFunction(
+        cdk.Stack(app, "S"),
+        "b",
+        manifest_path=str(ws),
+        binary_name="b",
+        architecture=lambda_.Architecture.X86_64,
+    )
+    app.synth(skip_validation=True)
+    staged = bootstrap_path(fn)
+    assert not (staged.parent / build.PLACEHOLDER).exists()
+    out = subprocess.run([str(staged)], capture_output=True, text=True, check=True, env={})
+    assert out.stdout == "b2\n"

@@ -328,7 +328,7 @@ def test_two_synths_at_once_share_one_build(copy_fixture, tmp_path):
     crate = copy_fixture("single")
     procs = [_run_app(crate, tmp_path / f"out{i}") for i in range(2)]
     outputs = [p.communicate(timeout=900) for p in procs]
-    for p, (_, err) in zip(procs, outputs):
+    for p, (_, err) in zip(procs, outputs, strict=True):
         assert p.returncode == 0, err[-2000:]
     builds = sum(err.count("constructs_rust: building") for _, err in outputs)
     assert builds == 1, "the second synth waits for the lock and reuses the first one's build"
@@ -361,3 +361,72 @@ def test_interrupted_build_recovers_without_cleanup(copy_fixture, tmp_path):
         assert emulator.invoke(bootstrap, {"after": "interrupt"}).payload["input"] == {
             "after": "interrupt"
         }
+
+
+SLOW_BUILD = """\
+fn main() {
+    println!("cargo:rerun-if-changed=sleep.txt");
+    println!("cargo:rerun-if-env-changed=CRT_MARKER");
+    let seconds: u64 = std::fs::read_to_string("sleep.txt").unwrap().trim().parse().unwrap();
+    if let Ok(marker) = std::env::var("CRT_MARKER") {
+        std::fs::write(marker, std::process::id().to_string()).unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_secs(seconds));
+    println!("cargo:rustc-env=SLEPT={}", seconds);
+}
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_to_the_synth_alone_stops_the_build_and_the_next_synth_is_correct(tmp_path, sig):
+    """SIGTERM/SIGINT to the Python process only (not its group), mid-build: cargo, rustc and
+    the build script stop with it, no artifact is left half-written, and the next synth builds
+    and stages the right binary."""
+    crate = tmp_path / "slow"
+    (crate / "src").mkdir(parents=True)
+    (crate / "Cargo.toml").write_text(
+        '[package]\nname = "slow"\nversion = "0.1.0"\nedition = "2021"\n\n[workspace]\n'
+        "[profile.release]\nlto = false\ncodegen-units = 16\n"
+    )
+    (crate / "build.rs").write_text(SLOW_BUILD)
+    (crate / "sleep.txt").write_text("120\n")
+    (crate / "src" / "main.rs").write_text('fn main() { println!("slept {}", env!("SLEPT")); }\n')
+    marker = tmp_path / "build-script.pid"
+    proc = _run_app(crate, tmp_path / "o1", CRT_MARKER=str(marker))
+    deadline = time.monotonic() + 300
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert marker.exists(), proc.communicate()[1][-3000:]
+    time.sleep(0.5)
+    os.kill(proc.pid, sig)  # the synth alone, not its process group
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0, err[-2000:]
+    script_pid = int(marker.read_text())
+    deadline = time.monotonic() + 15
+    while _alive(script_pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(script_pid), "the build script outlived the synth"
+    leftovers = subprocess.run(["pgrep", "-f", str(crate)], capture_output=True, text=True)
+    assert leftovers.stdout.strip() == "", f"processes left: {leftovers.stdout}"
+    artifacts = crate / "target" / "constructs-rust" / "artifacts"
+    assert not artifacts.exists() or not any(artifacts.iterdir()), "no artifact was stored"
+    _assert_no_half_written_assets(tmp_path / "o1")
+
+    (crate / "sleep.txt").write_text("0\n")
+    proc = _run_app(crate, tmp_path / "o2", CRT_MARKER=str(marker))
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-3000:]
+    (bootstrap,) = (tmp_path / "o2").glob("asset.*/bootstrap")
+    out = subprocess.run([str(bootstrap)], capture_output=True, text=True, check=True, env={})
+    assert out.stdout == "slept 0\n"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is not running
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False

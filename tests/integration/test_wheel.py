@@ -4,10 +4,10 @@ outside the repository and synthesize a minimal app there (bundling skipped, no 
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
-import venv
 import zipfile
 from importlib.metadata import version
 from pathlib import Path
@@ -66,13 +66,59 @@ def _run(argv: list, **kwargs) -> subprocess.CompletedProcess:
     return proc
 
 
-def test_the_wheel_installs_and_synthesizes_in_a_fresh_venv(tmp_path: Path) -> None:
+def _declared_minor() -> int:
+    """The oldest Python 3 minor version pyproject.toml declares (``requires-python``)."""
+    text = (ROOT / "pyproject.toml").read_text()
+    match = re.search(r'requires-python = ">=3\.(\d+)"', text)
+    assert match, "requires-python must be a >=3.N floor"
+    return int(match.group(1))
+
+
+def _pyenv_pythons() -> dict:
+    """minor version → interpreter, from pyenv (the machine's 3.9–3.13) and PATH."""
+    found = {}
+    for exe in sorted(Path(os.path.expanduser("~/.pyenv/versions")).glob("3.*/bin/python3")):
+        minor = int(exe.parent.parent.name.split(".")[1])
+        found[minor] = exe
+    for minor in range(8, 20):
+        on_path = shutil.which(f"python3.{minor}")
+        if on_path and minor not in found:
+            found[minor] = Path(on_path)
+    return found
+
+
+def _pythons() -> list:
+    """The oldest declared Python and the newest one available here."""
+    found = _pyenv_pythons()
+    oldest = _declared_minor()
+    newest = max(found) if found else sys.version_info.minor
+    return [
+        pytest.param(oldest, id=f"py3.{oldest}-oldest"),
+        pytest.param(newest, id=f"py3.{newest}-newest"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # Build from a copy: an in-tree build would leave build/ and *.egg-info in the checkout.
+    tmp_path = tmp_path_factory.mktemp("wheel")
     source = tmp_path / "source"
     shutil.copytree(ROOT, source, ignore=_COPY_IGNORE)
     dist = tmp_path / "dist"
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(source)])
-    (wheel,) = dist.glob("constructs_rust-*.whl")
+    (built,) = dist.glob("constructs_rust-*.whl")
+    return built
+
+
+@pytest.mark.parametrize("minor", _pythons())
+def test_the_wheel_installs_and_synthesizes_in_a_fresh_venv(
+    tmp_path: Path, wheel: Path, minor: int
+) -> None:
+    interpreter = _pyenv_pythons().get(minor)
+    assert interpreter is not None, (
+        f"Python 3.{minor} is not installed: `pyenv install 3.{minor}` (the wheel is tested on "
+        "the oldest declared Python and the newest one here)"
+    )
 
     names = zipfile.ZipFile(wheel).namelist()
     assert "constructs_rust/py.typed" in names
@@ -84,8 +130,10 @@ def test_the_wheel_installs_and_synthesizes_in_a_fresh_venv(tmp_path: Path) -> N
 
     # A fresh venv outside the repository, with the dependency versions this repo tests.
     env_dir = tmp_path / "venv"
-    venv.EnvBuilder(with_pip=True).create(env_dir)
+    _run([str(interpreter), "-m", "venv", str(env_dir)])
     python = env_dir / "bin" / "python"
+    version_line = _run([str(python), "--version"]).stdout
+    assert f"Python 3.{minor}." in version_line, version_line
     constraints = tmp_path / "constraints.txt"
     constraints.write_text(
         "".join(f"{p}=={version(p)}\n" for p in ("aws-cdk-lib", "constructs", "jsii"))
