@@ -467,7 +467,9 @@ def _cargo_target_dir(request: BuildRequest, verify_dir: Optional[Path]) -> Path
     return request.workspace.target_dir
 
 
-def _learn(request: BuildRequest, target_dir: Path, started: float) -> List[str]:
+def _learn(
+    request: BuildRequest, target_dir: Path, started: float, *, last_attempt: bool = False
+) -> List[str]:
     """Record what the build of ``request`` read (cargo's dep-info and build-script outputs);
     a request planned without a record gets its final fingerprint here. Returns the files
     that changed while cargo ran (the binary may predate them: build again)."""
@@ -479,6 +481,12 @@ def _learn(request: BuildRequest, target_dir: Path, started: float) -> List[str]
         use_docker=request.use_docker,
         target_dir=target_dir,
     )
+    if not (place.out_dir / f"{request.binary}.d").is_file():
+        _say(
+            f"WARNING {request.construct_path}: cargo wrote no dep-info file for "
+            f"{request.binary} in {place.out_dir}; files read outside its package cannot be "
+            "tracked for this build"
+        )
     discovered, racing = inputs.discover(
         place,
         workspace=ws,
@@ -487,8 +495,13 @@ def _learn(request: BuildRequest, target_dir: Path, started: float) -> List[str]
         graph=request.graph,
         build_started=started,
     )
-    if racing:
+    if racing and not last_attempt:
         return racing
+    if racing:
+        _say(
+            f"WARNING {request.construct_path}: {', '.join(racing[:5])} changed during every "
+            "build (written by the build itself?); keeping this build's binary"
+        )
     used = request.inputs.record
     if used is None:
         request.inputs = request.inputs.with_record(
@@ -537,24 +550,21 @@ def _build_batch(batch: List[BuildRequest], *, verify: bool = False) -> None:
     verify_dir = _build_dir(ws) / f"verify-target-{uuid.uuid4().hex}" if verify else None
     try:
         for attempt in range(1, _MAX_ATTEMPTS + 1):
-            racing = _run_once(batch, verify_dir)
+            racing = _run_once(batch, verify_dir, last_attempt=attempt == _MAX_ATTEMPTS)
             if not racing:
                 return
             _say(
                 f"{', '.join(racing[:5])} changed while cargo ran "
                 f"(attempt {attempt}/{_MAX_ATTEMPTS}): building again"
             )
-        raise ConstructsRustError(
-            "inputs kept changing while cargo ran: " + ", ".join(racing[:5]),
-            fix="synthesize again once the files stop changing (an editor or generator writing "
-            "them?)",
-        )
     finally:
         if verify_dir is not None:
             shutil.rmtree(verify_dir, ignore_errors=True)
 
 
-def _run_once(batch: List[BuildRequest], verify_dir: Optional[Path]) -> List[str]:
+def _run_once(
+    batch: List[BuildRequest], verify_dir: Optional[Path], *, last_attempt: bool = False
+) -> List[str]:
     first = batch[0]
     ws = first.workspace
     out = _build_dir(ws) / "lambda-out" / uuid.uuid4().hex
@@ -599,7 +609,12 @@ def _run_once(batch: List[BuildRequest], verify_dir: Optional[Path]) -> List[str
                     + request.binary
                     + "`",
                 )
-            racing += _learn(request, _cargo_target_dir(request, verify_dir), started)
+            racing += _learn(
+                request,
+                _cargo_target_dir(request, verify_dir),
+                started,
+                last_attempt=last_attempt,
+            )
         if racing:
             return racing
         for request in batch:

@@ -503,12 +503,14 @@ def discover(
     seen_files, _ = parse_dep_info(text)
     for name in seen_files:
         label = _host_label(name, place, workspace, trees)
-        if label is None:
-            continue
-        files.add(label)
+        if label is not None:
+            files.add(label)
+        # Any source rustc read (in a package tree or not) edited after cargo started: the
+        # binary may hold the old content under a hash computed from the new, or vice versa.
+        host = _host_path(name, place, workspace)
         try:
-            if os.stat(workspace.root / label).st_mtime >= build_started:
-                racing.append(label)
+            if host is not None and os.stat(host).st_mtime >= build_started:
+                racing.append(rel(workspace, host))
         except OSError:
             pass
     crates = {_crate(n.name) for n in graph.nodes} | {_crate(binary), _crate(package.name)}
@@ -545,11 +547,9 @@ def _glob(directory: Path, suffix: str, nested: bool = False) -> List[Path]:
     return [e for e in entries if e.name.endswith(suffix)]
 
 
-def _host_label(
-    name: str, place: BuildPlace, workspace: Workspace, trees: Iterable[Path]
-) -> Optional[str]:
-    """A dep-info path → its label relative to the workspace root, or None when another line
-    covers it (a hashed package tree, the cargo home, the sysroot, generated files)."""
+def _host_path(name: str, place: BuildPlace, workspace: Workspace) -> Optional[Path]:
+    """A dep-info path → the host file, or None when no line of the user's covers it (the
+    cargo home, the target dir, a path of the build image)."""
     path = os.path.normpath(name)
     if not os.path.isabs(path):
         path = os.path.normpath(os.path.join(place.workspace_prefix, path))
@@ -560,8 +560,16 @@ def _host_label(
         if not path.startswith(prefix):
             return None  # a path of the build image, identified by the image name
         path = str(workspace.root / path[len(prefix) :])
-    host = Path(path)
-    if _covered_by_tree(host, trees):
+    return Path(path)
+
+
+def _host_label(
+    name: str, place: BuildPlace, workspace: Workspace, trees: Iterable[Path]
+) -> Optional[str]:
+    """A dep-info path → its label relative to the workspace root, or None when another line
+    covers it (a hashed package tree, the cargo home, generated files, the build image)."""
+    host = _host_path(name, place, workspace)
+    if host is None or _covered_by_tree(host, trees):
         return None
     return rel(workspace, host)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 from typing import Dict, List, Tuple
 
@@ -311,3 +312,56 @@ def test_skip_validation_never_stages_an_asset_without_its_binary(tmp_path, call
     assert not (staged.parent / build.PLACEHOLDER).exists()
     out = subprocess.run([str(staged)], capture_output=True, text=True, check=True, env={})
     assert out.stdout == "b2\n"
+
+
+def test_an_input_edited_while_cargo_runs_is_built_again(tmp_path, calls, capfd):  # noqa: F811
+    """ccache's race: a file rustc read is edited after cargo started. The binary may hold the
+    old content while the hash takes the new one, so the library builds again."""
+    import threading
+
+    ws = tmp_path / "ws"
+    (ws / "src").mkdir(parents=True)
+    (ws / "Cargo.toml").write_text(
+        '[package]\nname = "racy"\nversion = "0.1.0"\nedition = "2021"\n\n[workspace]\n' + PROFILE
+    )
+    marker = tmp_path / "started"
+    (ws / "build.rs").write_text(
+        "fn main() {\n"
+        '    println!("cargo:rerun-if-changed=build.rs");\n'
+        f'    std::fs::write("{marker}", "1").unwrap();\n'
+        "    std::thread::sleep(std::time::Duration::from_secs(3));\n"
+        "}\n"
+    )
+    (tmp_path / "text.txt").write_text("before\n")
+    (ws / "src" / "main.rs").write_text(
+        'fn main() { println!("{}", include_str!("../../text.txt").trim()); }\n'
+    )
+
+    def edit_when_cargo_runs() -> None:
+        for _ in range(600):
+            if marker.exists():
+                time.sleep(0.5)
+                (tmp_path / "text.txt").write_text("after\n")
+                return
+            time.sleep(0.1)
+
+    editor = threading.Thread(target=edit_when_cargo_runs)
+    editor.start()
+    _new_process()
+    app = cdk.App(outdir=str(tmp_path / "o1"))
+    fn = RustFunction(
+        cdk.Stack(app, "S"), "R", manifest_path=str(ws), architecture=lambda_.Architecture.X86_64
+    )
+    app.synth()
+    editor.join()
+    out = subprocess.run([str(bootstrap_path(fn))], capture_output=True, text=True, env={})
+    assert out.stdout == "after\n"
+    assert "changed while cargo ran" in capfd.readouterr().err
+    first = fn.node.find_child("Code").asset_hash
+    _new_process()
+    app = cdk.App(outdir=str(tmp_path / "o2"))
+    again = RustFunction(
+        cdk.Stack(app, "S"), "R", manifest_path=str(ws), architecture=lambda_.Architecture.X86_64
+    )
+    app.synth()
+    assert again.node.find_child("Code").asset_hash == first, "the hash names the new content"
