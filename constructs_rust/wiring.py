@@ -84,13 +84,23 @@ def finish_function(
     """After the function exists: let its role write to its log group; add the URL."""
     log_group = props["log_group"]
     role = props["role"]
-    if isinstance(log_group, logs.LogGroup):
-        # Only stream creation and writes, on this function's own log group.
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[log_group.log_group_arn],
-            )
+    # Only stream creation and writes, on this function's log group: the one it created, or
+    # any the user passed (owned, or imported by name or ARN). A role the library cannot
+    # change (imported, immutable) gets a synth warning instead of silently lost logs.
+    added = role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[log_group.log_group_arn],
+        )
+    )
+    # An immutable imported role pretends (statement_added) but attaches no policy: a role
+    # that took the statement holds a policy construct (DefaultPolicy, or Policy on an import).
+    if not added.statement_added or not role.node.children:
+        cdk.Annotations.of(fn).add_warning_v2(
+            "constructs_rust:log-group-not-granted",
+            "The function's role cannot be changed by constructs_rust, so it was not allowed to "
+            "write to the log group: the function's logs are lost unless the role already has "
+            "logs:CreateLogStream and logs:PutLogEvents on it.",
         )
     if url is None:
         return None

@@ -139,6 +139,37 @@ def test_default_log_group_is_one_month_retained():
     )
 
 
+@pytest.mark.parametrize("how", ["owned", "by_name", "by_arn"])
+def test_a_log_group_the_user_passes_gets_the_write_grant(how):
+    """Imported log groups too: a default role with no permission at all loses every log."""
+    stack = _stack()
+    log_group = {
+        "owned": lambda: logs.LogGroup(stack, "Mine"),
+        "by_name": lambda: logs.LogGroup.from_log_group_name(stack, "Mine", "/shared/logs"),
+        "by_arn": lambda: logs.LogGroup.from_log_group_arn(
+            stack, "Mine", "arn:aws:logs:us-east-1:111122223333:log-group:/shared/logs:*"
+        ),
+    }[how]()
+    RustFunction(stack, "Fn", manifest_path=str(LAMBDAS / "echo"), log_group=log_group)
+    t = Template.from_stack(stack)
+    (policy,) = t.find_resources("AWS::IAM::Policy").values()
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert statement["Resource"] == stack.resolve(log_group.log_group_arn)
+    Annotations.from_stack(stack).has_no_warning("*", Match.string_like_regexp("cannot be changed"))
+
+
+def test_a_role_the_library_cannot_change_is_a_synth_warning():
+    stack = _stack()
+    role = iam.Role.from_role_arn(
+        stack, "Theirs", "arn:aws:iam::111122223333:role/theirs", mutable=False
+    )
+    RustFunction(stack, "Fn", manifest_path=str(LAMBDAS / "echo"), role=role)
+    Annotations.from_stack(stack).has_warning(
+        "/S/Fn", Match.string_like_regexp("logs are lost unless the role")
+    )
+
+
 def test_own_log_group_conflicts_with_retention():
     stack = _stack()
     lg = logs.LogGroup(stack, "Mine")
