@@ -266,6 +266,14 @@ def test_paths_with_spaces_and_non_ascii_work(tmp_path):
     assert result.payload["bin"] == "fx_api" and result.payload["input"] == {"path": "ok"}
 
 
+def _default_signals() -> None:
+    """In the child: SIGINT/SIGTERM at their defaults. A test run started in the background by
+    a non-interactive shell (a CI job) inherits SIGINT ignored, and Python then installs no
+    KeyboardInterrupt handler; a synth run from a terminal has the defaults."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _run_app(crate: Path, outdir: Path, **env) -> subprocess.Popen:
     full_env = dict(os.environ, CRATE=str(crate), CDK_OUTDIR=str(outdir), **env)
     return subprocess.Popen(
@@ -275,6 +283,7 @@ def _run_app(crate: Path, outdir: Path, **env) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_default_signals,
     )
 
 
