@@ -62,7 +62,8 @@ class BuildRequest:
     inputs: Inputs
     """Every input line; the fingerprint is their digest (written to the remote manifest)."""
     slot: str
-    """The binary built this way by this construct (``inputs.slot``)."""
+    """This package's binary built these settings' way (``inputs.slot``): where its previous
+    record is found after a source edit."""
     graph: Graph
     """The binary's resolved dependency graph (decides which binaries may share a cargo run)."""
     asset_dir: Path = Path()

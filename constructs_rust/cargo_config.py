@@ -63,10 +63,19 @@ class ConfigFile:
     """Parsed TOML (``{"<unreadable>": True}`` when the file cannot be parsed)."""
 
 
+_files_memo: Dict[Tuple[Path, int, int], Mapping[str, Any]] = {}
+
+
 def _read(path: Path) -> Mapping[str, Any]:
+    """A config file parsed once per content state (the hash, the graph cache and the build
+    each ask for the same files, once per function)."""
     try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
+        st = path.stat()
+        key = (path, st.st_size, st.st_mtime_ns)
+        if key not in _files_memo:
+            with open(path, "rb") as fh:
+                _files_memo[key] = tomllib.load(fh)
+        return _files_memo[key]
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
         return {"<unreadable>": True}
 
@@ -258,3 +267,4 @@ def effective_rustflags(
 
 def forget_memo() -> None:
     _cfg_memo.clear()
+    _files_memo.clear()
