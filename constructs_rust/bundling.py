@@ -147,7 +147,10 @@ def plan_bundle(
     if record is not None:
         request.inputs = request.inputs.with_record(workspace, record, options, use_docker)
     else:
-        queue.build_now(request, _siblings(request, tools) if request.unified else [])
+        # An extension's run builds only the extension: the other binaries, built with
+        # --extension, would be of no use to the workspace's functions.
+        siblings = _siblings(request, tools) if request.unified and not extension else []
+        queue.build_now(request, siblings)
     fp = request.fingerprint
     lines = request.inputs.lines
     if os.environ.get("CONSTRUCTS_RUST_EXPLAIN"):
