@@ -344,7 +344,8 @@ def docker_invocation(
         environment=environment,
         network=first.options.docker_network,
     )
-    return argv, dict(os.environ)
+    # Values ride the docker CLI's environment, never its argv (``ps`` shows argv to all).
+    return argv, commands.docker_client_env(base=os.environ, environment=environment)
 
 
 def _kill_container(name: str, env: Dict[str, str]) -> None:

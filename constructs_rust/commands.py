@@ -1,7 +1,8 @@
 """Pure argv builders. The same cargo-lambda argv runs locally and inside Docker.
 
 No shell strings: every element is one argv entry, so paths with spaces or non-ASCII
-characters need no quoting. User command hooks are the only shell commands (see build.py).
+characters need no quoting (a ``--mount`` value excepted: Docker reads it as one CSV record,
+see ``mount_spec``). User command hooks are the only shell commands (see build.py).
 """
 
 from __future__ import annotations
@@ -81,6 +82,37 @@ def encoded_rustflags(
     return "\x1f".join(flags)
 
 
+#: Container variables the docker CLI reads for itself (its config dir, its and its helpers'
+#: executable lookup, its engine and settings). Passed by name, their container values would
+#: reconfigure the client rather than reach the container, so they (and only they) are passed
+#: as ``NAME=VALUE``: the library's constant ``HOME``, and a ``PATH`` or ``DOCKER_*`` the user
+#: set, none of which is where a secret goes.
+_CLIENT_VARIABLES = frozenset({"HOME", "PATH"})
+_CLIENT_PREFIX = "DOCKER_"
+
+
+def _client_reads(name: str) -> bool:
+    """Does the docker CLI itself read the variable ``name``?"""
+    return name in _CLIENT_VARIABLES or name.startswith(_CLIENT_PREFIX)
+
+
+def _csv_field(field: str) -> str:
+    """One field of a CSV record as Go's encoding/csv reads it (Docker parses ``--mount`` so):
+    a field holding a comma, a double quote or a line break is quoted, inner quotes doubled."""
+    if not any(c in field for c in ',"\r\n'):
+        return field
+    return '"' + field.replace('"', '""') + '"'
+
+
+def mount_spec(*, source: str, target: str, read_only: bool) -> str:
+    """The ``--mount`` value binding host path ``source`` at ``target`` (paths with spaces,
+    colons, commas or quotes included)."""
+    fields = ["type=bind", f"source={source}", f"target={target}"]
+    if read_only:
+        fields.append("readonly")
+    return ",".join(_csv_field(field) for field in fields)
+
+
 def docker_run_argv(
     *,
     image: str,
@@ -96,7 +128,11 @@ def docker_run_argv(
     """``docker run`` of ``command`` in ``image`` as ``user`` (``uid:gid``).
 
     ``mounts`` are ``(host_path, container_path, read_only)``; ``--mount`` syntax is used so
-    host paths with spaces or colons need no escaping.
+    host paths with spaces or colons need no escaping (commas and quotes are CSV-quoted).
+    ``environment`` is passed by NAME (``--env NAME``): the docker CLI takes each value from
+    its own environment, so values never show on a command line (``ps`` shows every user's).
+    Run the argv with ``docker_client_env(...)``; only the few variables the CLI reads itself
+    (``_CLIENT_VARIABLES``, ``DOCKER_*``) go as ``NAME=VALUE``.
     """
     argv = ["docker", "run", "--rm", "--platform", platform, "--user", user, "--workdir", workdir]
     if name:  # so an interrupted synth can stop the container (see runner.py)
@@ -104,9 +140,17 @@ def docker_run_argv(
     if network:
         argv += ["--network", network]
     for host, container, read_only in mounts:
-        spec = f"type=bind,source={host},target={container}"
-        argv += ["--mount", spec + (",readonly" if read_only else "")]
+        argv += ["--mount", mount_spec(source=host, target=container, read_only=read_only)]
     for key in sorted(environment):
-        argv += ["--env", f"{key}={environment[key]}"]
+        argv += ["--env", f"{key}={environment[key]}" if _client_reads(key) else key]
     argv += ["--entrypoint", command[0], image, *command[1:]]
     return argv
+
+
+def docker_client_env(*, base: Mapping[str, str], environment: Mapping[str, str]) -> dict[str, str]:
+    """The environment to run ``docker_run_argv(environment=environment)`` in: ``base`` (the
+    synth's own, so the CLI finds its engine, config and credentials) with the container's
+    values of the variables the argv passes by name."""
+    env = dict(base)
+    env.update({k: v for k, v in environment.items() if not _client_reads(k)})
+    return env

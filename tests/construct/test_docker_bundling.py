@@ -49,7 +49,7 @@ def test_docker_invocation_mounts_user_image_and_same_cargo_argv(
     crate = copy_fixture("workspace")
     request = _request(crate, BundlingOptions(force_docker=True, environment={"FOO": "bar"}))
     out = request.workspace.target_dir / "constructs-rust" / "lambda-out" / "x"
-    argv, _ = build.docker_invocation([request], out)
+    argv, env = build.docker_invocation([request], out)
     assert argv[:3] == ["docker", "run", "--rm"]
     assert argv[argv.index("--platform") + 1] == host_docker_platform()  # native, no emulation
     assert argv[argv.index("--user") + 1] == f"{os.getuid()}:{os.getgid()}"
@@ -62,9 +62,11 @@ def test_docker_invocation_mounts_user_image_and_same_cargo_argv(
     assert any(m.endswith("target=/cargo") and "docker-cargo" in m for m in mounts), (
         "cargo cache mounted"
     )
-    env = [argv[i + 1] for i, a in enumerate(argv) if a == "--env"]
-    assert "CARGO_HOME=/cargo" in env and "FOO=bar" in env
-    assert "CARGO_TARGET_DIR=/constructs-rust/docker-target" in env
+    # Variables go by name; the docker CLI takes their values from its environment (issue 20).
+    names = [argv[i + 1] for i, a in enumerate(argv) if a == "--env"]
+    assert {"CARGO_HOME", "FOO", "CARGO_TARGET_DIR"} <= set(names)
+    assert env["CARGO_HOME"] == "/cargo" and env["FOO"] == "bar"
+    assert env["CARGO_TARGET_DIR"] == "/constructs-rust/docker-target"
     image_at = argv.index(DEFAULT_DOCKER_IMAGE)
     inner = argv[image_at + 1 :]
     local = commands.cargo_lambda_build_argv(
@@ -85,14 +87,13 @@ def test_docker_cache_can_be_turned_off(copy_fixture, monkeypatch):
     request = _request(
         copy_fixture("workspace"), BundlingOptions(force_docker=True, docker_cargo_cache=False)
     )
-    argv, _ = build.docker_invocation(
+    argv, env = build.docker_invocation(
         [request], request.workspace.target_dir / "constructs-rust" / "lambda-out" / "y"
     )
     assert not any(
         m.endswith("target=/cargo") for i, m in enumerate(argv) if argv[i - 1] == "--mount"
     )
-    assert "CARGO_HOME=/tmp/cargo" in argv
-    env = dict(a.split("=", 1) for i, a in enumerate(argv) if argv[i - 1] == "--env")
+    assert env["CARGO_HOME"] == "/tmp/cargo" and "CARGO_HOME" in argv
     # the scratch cargo home is recorded as /cargo, as with the cache mounted
     assert "--remap-path-prefix=/tmp/cargo=/cargo" in env["CARGO_ENCODED_RUSTFLAGS"].split("\x1f")
     assert env["ZIG_GLOBAL_CACHE_DIR"].startswith("/constructs-rust/")

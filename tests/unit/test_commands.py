@@ -105,10 +105,86 @@ def test_docker_argv_runs_as_user_on_native_platform_with_mounts():
         "type=bind,source=/home/me/my lambdas,target=/workspace,readonly",
         "type=bind,source=/home/me/my lambdas/target/constructs-rust,target=/constructs-rust",
     ]
-    assert ["--env", "CARGO_HOME=/cargo"] == argv[
-        argv.index("CARGO_HOME=/cargo") - 1 : argv.index("CARGO_HOME=/cargo") + 1
+    # by name: the docker CLI takes the value from its environment (see docker_client_env)
+    assert ["--env", "CARGO_HOME"] == argv[
+        argv.index("CARGO_HOME") - 1 : argv.index("CARGO_HOME") + 1
     ]
     # the same cargo-lambda argv, after the image, with cargo as entrypoint
     image_at = argv.index("ghcr.io/cargo-lambda/cargo-lambda:1.9.2")
     assert argv[image_at - 2 : image_at] == ["--entrypoint", "cargo"]
     assert argv[image_at + 1 :] == inner[1:]
+
+
+def _docker_argv(*, mounts=(("/w", "/workspace", True),), environment=None, command=("cargo", "x")):
+    return commands.docker_run_argv(
+        image="img:1",
+        platform="linux/amd64",
+        user="1000:1000",
+        command=list(command),
+        mounts=list(mounts),
+        environment=environment or {},
+    )
+
+
+def _flag_values(argv, flag):
+    return [argv[i + 1] for i, a in enumerate(argv) if a == flag]
+
+
+def test_docker_argv_names_environment_variables_and_never_holds_their_values():
+    """Issue 20: ``ps`` shows every local user a command line, so values stay off it; the
+    docker CLI takes them from its own environment (``--env NAME``)."""
+    environment = {
+        "DB_PASSWORD": "s3cr3t-value",
+        "EMPTY": "",
+        "WITH_EQUALS": "a=b=c",
+        "CARGO_ENCODED_RUSTFLAGS": "-C\x1fdebuginfo=0",
+    }
+    argv = _docker_argv(environment=environment)
+    assert _flag_values(argv, "--env") == sorted(environment)
+    assert not any(value and value in arg for value in environment.values() for arg in argv)
+    env = commands.docker_client_env(
+        base={"DOCKER_HOST": "unix:///s", "HOME": "/root"}, environment=environment
+    )
+    assert env == {"DOCKER_HOST": "unix:///s", "HOME": "/root", **environment}
+
+
+def test_variables_the_docker_cli_reads_itself_do_not_reconfigure_it():
+    """HOME (the CLI's config, contexts and credentials), PATH (which docker, which credential
+    helper) and DOCKER_* (which engine) keep the synth's values in the CLI's environment; the
+    container gets its own on the argv (none of them is where a secret goes)."""
+    environment = {"HOME": "/tmp", "PATH": "/opt/bin", "DOCKER_HOST": "tcp://x:1", "TOKEN": "t"}
+    argv = _docker_argv(environment=environment)
+    assert _flag_values(argv, "--env") == [
+        "DOCKER_HOST=tcp://x:1",
+        "HOME=/tmp",
+        "PATH=/opt/bin",
+        "TOKEN",
+    ]
+    base = {"HOME": "/root", "PATH": "/usr/bin", "DOCKER_HOST": "unix:///s"}
+    env = commands.docker_client_env(base=base, environment=environment)
+    assert env == {**base, "TOKEN": "t"}
+
+
+def test_mount_paths_with_commas_and_quotes_are_csv_quoted():
+    """Docker reads a ``--mount`` value as one CSV record (Go's encoding/csv): a field with a
+    comma, a double quote or a line break is quoted whole, inner quotes doubled."""
+    argv = _docker_argv(
+        mounts=[
+            ("/tmp/a,b", "/workspace", True),
+            ('/tmp/we,ird"dir', "/constructs-rust", False),
+            ('/tmp/say "hi"', "/cargo", False),
+            ("/tmp/two\nlines", "/x", False),
+        ]
+    )
+    assert _flag_values(argv, "--mount") == [
+        'type=bind,"source=/tmp/a,b",target=/workspace,readonly',
+        'type=bind,"source=/tmp/we,ird""dir",target=/constructs-rust',
+        'type=bind,"source=/tmp/say ""hi""",target=/cargo',
+        'type=bind,"source=/tmp/two\nlines",target=/x',
+    ]
+
+
+def test_plain_mount_paths_are_unchanged():
+    plain = "/home/me/my lambdas: v2/it's=ok"
+    argv = _docker_argv(mounts=[(plain, "/workspace", False)])
+    assert _flag_values(argv, "--mount") == [f"type=bind,source={plain},target=/workspace"]
