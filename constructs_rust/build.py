@@ -17,6 +17,7 @@ copies the cached bootstrap and runs no cargo at all.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,7 +27,7 @@ import weakref
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence, Tuple
 
 import filelock
 
@@ -68,6 +69,9 @@ class BuildRequest:
     """The binary's resolved dependency graph (decides which binaries may share a cargo run)."""
     asset_dir: Path = Path()
     error: Optional[str] = None
+    reports_error: bool = True
+    """False for the other members of a failed shared build: one construct reports it (the
+    message names every binary and construct), so the user reads it once, not once each."""
     done: bool = False
     extension: bool = False
     """A Lambda extension (``--extension``): staged as ``extensions/<binary>``."""
@@ -137,19 +141,13 @@ def _say(message: str) -> None:
     print(f"constructs_rust: {message}", file=sys.stderr, flush=True)
 
 
-def _error_excerpt(lines: Sequence[str]) -> str:
-    start = next((i for i, line in enumerate(lines) if line.lstrip().startswith("error")), None)
-    chosen = lines[start : start + _ERROR_LINES] if start is not None else lines[-_ERROR_LINES:]
-    return "\n".join(line.rstrip() for line in chosen)
-
-
 def _run_hooks(hook_commands: Sequence[str], *, cwd: Path, env: Dict[str, str], what: str) -> None:
     for command in hook_commands:
         _say(f"{what} hook: {command}")
-        code, lines = runner.stream(["sh", "-c", command], cwd=cwd, env=env)
+        code, _ = runner.stream(["sh", "-c", command], cwd=cwd, env=env)
         if code != 0:
             raise ConstructsRustError(
-                f"{what} hook `{command}` exited with {code}:\n{_error_excerpt(lines)}",
+                f"{what} hook `{command}` exited with {code}; its output is printed above",
                 prop="bundling.command_hooks",
                 fix="fix the hook command (hooks run through `sh -c`)",
             )
@@ -353,6 +351,17 @@ def _kill_container(name: str, env: Dict[str, str]) -> None:
     subprocess.run(["docker", "kill", name], env=env, capture_output=True, timeout=30, check=False)
 
 
+class BuildFailed(ConstructsRustError):
+    """A cargo-lambda run failed; ``packages`` are those cargo could not compile."""
+
+    def __init__(self, problem: str, *, packages: FrozenSet[str] = frozenset(), **kw: Any) -> None:
+        super().__init__(problem, **kw)
+        self.packages = packages
+
+
+_COULD_NOT_COMPILE = re.compile(r"could not compile `([^`]+)`")
+
+
 def _failure(batch: Sequence[BuildRequest], code: int, lines: Sequence[str]) -> ConstructsRustError:
     """The error of a failed build run: Docker's own failures told apart from cargo's."""
     first = batch[0]
@@ -368,16 +377,22 @@ def _failure(batch: Sequence[BuildRequest], code: int, lines: Sequence[str]) -> 
             f"{first.options.docker_image}`) and that the engine works (`docker run --rm "
             f"{first.options.docker_image} cargo lambda --version`); nothing was compiled",
         )
-    fix = "fix the compile error above; the full cargo output is printed before this message"
+    fix = "fix the error cargo printed above this message"
     if first.use_docker and any(m in line for line in lines for m in _OUTSIDE_FILE_ERRORS):
         fix += (
             f". In Docker only the workspace root is visible (at {commands.CONTAINER_WORKSPACE}): "
             "a #[path], include!() or include_str!() reaching outside it cannot be read; move "
             "the file under the workspace root, or build locally with cargo-lambda"
         )
-    return ConstructsRustError(
-        f"cargo lambda build failed (exit {code}) for {binaries}:\n" + _error_excerpt(lines),
+    # cargo's diagnostic was streamed to stderr as it came: the error holds a summary only,
+    # so the compile log is not printed again (by CDK's validation, then by jsii and Python).
+    # Workspace siblings built along at plan time have no construct path (shown as "(…)").
+    where = ", ".join(sorted({r.construct_path for r in batch if r.construct_path[:1] != "("}))
+    return BuildFailed(
+        f"cargo lambda build failed (exit {code}) for {binaries} (of {where}); cargo's error "
+        "is printed above",
         fix=fix,
+        packages=frozenset(m.group(1) for line in lines for m in _COULD_NOT_COMPILE.finditer(line)),
     )
 
 
@@ -669,6 +684,8 @@ class BuildQueue:
     def __init__(self, remote: Optional[RemoteCache] = None) -> None:
         self.requests: List[BuildRequest] = []
         self.remote = remote
+        self._failed: Dict[str, str] = {}
+        """Static key -> error of a plan-time run that failed in this synth (not run again)."""
 
     def add(self, request: BuildRequest) -> None:
         self.requests.append(request)
@@ -690,6 +707,10 @@ class BuildQueue:
         binaries without a record) share the run, so a new machine builds a workspace once.
         A failure is reported by the construct's validation (as for any build), with the
         static inputs as its hash."""
+        failed = self._failed.get(request.inputs.static_key)
+        if failed is not None:  # it was in a run that failed earlier in this synth
+            request.error, request.reports_error, request.done = failed, False, True
+            return
         batch = [request, *siblings]
         ws = request.workspace
         try:
@@ -707,9 +728,10 @@ class BuildQueue:
                 )
                 try:
                     _build_batch(batch)
-                except ConstructsRustError:
-                    if not siblings:
-                        raise
+                except BuildFailed as exc:
+                    own = {node.name for node in request.graph.nodes}
+                    if not siblings or (exc.packages and exc.packages <= own):
+                        raise  # its own code failed: building it alone would fail the same way
                     _say(
                         "the workspace-wide build failed (above); building "
                         f"{request.construct_path}'s binary {request.binary} alone"
@@ -717,6 +739,8 @@ class BuildQueue:
                     batch = [request]
                     _build_batch(batch)
         except (ConstructsRustError, OSError) as exc:
+            for failed_request in batch:
+                self._failed[failed_request.inputs.static_key] = str(exc)
             request.error = str(exc)
             request.done = True
             return
@@ -741,7 +765,7 @@ class BuildQueue:
             self.run_pending()
         if request.error is not None and request.asset_dir != Path():
             shutil.rmtree(request.asset_dir, ignore_errors=True)  # never a half-written asset
-        return request.error
+        return request.error if request.reports_error else None
 
     def run_pending(self) -> None:
         groups: Dict[GroupKey, List[BuildRequest]] = {}
@@ -808,10 +832,7 @@ class BuildQueue:
                     if not verify:  # a verifying synth never writes the shared cache
                         built.append(batch)
         except (ConstructsRustError, OSError) as exc:
-            message = str(exc)
-            for request in group:
-                if not cached(request):
-                    request.error = message
+            _fail([r for r in group if not cached(r)], str(exc))
         for request in group:
             request.done = True
             if request.error is None:
@@ -823,6 +844,14 @@ class BuildQueue:
             if request.error is not None:
                 shutil.rmtree(request.asset_dir, ignore_errors=True)
         return built
+
+
+def _fail(failed: Sequence[BuildRequest], message: str) -> None:
+    """Mark a failed build's requests; the first construct (by path) reports it for all."""
+    ordered = sorted(failed, key=lambda r: r.construct_path)
+    for request in ordered:
+        request.error = message
+        request.reports_error = request is ordered[0]
 
 
 # One queue per app object (construct addresses of roots are all equal, so key by identity;
