@@ -8,7 +8,7 @@ from .container import (
     RustDockerImageFunction,
 )
 from .errors import CargoError, ConfigurationError, ConstructsRustError, ToolchainError
-from .extension import RustExtension
+from .extension import LayerOptions, RustExtension
 from .function import RustFunction
 from .options import (
     DEFAULT_DOCKER_IMAGE,
@@ -32,6 +32,7 @@ __all__ = [
     "ConstructsRustError",
     "DEFAULT_DOCKER_IMAGE",
     "FunctionOptions",
+    "LayerOptions",
     "RustFunction",
     "ToolchainError",
     "UrlOptions",

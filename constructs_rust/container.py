@@ -71,7 +71,7 @@ from .options import (
     validate_binary_name,
 )
 from .targets import _ARCHES, Target, resolve_target
-from .wiring import finish_function, prepare_function_props
+from .wiring import RustFunctionWiring, finish_function, prepare_function_props
 
 #: Runtime base image: AWS's OS-only Lambda image (it ships the Runtime Interface Emulator, so
 #: ``docker run -p 9000:8080`` answers invokes locally). Pinned by tag AND multi-arch index digest
@@ -336,7 +336,7 @@ def _network_mode(bundling: BundlingOptions) -> Optional[ecr_assets.NetworkMode]
     return ecr_assets.NetworkMode.custom(bundling.docker_network)
 
 
-class RustDockerImageFunction(lambda_.DockerImageFunction):
+class RustDockerImageFunction(RustFunctionWiring, lambda_.DockerImageFunction):
     """A Lambda function running a Rust binary from a container image (``PackageType: Image``).
 
     :param manifest_path: a ``Cargo.toml`` or a directory holding one, as for RustFunction.
@@ -477,9 +477,10 @@ class RustDockerImageFunction(lambda_.DockerImageFunction):
                 network_mode=_network_mode(bundling),
             )
 
-        props = prepare_function_props(scope, id, path, dict(function_options))
+        props, wiring = prepare_function_props(path, dict(function_options))
         super().__init__(scope, id, code=code, architecture=architecture, **props)
-        self.url: Optional[lambda_.FunctionUrl] = finish_function(self, props, url)
+        self._rust_log_group, function_url = finish_function(self, wiring, url)
+        self.url: Optional[lambda_.FunctionUrl] = function_url
         """The function URL, when ``url`` was given."""
         image_asset = self.node.try_find_child("AssetImage")
         self.image_asset: Optional[ecr_assets.DockerImageAsset] = (

@@ -14,8 +14,8 @@ from typing_extensions import Unpack
 from .bundling import BundlePlan, plan_bundle, register_build
 from .errors import ConstructsRustError
 from .options import BundlingOptions, FunctionOptions, UrlOptions, validate_binary_name
-from .targets import resolve_target
-from .wiring import finish_function, prepare_function_props
+from .targets import DEPRECATED_RUNTIME_WARNING, function_runtime, resolve_target
+from .wiring import RustFunctionWiring, finish_function, prepare_function_props
 
 
 def _construct_path(scope: Construct, id: str) -> str:
@@ -64,14 +64,20 @@ def plan_rust_code(
         raise exc.at(path) from None
 
 
-class RustFunction(lambda_.Function):
+class RustFunction(RustFunctionWiring, lambda_.Function):
     """A Lambda function running a Rust binary as ``bootstrap`` on an OS-only runtime.
 
     :param manifest_path: a ``Cargo.toml`` or a directory holding one (crate or workspace root);
         relative paths are resolved against the current working directory.
     :param binary_name: the binary target to deploy. Default: the crate's only binary (an error
         lists them when there are several).
-    :param runtime: ``PROVIDED_AL2023`` (default) or ``PROVIDED_AL2`` (builds against glibc 2.26).
+    :param runtime: the OS-only runtime. Default: ``PROVIDED_AL2023``. ``PROVIDED_AL2`` (built
+        against glibc 2.26) is deprecated since 2026-07-31 and Lambda blocks creating functions
+        on it from 2027-02-01 and updating them from 2027-03-03: a synth error unless
+        acknowledged.
+    :param acknowledge_deprecated_runtime: synthesize a deprecated ``runtime``
+        (``PROVIDED_AL2``) anyway, with a ``constructs_rust:deprecated-runtime`` warning.
+        Default: False.
     :param architecture: ``ARM_64`` (default: Graviton is cheaper per GB-second) or ``X86_64``.
         The one knob: it sets the function's architecture, the build target and Docker platform.
     :param bundling: how the binary is built. Default: ``BundlingOptions()``.
@@ -90,12 +96,17 @@ class RustFunction(lambda_.Function):
         manifest_path: str,
         binary_name: Optional[str] = None,
         runtime: Optional[lambda_.Runtime] = None,
+        acknowledge_deprecated_runtime: bool = False,
         architecture: Optional[lambda_.Architecture] = None,
         bundling: Optional[BundlingOptions] = None,
         url: Optional[UrlOptions] = None,
         **function_options: Unpack[FunctionOptions],
     ) -> None:
-        runtime = runtime or lambda_.Runtime.PROVIDED_AL2023
+        runtime, runtime_warning = function_runtime(
+            _construct_path(scope, id),
+            runtime,
+            acknowledge_deprecated_runtime=acknowledge_deprecated_runtime,
+        )
         architecture = architecture or lambda_.Architecture.ARM_64
         bundling = bundling or BundlingOptions()
         plan = plan_rust_code(
@@ -107,9 +118,7 @@ class RustFunction(lambda_.Function):
             runtime=runtime,
             bundling=bundling,
         )
-        props = prepare_function_props(
-            scope, id, _construct_path(scope, id), dict(function_options)
-        )
+        props, wiring = prepare_function_props(_construct_path(scope, id), dict(function_options))
         super().__init__(
             scope,
             id,
@@ -121,9 +130,12 @@ class RustFunction(lambda_.Function):
         )
         self.binary_name: Optional[str] = plan.binary
         """The binary deployed (None when bundling was skipped and no name was given)."""
-        self.url: Optional[lambda_.FunctionUrl] = finish_function(self, props, url)
+        self._rust_log_group, function_url = finish_function(self, wiring, url)
+        self.url: Optional[lambda_.FunctionUrl] = function_url
         """The function URL, when ``url`` was given."""
         warn_hooks(self, bundling)
+        if runtime_warning is not None:
+            cdk.Annotations.of(self).add_warning_v2(DEPRECATED_RUNTIME_WARNING, runtime_warning)
         asset = self.node.try_find_child("Code")
         stage = cdk.Stage.of(self)
         if plan.request is not None and isinstance(asset, s3_assets.Asset) and stage is not None:

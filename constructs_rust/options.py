@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
+import functools
+import inspect
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional, Sequence, TypedDict, Union
+from typing import Any, Dict, FrozenSet, Mapping, Optional, Sequence, TypedDict, Union
 
 import aws_cdk
 from aws_cdk import aws_codeguruprofiler, aws_ec2, aws_iam, aws_logs, aws_sns, aws_sqs
@@ -237,6 +240,10 @@ class FunctionOptions(TypedDict, total=False):
 
     ``log_retention`` and ``log_removal_policy`` are applied to the log group the construct
     creates (no LogRetention custom resource). ``architecture`` is a named parameter of its own.
+
+    This is for type checkers. At run time the options are checked against the INSTALLED
+    aws-cdk-lib (``accepted_function_options``), so an option a newer aws-cdk-lib adds passes
+    through before it is listed here.
     """
 
     max_event_age: aws_cdk.Duration
@@ -301,8 +308,47 @@ UNSUPPORTED_FUNCTION_OPTIONS = {
 }
 
 
-def check_function_options(options: Mapping[str, Any]) -> None:
-    known = FunctionOptions.__annotations__
+#: Props the constructs set from parameters of their own, so never pass-through options (with
+#: what to do instead). ``code`` and ``handler`` are in UNSUPPORTED_FUNCTION_OPTIONS.
+MANAGED_FUNCTION_OPTIONS = {
+    "runtime": "RustFunction takes it as its own `runtime` parameter; a "
+    "RustDockerImageFunction's runtime is its image (`base_image`)",
+    "architecture": "pass it as the construct's own `architecture` parameter (it also sets the "
+    "build target)",
+}
+
+#: Options the library handles itself (on the log group it creates), accepted whatever the
+#: installed aws-cdk-lib's Function props say.
+LIBRARY_FUNCTION_OPTIONS = frozenset({"log_retention", "log_removal_policy"})
+
+
+@functools.lru_cache(maxsize=None)
+def _keyword_parameters(props_class: type) -> FrozenSet[str]:
+    parameters = inspect.signature(props_class).parameters.values()
+    return frozenset(p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY)
+
+
+def accepted_function_options(props_class: Optional[type] = None) -> FrozenSet[str]:
+    """The pass-through option names: the keyword parameters of the installed aws-cdk-lib's
+    ``props_class`` minus what the construct manages or does not support, plus the library's
+    own (``LIBRARY_FUNCTION_OPTIONS``).
+
+    ``props_class``: ``aws_lambda.FunctionProps`` or ``aws_lambda.DockerImageFunctionProps``
+    (the same names once ``runtime``/``handler`` are taken out). Default: None, that is
+    ``aws_lambda.FunctionProps``."""
+    names = _keyword_parameters(props_class or lambda_.FunctionProps)
+    excluded = MANAGED_FUNCTION_OPTIONS.keys() | UNSUPPORTED_FUNCTION_OPTIONS.keys()
+    return (names - excluded) | LIBRARY_FUNCTION_OPTIONS
+
+
+def check_function_options(
+    options: Mapping[str, Any], *, props_class: Optional[type] = None
+) -> None:
+    """Raise ConfigurationError for a pass-through option the construct cannot take.
+
+    ``props_class``: as for ``accepted_function_options``. Default: None
+    (``aws_lambda.FunctionProps``)."""
+    known = accepted_function_options(props_class)
     for key in options:
         if key in UNSUPPORTED_FUNCTION_OPTIONS:
             raise ConfigurationError(
@@ -310,9 +356,17 @@ def check_function_options(options: Mapping[str, Any]) -> None:
                 prop=key,
                 fix=f"remove {key}",
             )
+        if key in MANAGED_FUNCTION_OPTIONS:
+            raise ConfigurationError(
+                "is set by the construct, not a pass-through option",
+                prop=key,
+                fix=MANAGED_FUNCTION_OPTIONS[key],
+            )
         if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
             raise ConfigurationError(
                 "is not an aws_lambda.Function option",
                 prop=key,
-                fix="check the spelling against aws_cdk.aws_lambda.FunctionOptions",
+                fix=f"{hint}check the spelling against aws_cdk.aws_lambda.FunctionOptions",
             )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import platform
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
 
 from aws_cdk import aws_lambda as lambda_
 
@@ -27,6 +27,18 @@ _RUNTIMES = {
     lambda_.Runtime.PROVIDED_AL2023.name: None,
     lambda_.Runtime.PROVIDED_AL2.name: AL2_GLIBC,
 }
+
+#: Function runtimes Lambda has deprecated: name → (deprecated, function create blocked,
+#: function update blocked), UTC dates of AWS's schedule as aws-cdk-lib 2.275's template
+#: validator and cfn-lint 1.58 carry it (an earlier schedule, create 2026-07-31 and update
+#: 2026-08-31, was extended). Choosing one for a function is a synth error unless acknowledged
+#: (then a warning). As a BUILD target they stay: RustExtension links against provided.al2's
+#: glibc so that one layer runs in both execution environments.
+DEPRECATED_FUNCTION_RUNTIMES = {
+    lambda_.Runtime.PROVIDED_AL2.name: ("2026-07-31", "2027-02-01", "2027-03-03"),
+}
+#: The warning id of an acknowledged deprecated runtime (``Annotations.acknowledge_warning``).
+DEPRECATED_RUNTIME_WARNING = "constructs_rust:deprecated-runtime"
 
 
 @dataclass(frozen=True)
@@ -70,7 +82,7 @@ def resolve_target(architecture: lambda_.Architecture, runtime: lambda_.Runtime)
             "this runtime cannot run a `bootstrap` binary",
             prop="runtime",
             value=runtime.name,
-            fix="use lambda_.Runtime.PROVIDED_AL2023 (the default) or lambda_.Runtime.PROVIDED_AL2",
+            fix="use lambda_.Runtime.PROVIDED_AL2023 (the default)",
         )
     if architecture.name not in _ARCHES:
         raise ConfigurationError(
@@ -80,6 +92,43 @@ def resolve_target(architecture: lambda_.Architecture, runtime: lambda_.Runtime)
             fix="use lambda_.Architecture.ARM_64 (the default) or lambda_.Architecture.X86_64",
         )
     return Target(lambda_arch=architecture.name, glibc=_RUNTIMES[runtime.name])
+
+
+def function_runtime(
+    construct_path: str,
+    runtime: Optional[lambda_.Runtime],
+    *,
+    acknowledge_deprecated_runtime: bool,
+) -> Tuple[lambda_.Runtime, Optional[str]]:
+    """The runtime of the function at ``construct_path`` (``PROVIDED_AL2023`` when None) and
+    the warning to add to it (None unless an acknowledged deprecated runtime). A deprecated
+    runtime raises ConfigurationError unless acknowledged.
+
+    For function runtimes only: ``resolve_target`` (shared with RustExtension, which builds
+    with provided.al2's glibc on purpose) does not check deprecation."""
+    runtime = runtime or lambda_.Runtime.PROVIDED_AL2023
+    dates = DEPRECATED_FUNCTION_RUNTIMES.get(runtime.name)
+    if dates is None:
+        return runtime, None
+    deprecated, create_blocked, update_blocked = dates
+    why = (
+        f"deprecated since {deprecated} (no more security patches); Lambda blocks creating "
+        f"functions on it from {create_blocked} and updating them from {update_blocked}"
+    )
+    if not acknowledge_deprecated_runtime:
+        raise ConfigurationError(
+            f"is {why}",
+            prop="runtime",
+            value=runtime.name,
+            fix="use lambda_.Runtime.PROVIDED_AL2023 (the default; the binary is rebuilt for "
+            "it), or pass acknowledge_deprecated_runtime=True to synthesize it anyway (e.g. to "
+            "keep an existing function unchanged while you migrate)",
+            construct_path=construct_path,
+        )
+    return runtime, (
+        f"runtime {runtime.name} is {why}. Move to lambda_.Runtime.PROVIDED_AL2023 "
+        "(synthesized because acknowledge_deprecated_runtime=True)."
+    )
 
 
 def target_for_platform(docker_platform: str) -> Target:

@@ -4,12 +4,12 @@
 
     app = cdk.App(); stack = MyStack(app, "S"); app.synth()
     with LambdaEmulator() as emulator:
-        result = emulator.invoke(bootstrap_path(stack.my_function), {"message": "hi"},
-                                 architecture="arm64")
+        result = emulator.invoke(bootstrap_path(stack.my_function), {"message": "hi"})
     assert result.payload == {...}; print(result.init_seconds, result.invoke_seconds)
 
 The emulator is cargo-lambda's Lambda runtime API (``cargo lambda watch --only-lambda-apis``).
-The bootstrap runs as a plain process with the ``AWS_LAMBDA_*`` variables Lambda sets; arm64
+The bootstrap runs as a plain process with the ``AWS_LAMBDA_*`` variables Lambda sets, on the
+architecture its ELF header names (``binary_architecture``) unless the caller gives one; arm64
 binaries run under qemu-user on x86_64 hosts (``EmulationUnavailable`` when it is missing).
 Between the bootstrap and the emulator sits a small TCP relay that notes when the runtime
 first asks for ``/next``: that is the init time (process start → ready for events).
@@ -84,6 +84,39 @@ def _wait_port(port: int, timeout: float, proc: subprocess.Popen[bytes]) -> None
 
 def host_arch() -> str:
     return "arm64" if platform.machine().lower() in ("aarch64", "arm64") else "x86_64"
+
+
+#: ELF ``e_machine`` → Lambda architecture name (EM_X86_64, EM_AARCH64).
+_ELF_MACHINES = {0x3E: "x86_64", 0xB7: "arm64"}
+
+
+def binary_architecture(path: Path) -> str:
+    """The Lambda architecture (``x86_64`` or ``arm64``) the Linux executable at ``path`` was
+    built for, read from its ELF header (``e_machine``, offset 18).
+
+    Raises ValueError for a file that is not an ELF executable of either architecture."""
+    with open(path, "rb") as file:
+        header = file.read(20)
+    if len(header) < 20 or header[:4] != b"\x7fELF":
+        raise ValueError(
+            f"{path} is not an ELF executable (no ELF header), so its architecture is unknown: "
+            "give the bootstrap CDK built (bootstrap_path(fn)), or pass architecture='x86_64' "
+            "or 'arm64' to run it anyway"
+        )
+    if header[5] not in (1, 2):  # EI_DATA: 1 little-endian, 2 big-endian
+        raise ValueError(f"{path}: invalid ELF header (EI_DATA={header[5]})")
+    machine = int.from_bytes(header[18:20], "little" if header[5] == 1 else "big")
+    if machine not in _ELF_MACHINES:
+        raise ValueError(
+            f"{path} is built for ELF machine {machine:#x}, not x86_64 (0x3e) or aarch64 "
+            "(0xb7): AWS Lambda cannot run it; build for architecture ARM_64 or X86_64"
+        )
+    return _ELF_MACHINES[machine]
+
+
+def _architecture_of(binary: Path, architecture: Optional[str]) -> str:
+    """``architecture`` when given (the caller's word wins), else the binary's own."""
+    return architecture if architecture is not None else binary_architecture(binary)
 
 
 def runner_prefix(architecture: str) -> List[str]:
@@ -248,7 +281,9 @@ class LambdaEmulator:
     def invoke_function(
         self, function: lambda_.Function, event: Any, **kwargs: Any
     ) -> InvokeResult:
-        """Invoke a synthesized RustFunction's bootstrap on the function's own architecture."""
+        """Invoke a synthesized RustFunction's bootstrap on the function's own architecture.
+
+        Keyword arguments are those of ``invoke_many`` (``architecture`` excepted)."""
         return self.invoke(
             bootstrap_path(function), event, architecture=function.architecture.name, **kwargs
         )
@@ -258,14 +293,20 @@ class LambdaEmulator:
         bootstrap: Path,
         events: Sequence[Any],
         *,
-        architecture: str = "x86_64",
+        architecture: Optional[str] = None,
         environment: Optional[Mapping[str, str]] = None,
         timeout: float = 120,
         memory_size: int = 128,
     ) -> List[InvokeResult]:
-        """One process, several events in a row (the first is the cold one)."""
-        prefix = runner_prefix(architecture)
+        """One process, several events in a row (the first is the cold one).
+
+        ``architecture``: ``x86_64`` or ``arm64``, the one to run ``bootstrap`` as. Default:
+        None, the architecture its ELF header names (ValueError when it is not an ELF
+        executable). ``environment``: extra variables. Default: none. ``timeout``: seconds for
+        the start and for each event. Default: 120. ``memory_size``: MB reported to the
+        runtime. Default: 128."""
         bootstrap = Path(bootstrap).resolve()
+        prefix = runner_prefix(_architecture_of(bootstrap, architecture))
         relay = _FirstRequestRelay(self.port)
         env: Dict[str, str] = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -515,22 +556,36 @@ class ExtensionSimulator:
         extensions: Sequence[Path],
         events: Sequence[Any],
         *,
-        architecture: str = "x86_64",
+        architecture: Optional[str] = None,
         environment: Optional[Mapping[str, str]] = None,
     ) -> ExtensionRun:
         """Start the extensions and ``bootstrap``, send ``events``, shut down; report.
 
-        ``environment`` goes to the function and the extensions (Lambda gives extensions the
-        function's variables). Raises RuntimeError with the logs when a phase fails.
+        ``architecture``: ``x86_64`` or ``arm64``, the one to run the function and the
+        extensions as. Default: None, the architecture the bootstrap's ELF header names; an
+        extension built for another one is then a ValueError (Lambda would fail it with an exec
+        format error). ``environment`` goes to the function and the extensions (Lambda gives
+        extensions the function's variables). Default: none. Raises RuntimeError with the logs
+        when a phase fails.
         """
-        prefix = runner_prefix(architecture)
-        harness = harness_binary()
         bootstrap = Path(bootstrap).resolve()
+        ext_paths = [Path(e).resolve() for e in extensions]
+        arch = _architecture_of(bootstrap, architecture)
+        if architecture is None:
+            for extension in ext_paths:
+                other = binary_architecture(extension)
+                if other != arch:
+                    raise ValueError(
+                        f"extension {extension} is built for {other} but the bootstrap "
+                        f"{bootstrap} for {arch}: Lambda would fail the extension with an exec "
+                        "format error; build both for one architecture"
+                    )
+        prefix = runner_prefix(arch)
+        harness = harness_binary()
         env = {"RUST_LOG": "info", "LAMBDA_TASK_ROOT": str(bootstrap.parent)}
         env.update(environment or {})
         with tempfile.TemporaryDirectory(prefix="constructs-rust-ext-") as tmp:
             work = Path(tmp)
-            ext_paths = [Path(e).resolve() for e in extensions]
             scenario = {
                 "function": {
                     "argv": [*prefix, str(bootstrap)],

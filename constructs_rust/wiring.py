@@ -1,20 +1,29 @@
 """What every Rust function gets around it: its own log group, a least-privilege role, a URL.
 
-Shared by RustFunction and RustDockerImageFunction. The log group and role must exist before
-``lambda_.Function.__init__`` runs (they are constructor props), and a construct cannot have
-children before it exists, so they are created in the function's scope with ids derived from
-the function's id (``<id>LogGroup``, ``<id>ServiceRole``).
+Shared by RustFunction and RustDockerImageFunction. The log group and the role are children of
+the function (``<fn>/LogGroup``, ``<fn>/ServiceRole``), as aws-cdk makes its own: tags, aspects
+and ``fn.node.find_all()`` reach them, and no id is taken in the user's scope. A construct
+cannot have children before it exists, so both are settled after ``lambda_.Function.__init__``:
+
+- the role is the one aws-cdk creates when no ``role`` is given, minus the broad
+  ``AWSLambdaBasicExecutionRole`` (logs on ``*``); it gets write access to its own log group;
+- the log group is created unnamed (CloudFormation names it, so it can never collide with a
+  ``/aws/lambda/<name>`` group Lambda or an earlier stack made) and the function's
+  ``LoggingConfig`` points at it. Under the ``@aws-cdk/aws-lambda:useCdkManagedLogGroup``
+  feature flag aws-cdk has already added a NAMED ``LogGroup`` child; it is replaced.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+import json
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Tuple
 
 import aws_cdk as cdk
+import jsii
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from constructs import Construct
 
 from .errors import ConfigurationError
 from .options import UrlOptions, check_function_options, validate_function_environment
@@ -29,12 +38,25 @@ DEFAULT_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 DEFAULT_LOG_REMOVAL_POLICY = cdk.RemovalPolicy.RETAIN
 
 
-def prepare_function_props(
-    scope: Construct, id: str, construct_path: str, options: Dict[str, Any]
-) -> Dict[str, Any]:
-    """Validate pass-through options, apply defaults, create log group and role if not given.
+@dataclass(frozen=True, kw_only=True)
+class FunctionWiring:
+    """What prepare_function_props decided and finish_function carries out after super()."""
 
-    Returns the props for ``lambda_.Function``/``DockerImageFunction`` (without code).
+    retention: logs.RetentionDays
+    removal_policy: cdk.RemovalPolicy
+    own_log_group: bool
+    """True when the user passed no ``log_group``: the function gets its own child."""
+    own_role: bool
+    """True when the user passed no ``role``: aws-cdk's child role is narrowed."""
+
+
+def prepare_function_props(
+    construct_path: str, options: Dict[str, Any]
+) -> Tuple[Dict[str, Any], FunctionWiring]:
+    """Validate pass-through options and apply defaults.
+
+    Returns the props for ``lambda_.Function``/``DockerImageFunction`` (without code) and what
+    ``finish_function`` must do once the function exists.
     """
     try:
         check_function_options(options)
@@ -44,46 +66,85 @@ def prepare_function_props(
     props = dict(options)
     retention = props.pop("log_retention", None)
     removal = props.pop("log_removal_policy", None)
-    if props.get("log_group") is not None:
-        if retention is not None or removal is not None:
-            raise ConfigurationError(
-                "log_retention/log_removal_policy configure the log group RustFunction creates, "
-                "but log_group was given too",
-                prop="log_retention",
-                fix="set retention and removal policy on your own log group, or drop log_group",
-                construct_path=construct_path,
-            )
-    else:
-        props["log_group"] = logs.LogGroup(
-            scope,
-            f"{id}LogGroup",
-            retention=retention or DEFAULT_LOG_RETENTION,
-            removal_policy=removal or DEFAULT_LOG_REMOVAL_POLICY,
+    if props.get("log_group") is not None and (retention is not None or removal is not None):
+        raise ConfigurationError(
+            "log_retention/log_removal_policy configure the log group RustFunction creates, "
+            "but log_group was given too",
+            prop="log_retention",
+            fix="set retention and removal policy on your own log group, or drop log_group",
+            construct_path=construct_path,
         )
-    if props.get("role") is None:
-        props["role"] = iam.Role(
-            scope,
-            f"{id}ServiceRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Execution role of {construct_path}: writes to its own log group only",
-        )
-        if props.get("vpc") is not None:
-            props["role"].add_managed_policy(
-                iam.ManagedPolicy.from_aws_managed_policy_name(
-                    "service-role/AWSLambdaVPCAccessExecutionRole"
-                )
-            )
     props.setdefault("memory_size", DEFAULT_MEMORY_SIZE)
     props.setdefault("timeout", DEFAULT_TIMEOUT)
-    return props
+    wiring = FunctionWiring(
+        retention=retention or DEFAULT_LOG_RETENTION,
+        removal_policy=removal or DEFAULT_LOG_REMOVAL_POLICY,
+        own_log_group=props.get("log_group") is None,
+        own_role=props.get("role") is None,
+    )
+    return props, wiring
+
+
+#: The managed policy aws-cdk gives a default role: logs:CreateLogGroup/CreateLogStream/
+#: PutLogEvents on every log group of the account. The function's own grant replaces it.
+_BASIC_EXECUTION_ROLE = "service-role/AWSLambdaBasicExecutionRole"
+
+
+@jsii.implements(cdk.IListProducer)
+class _WithoutBasicExecutionRole:
+    """``ManagedPolicyArns`` of a role as aws-cdk computes it, minus one basic execution role.
+
+    Resolved at synth, so managed policies anyone adds later (``add_managed_policy``, the VPC
+    policy aws-cdk adds itself) are kept. ``Role`` keeps one copy of an ARN, so adding the basic
+    policy again cannot bring it back: a user who wants it passes their own ``role``.
+    """
+
+    def __init__(self, arns: Any) -> None:
+        self._arns = arns
+
+    def produce(self, context: cdk.IResolveContext) -> Optional[List[str]]:
+        arns = list(context.resolve(self._arns) or [])
+        arns = [arn for arn in arns if f'policy/{_BASIC_EXECUTION_ROLE}"' not in json.dumps(arn)]
+        # A list producer returns strings: intrinsics ride as string tokens.
+        return [arn if isinstance(arn, str) else cdk.Token.as_string(arn) for arn in arns]
+
+
+def _own_log_group(fn: lambda_.Function, wiring: FunctionWiring) -> logs.LogGroup:
+    # The feature flag's group is named /aws/lambda/<function>: it fails to create when that
+    # group already exists (Lambda made it, or a stack before this one). Replace it.
+    fn.node.try_remove_child("LogGroup")
+    group = logs.LogGroup(
+        fn, "LogGroup", retention=wiring.retention, removal_policy=wiring.removal_policy
+    )
+    resource = fn.node.default_child
+    assert isinstance(resource, lambda_.CfnFunction)
+    resource.add_property_override("LoggingConfig.LogGroup", group.log_group_name)
+    return group
+
+
+def _narrow_role(fn: lambda_.Function, construct_path: str) -> None:
+    role = fn.role
+    resource = role.node.default_child if role is not None else None
+    if not isinstance(resource, iam.CfnRole):
+        return
+    resource.managed_policy_arns = cdk.Lazy.uncached_list(
+        _WithoutBasicExecutionRole(resource.managed_policy_arns), omit_empty=True
+    )
+    resource.description = f"Execution role of {construct_path}: writes to its own log group only"
 
 
 def finish_function(
-    fn: lambda_.Function, props: Dict[str, Any], url: Optional[UrlOptions]
-) -> Optional[lambda_.FunctionUrl]:
-    """After the function exists: let its role write to its log group; add the URL."""
-    log_group = props["log_group"]
-    role = props["role"]
+    fn: lambda_.Function, wiring: FunctionWiring, url: Optional[UrlOptions]
+) -> Tuple[logs.ILogGroup, Optional[lambda_.FunctionUrl]]:
+    """After the function exists: its log group and role as children, the grant, the URL.
+
+    Returns the function's log group and its URL (None when ``url`` is None).
+    """
+    log_group = _own_log_group(fn, wiring) if wiring.own_log_group else fn.log_group
+    if wiring.own_role:
+        _narrow_role(fn, fn.node.path)
+    role = fn.role
+    assert role is not None
     # Only stream creation and writes, on this function's log group: the one it created, or
     # any the user passed (owned, or imported by name or ARN). A role the library cannot
     # change (imported, immutable) gets a synth warning instead of silently lost logs.
@@ -103,7 +164,7 @@ def finish_function(
             "logs:CreateLogStream and logs:PutLogEvents on it.",
         )
     if url is None:
-        return None
+        return log_group, None
     function_url = fn.add_function_url(
         auth_type=url.auth_type, cors=url.cors, invoke_mode=url.invoke_mode
     )
@@ -113,4 +174,21 @@ def finish_function(
             "The function URL has auth type NONE: anyone on the internet can invoke this function. "
             "Set UrlOptions(acknowledge_public=True) if that is intended.",
         )
-    return function_url
+    return log_group, function_url
+
+
+class RustFunctionWiring:
+    """Mixin of the Rust function constructs: ``log_group`` returns the function's own child.
+
+    aws-cdk's ``Function.log_group`` only knows a group passed as a prop; for any other it
+    creates a LogRetention custom resource and an imported ``LogGroup`` child.
+    """
+
+    _rust_log_group: Optional[logs.ILogGroup] = None
+
+    @property
+    def log_group(self) -> logs.ILogGroup:
+        """The function's log group: its own child ``LogGroup``, or the one passed as a prop."""
+        if self._rust_log_group is not None:
+            return self._rust_log_group
+        return super().log_group  # type: ignore[misc,no-any-return]

@@ -45,6 +45,9 @@ probes guard the README's "does not prove" list:
 * LAMBDA_ARCHITECTURES_IGNORED: CloudFormation-created functions always report ``x86_64``.
 * LAMBDA_LOGGING_CONFIG_IGNORED: ``LoggingConfig`` (the function → log group link) is dropped.
 * LAMBDA_URL_SKIPPED: ``AWS::Lambda::Url`` is not created (no function URL exists).
+* UPDATE_REMOVAL_IGNORES_RETAIN: an update that removes a ``DeletionPolicy: Retain`` resource
+  deletes it (AWS keeps it). tests/deploy/test_upgrade.py checks the policy in the template
+  instead of the orphan's survival.
 * TOOLKIT_OUTPUTS_LOST: the ``CDKToolkit`` stack (``cdk bootstrap`` always uses a change
   set) has no outputs; the CLI only logs "Unable to find BootstrapVersion output" at debug
   level and reads the version from SSM instead, which moto models. Checked right after
@@ -73,6 +76,7 @@ NOT_MODELLED = [
     "Lambda Architectures (moto reports x86_64 for every function)",
     "Lambda LoggingConfig (the function -> log group link)",
     "AWS::Lambda::Url (no function URL is created; URL outputs are not real endpoints)",
+    "DeletionPolicy Retain on UPDATE (a Retain resource an update removes is deleted)",
 ]
 
 
@@ -367,6 +371,27 @@ def probe_lambda_url_skipped(session: Any) -> bool:
     return _with_lambda_stack(session, _lambda_template({}, {"U": url}), check)
 
 
+def probe_update_removal_ignores_retain(session: Any) -> bool:
+    """True while an UPDATE that drops a ``DeletionPolicy: Retain`` log group deletes it.
+
+    AWS keeps a Retain resource removed from the template by an update (as on stack delete,
+    which moto does honour). Seen upgrading a stack whose log group's logical id changed.
+    """
+    cf, logs = session.client("cloudformation"), session.client("logs")
+    group = {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Retain", "Properties": {}}
+    other = {"Type": "AWS::Logs::LogGroup", "Properties": {}}
+    stack = _name("GapRetainOnUpdate")
+    cf.create_stack(StackName=stack, TemplateBody=json.dumps({"Resources": {"Old": group}}))
+    try:
+        old = cf.describe_stack_resource(StackName=stack, LogicalResourceId="Old")
+        name = old["StackResourceDetail"]["PhysicalResourceId"]
+        cf.update_stack(StackName=stack, TemplateBody=json.dumps({"Resources": {"New": other}}))
+        left = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+        return not any(g["logGroupName"] == name for g in left)
+    finally:
+        cf.delete_stack(StackName=stack)
+
+
 #: Probe name -> probe (each asserted by tests/deploy/test_moto_gaps.py).
 PROBES: Dict[str, Callable[[Any], bool]] = {
     "OUTPUTS_LOST_BY_CHANGE_SET": probe_outputs_lost_by_change_set,
@@ -376,4 +401,5 @@ PROBES: Dict[str, Callable[[Any], bool]] = {
     "LAMBDA_ARCHITECTURES_IGNORED": probe_lambda_architectures_ignored,
     "LAMBDA_LOGGING_CONFIG_IGNORED": probe_lambda_logging_config_ignored,
     "LAMBDA_URL_SKIPPED": probe_lambda_url_skipped,
+    "UPDATE_REMOVAL_IGNORES_RETAIN": probe_update_removal_ignores_retain,
 }

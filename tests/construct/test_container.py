@@ -440,7 +440,11 @@ def test_url_log_group_and_role_wiring_match_rust_function():
         memory_size=512,
     )
     assert fn.url is not None
+    assert fn.log_group.node.path == "S/Api/LogGroup"
+    assert fn.role is not None and fn.role.node.path == "S/Api/ServiceRole"
     t = Template.from_stack(stack)
+    role = t.find_resources("AWS::IAM::Role")[stack.get_logical_id(fn.role.node.default_child)]
+    assert "ManagedPolicyArns" not in role["Properties"]
     t.has_resource_properties("AWS::Lambda::Url", {"AuthType": "NONE"})
     t.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 30})
     t.has_resource_properties(
@@ -531,3 +535,17 @@ def test_bad_props(kwargs, pattern):
     kwargs.setdefault("binary_name", "hello_http")
     with pytest.raises(ConfigurationError, match=pattern):
         RustDockerImageFunction(_skip_stack(), "Fn", manifest_path=str(LAMBDAS), **kwargs)
+
+
+def test_runtime_is_not_a_pass_through_option_of_an_image_function():
+    """DockerImageFunction has no runtime: the image (base_image) brings it."""
+    with pytest.raises(ConfigurationError) as err:
+        RustDockerImageFunction(
+            _skip_stack(),
+            "Fn",
+            manifest_path=str(LAMBDAS / "echo"),
+            runtime=lambda_.Runtime.PROVIDED_AL2023,
+        )
+    message = str(err.value)
+    assert message.startswith("[S/Fn] runtime: is set by the construct")
+    assert "base_image" in message

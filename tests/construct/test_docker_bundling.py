@@ -183,7 +183,7 @@ def test_failure_messages_tell_docker_apart_and_hint_at_files_outside_the_mount(
     pulled = build._failure(
         [request], 125, ["docker: Error response from daemon: pull access denied\n"]
     )
-    assert "`docker run` failed (exit 125)" in str(pulled) and "compile error" not in str(pulled)
+    assert "`docker run` failed (exit 125)" in str(pulled) and "cargo printed" not in str(pulled)
     outside = build._failure(
         [request],
         101,
@@ -192,7 +192,7 @@ def test_failure_messages_tell_docker_apart_and_hint_at_files_outside_the_mount(
             "No such file or directory (os error 2)\n"
         ],
     )
-    assert "fix the compile error" in str(outside)
+    assert "fix the error cargo printed above" in str(outside)
     assert "#[path], include!() or include_str!() reaching outside it" in str(outside)
     local = build._failure([replace(request, use_docker=False)], 125, ["error[E0425]\n"])
     assert "cargo lambda build failed (exit 125)" in str(local)

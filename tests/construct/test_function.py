@@ -3,7 +3,9 @@
 import shutil
 
 import aws_cdk as cdk
+import jsii
 import pytest
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -59,6 +61,7 @@ def test_architecture_runtime_and_passthrough_options():
         manifest_path=str(LAMBDAS / "echo"),
         architecture=lambda_.Architecture.X86_64,
         runtime=lambda_.Runtime.PROVIDED_AL2,
+        acknowledge_deprecated_runtime=True,
         bundling=BundlingOptions(features=["json-logs"]),
         memory_size=512,
         timeout=cdk.Duration.seconds(5),
@@ -129,6 +132,66 @@ def test_log_group_retention_removal_and_least_privilege_role():
             }
         },
     )
+
+
+@pytest.mark.parametrize("managed_flag", [True, False], ids=["cdk-managed-flag", "no-flag"])
+def test_log_group_and_role_are_children_that_tags_and_aspects_reach(managed_flag):
+    """As aws-cdk's own Function: <fn>/LogGroup and <fn>/ServiceRole, whatever the
+    useCdkManagedLogGroup flag says (with it, aws-cdk's NAMED group is replaced)."""
+    app = skip_bundling_app(**{"@aws-cdk/aws-lambda:useCdkManagedLogGroup": managed_flag})
+    stack = cdk.Stack(app, "S")
+    fn = RustFunction(stack, "Fn", manifest_path=str(LAMBDAS / "echo"))
+    # A user's own constructs with the ids the library used to take in the parent scope.
+    logs.LogGroup(stack, "FnLogGroup")
+    iam.Role(stack, "FnServiceRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    assert fn.log_group.node.path == "S/Fn/LogGroup"
+    assert fn.role is not None and fn.role.node.path == "S/Fn/ServiceRole"
+    found = {c.node.path for c in fn.node.find_all()}
+    assert {"S/Fn/LogGroup/Resource", "S/Fn/ServiceRole/Resource"} <= found
+
+    visited = []
+
+    @jsii.implements(cdk.IAspect)
+    class Visit:
+        def visit(self, node):  # noqa: ANN001, ANN202
+            if isinstance(node, cdk.CfnResource):
+                visited.append(node.cfn_resource_type)
+
+    cdk.Aspects.of(fn).add(Visit())
+    cdk.Tags.of(fn).add("team", "payments")
+    t = Template.from_stack(stack)
+    assert {"AWS::Logs::LogGroup", "AWS::IAM::Role", "AWS::IAM::Policy"} <= set(visited)
+    tag = Match.array_with([{"Key": "team", "Value": "payments"}])
+    for kind in ("AWS::Lambda::Function", "AWS::IAM::Role"):
+        t.has_resource_properties(kind, {"Tags": tag})
+    groups = t.find_resources("AWS::Logs::LogGroup")
+    tagged = [k for k, v in groups.items() if v["Properties"].get("Tags")]
+    assert len(groups) == 2 and len(tagged) == 1, "the function's group, and the user's"
+    (own,) = tagged
+    assert "LogGroupName" not in groups[own]["Properties"], "unnamed: never collides"
+    t.has_resource_properties(
+        "AWS::Lambda::Function", {"LoggingConfig": {"LogGroup": {"Ref": own}}}
+    )
+    t.resource_count_is("Custom::LogRetention", 0)
+
+
+def test_the_role_keeps_managed_policies_others_add_but_not_basic_execution():
+    stack = _stack()
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=1, nat_gateways=0)
+    fn = RustFunction(stack, "Fn", manifest_path=str(LAMBDAS / "echo"), vpc=vpc)
+    assert fn.role is not None
+    fn.role.add_managed_policy(
+        iam.ManagedPolicy.from_aws_managed_policy_name(
+            "CloudWatchLambdaInsightsExecutionRolePolicy"
+        )
+    )
+    roles = Template.from_stack(stack).find_resources("AWS::IAM::Role")
+    role = roles[stack.get_logical_id(fn.role.node.default_child)]
+    arns = [a["Fn::Join"][1][-1] for a in role["Properties"]["ManagedPolicyArns"]]
+    assert arns == [
+        ":iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
+        ":iam::aws:policy/CloudWatchLambdaInsightsExecutionRolePolicy",
+    ], "aws-cdk's basic policy (logs on *) is dropped; the VPC policy and the user's stay"
 
 
 def test_default_log_group_is_one_month_retained():
@@ -283,3 +346,63 @@ def test_standin_hash_has_no_host_paths(tmp_path):
         fn = next(iter(Template.from_stack(stack).find_resources("AWS::Lambda::Function").values()))
         keys.append(fn["Properties"]["Code"]["S3Key"])
     assert keys[0] == keys[1]
+
+
+def test_provided_al2_is_an_early_error_that_says_why_and_how_to_fix():
+    stack = _stack()
+    with pytest.raises(ConfigurationError) as err:
+        RustFunction(
+            stack,
+            "Fn",
+            manifest_path=str(LAMBDAS / "echo"),
+            runtime=lambda_.Runtime.PROVIDED_AL2,
+        )
+    message = str(err.value)
+    assert message.startswith("[S/Fn] runtime='provided.al2': is deprecated")
+    assert all(date in message for date in ("2026-07-31", "2027-02-01", "2027-03-03")), "why"
+    assert "Fix: use lambda_.Runtime.PROVIDED_AL2023" in message
+    assert "acknowledge_deprecated_runtime=True" in message
+    assert stack.node.try_find_child("Fn") is None, "raised before anything was created"
+
+
+def test_provided_al2_acknowledged_synthesizes_with_a_warning():
+    stack = _stack()
+    RustFunction(
+        stack,
+        "Fn",
+        manifest_path=str(LAMBDAS / "echo"),
+        runtime=lambda_.Runtime.PROVIDED_AL2,
+        acknowledge_deprecated_runtime=True,
+    )
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Lambda::Function", {"Runtime": "provided.al2"}
+    )
+    warnings = Annotations.from_stack(stack).find_warning(
+        "*", Match.string_like_regexp("deprecated-runtime")
+    )
+    assert [w.id for w in warnings] == ["/S/Fn"]
+    text = warnings[0].entry.data
+    assert "provided.al2 is deprecated" in text and "2027-02-01" in text
+    assert "PROVIDED_AL2023" in text
+
+
+def test_default_runtime_and_extensions_get_no_deprecation():
+    from constructs_rust import RustExtension
+
+    stack = _stack()
+    default = RustFunction(stack, "Default", manifest_path=str(LAMBDAS / "echo"))
+    RustFunction(
+        stack,
+        "Explicit",
+        manifest_path=str(LAMBDAS / "echo"),
+        runtime=lambda_.Runtime.PROVIDED_AL2023,
+    )
+    # Built with provided.al2's glibc internally: a build target, not a function runtime.
+    RustExtension(stack, "Ext", manifest_path=str(LAMBDAS), binary_name="telemetry_summary")
+    assert default.runtime.name == "provided.al2023"
+    t = Template.from_stack(stack)
+    for fn in t.find_resources("AWS::Lambda::Function").values():
+        assert fn["Properties"]["Runtime"] == "provided.al2023"
+    Annotations.from_stack(stack).has_no_warning(
+        "*", Match.string_like_regexp("deprecated-runtime")
+    )

@@ -120,3 +120,7 @@ def test_hello_http_stack_is_the_only_example_needing_the_change_set_path() -> N
         for name in deploy_local.EXAMPLE_STACKS
     }
     assert {name for name, f in flags.items() if f == ["--method=change-set"]} == {"HelloHttpStack"}
+
+
+def test_gap_update_removal_ignores_retain(aws_session) -> None:  # noqa: ANN001
+    assert moto_gaps.probe_update_removal_ignores_retain(aws_session)

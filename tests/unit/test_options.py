@@ -11,6 +11,7 @@ from constructs_rust.errors import ConfigurationError
 from constructs_rust.options import (
     UNSUPPORTED_FUNCTION_OPTIONS,
     FunctionOptions,
+    accepted_function_options,
     check_function_options,
     validate_binary_name,
     validate_function_environment,
@@ -96,6 +97,48 @@ def test_function_options_cover_every_lambda_function_option():
         check_function_options({"memory": 128})
     with pytest.raises(ConfigurationError, match="log_retention_role.*not supported"):
         check_function_options({"log_retention_role": None})
+
+
+def _newer_function_props(monkeypatch, *extra):
+    """aws_lambda.FunctionProps as a newer aws-cdk-lib would have it: ``extra`` options more."""
+    real = inspect.signature(lambda_.FunctionProps.__init__)
+    added = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=None) for n in extra]
+
+    def __init__(self, **kwargs):  # noqa: N807
+        raise AssertionError("only the signature is read")
+
+    __init__.__signature__ = real.replace(parameters=[*real.parameters.values(), *added])
+    monkeypatch.setattr(lambda_, "FunctionProps", type("FunctionProps", (), {"__init__": __init__}))
+
+
+def test_function_options_follow_the_installed_aws_cdk_lib(monkeypatch):
+    """An option the installed aws-cdk-lib has passes, even when the TypedDict lacks it."""
+    _newer_function_props(monkeypatch, "scaling_config_v3")
+    assert "scaling_config_v3" not in FunctionOptions.__annotations__
+    check_function_options({"scaling_config_v3": object(), "memory_size": 512})
+    with pytest.raises(ConfigurationError, match="not an aws_lambda.Function option") as err:
+        check_function_options({"scaling_config_v4": 1})
+    assert "did you mean 'scaling_config_v3'?" in str(err.value)
+    with pytest.raises(ConfigurationError, match="memroy_size.*not an aws_lambda.Function option"):
+        check_function_options({"memroy_size": 512})
+
+
+def test_accepted_function_options_are_cdk_props_minus_managed_plus_library_extras():
+    accepted = accepted_function_options()
+    props = set(inspect.signature(lambda_.FunctionProps.__init__).parameters) - {"self"}
+    assert accepted == (props - {"code", "handler", "runtime", "architecture"}) - set(
+        UNSUPPORTED_FUNCTION_OPTIONS
+    ) | {"log_retention", "log_removal_policy"}
+    assert set(FunctionOptions.__annotations__) <= accepted, "the TypedDict's names all pass"
+    # RustDockerImageFunction's props (no runtime, no handler) give the same pass-through set.
+    assert accepted_function_options(lambda_.DockerImageFunctionProps) == accepted
+
+
+@pytest.mark.parametrize("key", ["runtime", "architecture"])
+def test_props_the_construct_sets_are_not_pass_through(key):
+    with pytest.raises(ConfigurationError, match=f"{key}: is set by the construct") as err:
+        check_function_options({key: None})
+    assert "own" in str(err.value).split("Fix:")[1]
 
 
 def test_targets():
