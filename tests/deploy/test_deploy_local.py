@@ -90,7 +90,7 @@ def _of_type(template: dict, resource_type: str, name: str) -> str:
         logical
         for logical, r in template["Resources"].items()
         if r["Type"] == resource_type
-        and r["Metadata"]["aws:cdk:path"].split("/")[1].startswith(name)
+        and r["Metadata"]["aws:cdk:path"].split("/", 1)[1].startswith(name)
     ]
     assert len(matches) == 1, (resource_type, name, matches)
     return matches[0]
@@ -211,7 +211,7 @@ def test_deploy_update_destroy(tmp_path: Path, copy_fixture: Callable[..., Path]
             config = cloud.lambda_.get_function_configuration(FunctionName=names[fn])
             assert config["Handler"] == "bootstrap"
             assert config["Runtime"] == "provided.al2023"
-            role_name = physical[_of_type(template1, "AWS::IAM::Role", f"{fn}ServiceRole")]
+            role_name = physical[_of_type(template1, "AWS::IAM::Role", f"{fn}/ServiceRole")]
             role = cloud.iam.get_role(RoleName=role_name)["Role"]
             assert config["Role"] == role["Arn"]
             principal = role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
@@ -222,7 +222,7 @@ def test_deploy_update_destroy(tmp_path: Path, copy_fixture: Callable[..., Path]
         }
 
         log_groups = {
-            fn: physical[_of_type(template1, "AWS::Logs::LogGroup", f"{fn}LogGroup")]
+            fn: physical[_of_type(template1, "AWS::Logs::LogGroup", f"{fn}/LogGroup")]
             for fn in functions
         }
         for fn, days in (("Single", 7), ("Api", 30)):
@@ -271,7 +271,7 @@ def test_deploy_update_destroy(tmp_path: Path, copy_fixture: Callable[..., Path]
 
         # --- destroy ---------------------------------------------------------------------------
         roles = [
-            physical[_of_type(template1, "AWS::IAM::Role", f"{fn}ServiceRole")] for fn in functions
+            physical[_of_type(template1, "AWS::IAM::Role", f"{fn}/ServiceRole")] for fn in functions
         ]
         step("destroy", deploy_local.destroy, stacks=[STACK], outdir=out2, cap=300)
         live = [s["StackName"] for s in cloud.cf.describe_stacks()["Stacks"]]
