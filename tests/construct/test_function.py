@@ -213,7 +213,9 @@ def test_a_log_group_the_user_passes_gets_the_write_grant(how):
             stack, "Mine", "arn:aws:logs:us-east-1:111122223333:log-group:/shared/logs:*"
         ),
     }[how]()
-    RustFunction(stack, "Fn", manifest_path=str(LAMBDAS / "echo"), log_group=log_group)
+    fn = RustFunction(stack, "Fn", manifest_path=str(LAMBDAS / "echo"), log_group=log_group)
+    assert fn.log_group.node.path == log_group.node.path
+    assert fn.node.try_find_child("LogGroup") is None
     t = Template.from_stack(stack)
     (policy,) = t.find_resources("AWS::IAM::Policy").values()
     (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
