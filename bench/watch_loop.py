@@ -160,7 +160,7 @@ class Watch:
         self.log_path = c.root.parent / f"{c.name}-watch.log"
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [deploy_local._bin("cdk"), "watch", "--hotswap", *moto_gaps.DEPLOY_FLAGS[1:]],
+            [deploy_local._bin("cdk"), "watch", "--hotswap"],
             cwd=c.root,
             env=c.env,
             stdout=self.log,
