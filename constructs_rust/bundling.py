@@ -22,7 +22,7 @@ import jsii
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct, IValidation
 
-from . import cargo, cargo_config, depgraph, history, inputs, timing, toolchain
+from . import cargo, cargo_config, depgraph, history, inputs, timing, toolchain, watch
 from .build import PLACEHOLDER, BuildRequest, install_if_cached, queue_for, verifying
 from .options import BundlingOptions
 from .targets import Target
@@ -117,6 +117,7 @@ def plan_bundle(
 
     workspace = cargo.load_workspace(manifest, options.cargo_lambda_flags)
     package, binary = cargo.resolve_binary(workspace, manifest, binary_name)
+    watch.warn_if_watched(workspace.target_dir)
     use_docker = _use_docker(options)
     if use_docker:
         _warn_unseen_config(workspace, construct_path)

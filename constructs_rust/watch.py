@@ -1,0 +1,101 @@
+"""`cdk watch` and the workspace's target dir: warn when a build would re-trigger the watch.
+
+``cdk watch`` synthesizes again whenever a file it watches changes. cargo writes into the
+workspace's target dir on every build, so when that dir lies inside the app directory and
+cdk.json's ``watch.exclude`` does not cover it (``cdk init`` writes no such line), each edit
+costs one extra synth (this library then runs no cargo, so it stops there; a construct that
+runs cargo on every synth loops forever). The check reads the cdk.json of the directory the
+CDK CLI runs the app in, once per target dir and process, and only prints a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict, Iterable, Optional, Set
+
+#: The line the warning asks for (matches a `target` dir at any depth).
+EXCLUDE_LINE = "**/target"
+
+
+@lru_cache(maxsize=None)
+def _pattern(glob: str) -> "re.Pattern[str]":
+    """A cdk.json watch glob as a regex over '/'-separated relative paths (micromatch-like:
+    ``**`` spans directories, ``*`` and ``?`` do not)."""
+    out = ""
+    i = 0
+    while i < len(glob):
+        if glob.startswith("**/", i):
+            out += "(?:.*/)?"
+            i += 3
+        elif glob.startswith("**", i):
+            out += ".*"
+            i += 2
+        elif glob[i] == "*":
+            out += "[^/]*"
+            i += 1
+        elif glob[i] == "?":
+            out += "[^/]"
+            i += 1
+        else:
+            out += re.escape(glob[i])
+            i += 1
+    return re.compile(out + r"\Z")
+
+
+def _matches(patterns: Iterable[str], path: str) -> bool:
+    """Does a pattern match ``path`` or a directory above it (a matched dir is not descended)?"""
+    parts = path.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    globs = [(p[2:] if p.startswith("./") else p).rstrip("/") for p in patterns]
+    return any(_pattern(g).match(q) for g in globs if g for q in prefixes)
+
+
+def watched(target_dir: Path, app_dir: Path, watch: Dict[str, Any]) -> bool:
+    """Would ``cdk watch`` with these settings see files written under ``target_dir``?"""
+    try:
+        rel = target_dir.resolve().relative_to(app_dir.resolve()).as_posix()
+    except ValueError:
+        return False  # outside the app directory: never watched
+    include = watch.get("include") or ["**"]
+    include = [include] if isinstance(include, str) else list(include)
+    exclude = watch.get("exclude") or []
+    exclude = [exclude] if isinstance(exclude, str) else list(exclude)
+    # Any file under the target dir: an include like "**" or "lambdas/**" reaches it.
+    probe = f"{rel}/x"
+    if not (_matches(include, probe) or _matches(include, rel)):
+        return False
+    return not (_matches(exclude, rel) or _matches(exclude, probe))
+
+
+_warned: Set[Path] = set()
+
+
+def warn_if_watched(target_dir: Path, *, app_dir: Optional[Path] = None) -> Optional[str]:
+    """Print (once per target dir) and return the warning when cdk.json's watch settings
+    would see builds in ``target_dir``; None when they would not or there is no watch."""
+    app_dir = app_dir or Path(os.getcwd())
+    try:
+        config = json.loads((app_dir / "cdk.json").read_text())
+    except (OSError, ValueError):
+        return None
+    watch = config.get("watch") if isinstance(config, dict) else None
+    if (
+        not isinstance(watch, dict)
+        or target_dir in _warned
+        or not watched(target_dir, app_dir, watch)
+    ):
+        return None
+    _warned.add(target_dir)
+    rel = target_dir.resolve().relative_to(app_dir.resolve()).as_posix()
+    message = (
+        f"constructs_rust: WARNING cdk.json's watch settings include {rel}/ (cargo's target "
+        "dir): every build there makes `cdk watch` synthesize once more. Add "
+        f'"{EXCLUDE_LINE}" to "watch": {{"exclude": [...]}} in cdk.json.'
+    )
+    print(message, file=sys.stderr)
+    return message
