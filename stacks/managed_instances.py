@@ -39,6 +39,8 @@ class ManagedInstancesStack(Stack):
                 )
             ],
             flow_logs={"All": ec2.FlowLogOptions()},
+            # Nothing uses the default security group; no custom-resource Lambda to lock it.
+            restrict_default_security_group=False,
         )
         security_group = ec2.SecurityGroup(
             self,
