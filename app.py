@@ -15,8 +15,10 @@ from stacks import (
     EchoStack,
     ExtensionStack,
     HelloHttpStack,
+    ManagedInstancesStack,
     MultiFunctionStack,
     PiStack,
+    StreamingStack,
 )
 
 
@@ -36,6 +38,8 @@ def build_app(app: cdk.App) -> cdk.App:
     ContainerStack(app, "ContainerStack", env=env)
     BuildCacheStack(app, "BuildCacheStack", env=env)
     ExtensionStack(app, "ExtensionStack", env=env)
+    StreamingStack(app, "StreamingStack", env=env)
+    ManagedInstancesStack(app, "ManagedInstancesStack", env=env)
     return app
 
 

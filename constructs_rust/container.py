@@ -63,6 +63,7 @@ from .bundling import register_build
 from .cache import atomic_write, cache_root, digest
 from .errors import ConfigurationError, ConstructsRustError
 from .function import _construct_path, plan_rust_code, warn_hooks
+from .managed_instances import check_capacity_provider
 from .options import (
     DEFAULT_DOCKER_IMAGE,
     BundlingOptions,
@@ -494,6 +495,11 @@ class RustDockerImageFunction(RustFunctionWiring, lambda_.DockerImageFunction):
             if not isinstance(staging, cdk.AssetStaging):
                 raise TypeError(f"{staging.node.path} is not an AssetStaging")
             self.staged_context = Path(staging.absolute_staged_path)
+        check_capacity_provider(
+            self,
+            memory_given="memory_size" in function_options,
+            graph=plan.request.graph if plan is not None and plan.request is not None else None,
+        )
         if build is ContainerBuild.PREBUILT and repository is None:
             warn_hooks(self, bundling)
             if plan is not None and plan.request is not None and self.staged_context is not None:

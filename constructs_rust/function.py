@@ -13,6 +13,7 @@ from typing_extensions import Unpack
 
 from .bundling import BundlePlan, plan_bundle, register_build
 from .errors import ConstructsRustError
+from .managed_instances import check_capacity_provider
 from .options import BundlingOptions, FunctionOptions, UrlOptions, validate_binary_name
 from .targets import DEPRECATED_RUNTIME_WARNING, function_runtime, resolve_target
 from .wiring import RustFunctionWiring, finish_function, prepare_function_props
@@ -83,7 +84,9 @@ class RustFunction(RustFunctionWiring, lambda_.Function):
     :param bundling: how the binary is built. Default: ``BundlingOptions()``.
     :param url: add a function URL. Default: none.
     :param function_options: every other ``aws_lambda.Function`` option, unchanged. Defaults
-        that differ from CDK's: ``memory_size`` 256, ``timeout`` 10 s, a log group with one
+        that differ from CDK's: ``memory_size`` 256 (on a capacity provider the smallest size
+        Lambda Managed Instances run, 2048 at 2 GiB per vCPU; see managed_instances.py),
+        ``timeout`` 10 s, a log group with one
         month retention and RETAIN removal (``log_retention``/``log_removal_policy`` configure
         it), and a role that may only write to that log group.
     """
@@ -136,6 +139,11 @@ class RustFunction(RustFunctionWiring, lambda_.Function):
         warn_hooks(self, bundling)
         if runtime_warning is not None:
             cdk.Annotations.of(self).add_warning_v2(DEPRECATED_RUNTIME_WARNING, runtime_warning)
+        check_capacity_provider(
+            self,
+            memory_given="memory_size" in function_options,
+            graph=plan.request.graph if plan.request is not None else None,
+        )
         asset = self.node.try_find_child("Code")
         stage = cdk.Stage.of(self)
         if plan.request is not None and isinstance(asset, s3_assets.Asset) and stage is not None:

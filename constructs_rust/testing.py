@@ -373,6 +373,267 @@ class LambdaEmulator:
             for p, r, i, e in out
         ]
 
+    def invoke_concurrently(
+        self,
+        bootstrap: Path,
+        events: Sequence[Any],
+        *,
+        max_concurrency: int,
+        architecture: Optional[str] = None,
+        environment: Optional[Mapping[str, str]] = None,
+        timeout: float = 120,
+        memory_size: int = 2048,
+    ) -> ConcurrentInvokes:
+        """Send every event AT ONCE to one process, as Lambda Managed Instances do.
+
+        The bootstrap runs with ``AWS_LAMBDA_MAX_CONCURRENCY=max_concurrency`` (what Lambda sets
+        from the function's ``PerExecutionEnvironmentMaxConcurrency``): a binary serving through
+        lambda_runtime's ``run_concurrent`` polls that many events at once and overlaps them;
+        one serving through ``run`` takes them one after another. The emulator hands each
+        waiting ``/next`` request its own event. ``init_seconds`` of every result is the
+        process's; ``invoke_seconds`` is each event's own send → response.
+
+        ``memory_size``: MB reported to the runtime. Default: 2048 (the smallest size Managed
+        Instances run). Other keyword arguments: as for ``invoke_many``."""
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency={max_concurrency}: give 1 or more")
+        env = {"AWS_LAMBDA_MAX_CONCURRENCY": str(max_concurrency), **(environment or {})}
+        answers: Dict[int, Tuple[str, float]] = {}
+        failures: List[BaseException] = []
+        go = threading.Event()
+
+        def send(index: int, body: bytes) -> None:
+            go.wait()
+            sent = time.monotonic()
+            try:
+                answers[index] = (self._post(body, timeout), time.monotonic() - sent)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                failures.append(exc)
+
+        with _BootstrapProcess(
+            self.port,
+            bootstrap,
+            architecture=architecture,
+            environment=env,
+            memory_size=memory_size,
+            timeout=timeout,
+        ) as process:
+            threads = [
+                threading.Thread(target=send, args=(i, _body(e)), daemon=True)
+                for i, e in enumerate(events)
+            ]
+            for thread in threads:
+                thread.start()
+            started = time.monotonic()
+            go.set()
+            for thread in threads:
+                thread.join(timeout + 5)
+            wall = time.monotonic() - started
+        if failures:
+            raise failures[0]
+        if len(answers) != len(events):
+            raise TimeoutError(f"{len(events) - len(answers)} invokes got no answer in {timeout}s")
+        results = []
+        for index in range(len(events)):
+            raw, elapsed = answers[index]
+            try:
+                payload = json.loads(raw)
+            except ValueError:
+                payload = raw
+            results.append(
+                InvokeResult(
+                    payload=payload,
+                    raw=raw,
+                    init_seconds=process.init_seconds,
+                    invoke_seconds=elapsed,
+                    logs=process.logs,
+                )
+            )
+        return ConcurrentInvokes(
+            results=tuple(results), wall_seconds=wall, max_concurrency=max_concurrency
+        )
+
+    def invoke_streaming(
+        self,
+        bootstrap: Path,
+        event: Any,
+        *,
+        architecture: Optional[str] = None,
+        environment: Optional[Mapping[str, str]] = None,
+        timeout: float = 120,
+        memory_size: int = 128,
+    ) -> StreamResult:
+        """Invoke once and read the response as it arrives, noting when each piece came.
+
+        A function answering in streaming mode (lambda_runtime's ``streaming::Response``, or
+        lambda_http's ``run_with_streaming_response``) has its body relayed by the emulator
+        chunk by chunk (HTTP chunked encoding) as the runtime writes it; a buffered answer
+        arrives whole at the end. This reads the emulator's Invoke path: cargo-lambda 1.9.2
+        routes ``/2021-11-15/functions/<name>/response-streaming-invocations`` as a function
+        URL request (the event wrapped in an HTTP event), not as InvokeWithResponseStream, and
+        does not frame responses as that API's event stream. Keyword arguments: as for
+        ``invoke_many``."""
+        import http.client
+
+        with _BootstrapProcess(
+            self.port,
+            bootstrap,
+            architecture=architecture,
+            environment=environment,
+            memory_size=memory_size,
+            timeout=timeout,
+        ) as process:
+            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+            try:
+                sent = time.monotonic()
+                connection.request(
+                    "POST",
+                    f"/2015-03-31/functions/{_DEFAULT_FUNCTION}/invocations",
+                    body=_body(event),
+                    headers={"Content-Type": "application/json"},
+                )
+                response = connection.getresponse()
+                mode = response.getheader("Lambda-Runtime-Function-Response-Mode", "")
+                chunks = []
+                while True:
+                    data = response.read1(65536)
+                    if not data:
+                        break
+                    chunks.append(StreamedChunk(seconds=time.monotonic() - sent, data=data))
+                if response.status != 200:
+                    raise RuntimeError(
+                        f"invoke failed with HTTP {response.status}: "
+                        f"{b''.join(c.data for c in chunks).decode(errors='replace')}"
+                    )
+            finally:
+                connection.close()
+        return StreamResult(
+            chunks=tuple(chunks),
+            streamed=mode.lower() == "streaming",
+            init_seconds=process.init_seconds,
+            logs=process.logs,
+        )
+
+
+@dataclass(frozen=True)
+class ConcurrentInvokes:
+    """N events sent at once to ONE bootstrap process (``LambdaEmulator.invoke_concurrently``)."""
+
+    results: Tuple[InvokeResult, ...]
+    """One per event, in the order of the events."""
+    wall_seconds: float
+    """First event sent → last response received."""
+    max_concurrency: int
+    """The ``AWS_LAMBDA_MAX_CONCURRENCY`` the process ran with."""
+
+
+@dataclass(frozen=True)
+class StreamedChunk:
+    seconds: float
+    """Event sent → this piece of the body received."""
+    data: bytes
+
+
+@dataclass(frozen=True)
+class StreamResult:
+    """A response read piece by piece as it arrived (``LambdaEmulator.invoke_streaming``)."""
+
+    chunks: Tuple[StreamedChunk, ...]
+    """The body as the socket delivered it: pieces sent apart in time arrive apart."""
+    streamed: bool
+    """The runtime answered in streaming mode (``Lambda-Runtime-Function-Response-Mode:
+    streaming``), not with one buffered payload."""
+    init_seconds: float
+    logs: str
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(chunk.data for chunk in self.chunks)
+
+
+class _BootstrapProcess:
+    """A bootstrap started against an emulator, ready once it first asks for an event."""
+
+    def __init__(
+        self,
+        emulator_port: int,
+        bootstrap: Path,
+        *,
+        architecture: Optional[str],
+        environment: Optional[Mapping[str, str]],
+        memory_size: int,
+        timeout: float,
+    ) -> None:
+        self.bootstrap = Path(bootstrap).resolve()
+        self._prefix = runner_prefix(_architecture_of(self.bootstrap, architecture))
+        self._relay = _FirstRequestRelay(emulator_port)
+        self._env: Dict[str, str] = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{self._relay.port}/.rt",
+            "AWS_LAMBDA_FUNCTION_NAME": _DEFAULT_FUNCTION,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_size),
+            "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/local",
+            "AWS_LAMBDA_LOG_STREAM_NAME": "local",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "LAMBDA_TASK_ROOT": str(self.bootstrap.parent),
+            "RUST_LOG": "info",
+            **(environment or {}),
+        }
+        self._timeout = timeout
+        self._log = tempfile.TemporaryFile()
+        self._proc: Optional[subprocess.Popen[bytes]] = None
+        self.init_seconds = 0.0
+        self.logs = ""
+
+    def __enter__(self) -> "_BootstrapProcess":
+        started = time.monotonic()
+        self._proc = subprocess.Popen(
+            [*self._prefix, str(self.bootstrap)],
+            env=self._env,
+            cwd=self.bootstrap.parent,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            while self._relay.first_request_at is None:
+                if self._proc.poll() is not None:
+                    self._log.seek(0)
+                    raise RuntimeError(
+                        f"bootstrap exited with {self._proc.returncode} before asking for an "
+                        f"event:\n{self._log.read().decode(errors='replace')}"
+                    )
+                if time.monotonic() > started + self._timeout:
+                    raise TimeoutError("bootstrap never asked for an event")
+                time.sleep(0.002)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        self.init_seconds = self._relay.first_request_at - started
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self._relay.close()
+        if not self._log.closed:
+            self._log.seek(0)
+            self.logs = self._log.read().decode(errors="replace")
+            self._log.close()
+
+
+def _body(event: Any) -> bytes:
+    body = event if isinstance(event, (bytes, str)) else json.dumps(event)
+    return body.encode() if isinstance(body, str) else body
+
 
 def bootstrap_path(function: lambda_.Function) -> Path:
     """The bundled ``bootstrap`` of a RustFunction in the synthesized cloud assembly.

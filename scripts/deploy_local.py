@@ -36,7 +36,9 @@ import moto_gaps  # noqa: E402  (sibling module)
 ACCOUNT = "123456789012"  # moto's fixed default account
 REGION = "us-east-1"
 #: The stacks deployed by default. Not ContainerStack: its image asset needs a Docker engine
-#: to build and push (pass it explicitly if you have one).
+#: to build and push (pass it explicitly if you have one). Not ManagedInstancesStack: moto has
+#: no AWS::Lambda::CapacityProvider, so CreateStack rejects the function's Fn::GetAtt of it
+#: (moto_gaps.py CAPACITY_PROVIDER_UNMODELLED).
 EXAMPLE_STACKS = [
     "HelloHttpStack",
     "EchoStack",
@@ -44,6 +46,7 @@ EXAMPLE_STACKS = [
     "MultiFunctionStack",
     "BuildCacheStack",
     "ExtensionStack",
+    "StreamingStack",
 ]
 
 

@@ -48,6 +48,17 @@ probes guard the README's "does not prove" list:
 * UPDATE_REMOVAL_IGNORES_RETAIN: an update that removes a ``DeletionPolicy: Retain`` resource
   deletes it (AWS keeps it). tests/deploy/test_upgrade.py checks the policy in the template
   instead of the orphan's survival.
+* CAPACITY_PROVIDER_GETATT_REJECTED: a function's ``CapacityProviderConfig`` reads the provider's
+  ARN with ``Fn::GetAtt``; moto has no ``AWS::Lambda::CapacityProvider``, so CreateStack fails
+  validation ("instance of Fn::GetAtt references undefined resource"). This is where a local
+  deploy of ManagedInstancesStack stops: nothing of it is created (it is not a default stack).
+* CAPACITY_PROVIDER_UNMODELLED: a provider referenced by nothing is skipped (the stack completes)
+  and moto's Lambda has no capacity-provider API (ListCapacityProviders: HTTP 404).
+* LAMBDA_CAPACITY_PROVIDER_CONFIG_IGNORED: a function given a provider ARN literally (an
+  imported provider) is created without its ``CapacityProviderConfig``.
+* INVOKE_WITH_RESPONSE_STREAM_MISSING: moto's Lambda has no InvokeWithResponseStream (HTTP 404)
+  and, with AWS::Lambda::Url skipped, no RESPONSE_STREAM URL: streaming is proven locally by
+  constructs_rust.testing (the runtime emulator), never by a local deploy.
 * TOOLKIT_OUTPUTS_LOST: the ``CDKToolkit`` stack (``cdk bootstrap`` always uses a change
   set) has no outputs; the CLI only logs "Unable to find BootstrapVersion output" at debug
   level and reads the version from SSM instead, which moto models. Checked right after
@@ -77,6 +88,9 @@ NOT_MODELLED = [
     "Lambda LoggingConfig (the function -> log group link)",
     "AWS::Lambda::Url (no function URL is created; URL outputs are not real endpoints)",
     "DeletionPolicy Retain on UPDATE (a Retain resource an update removes is deleted)",
+    "AWS::Lambda::CapacityProvider (a stack whose function reads its ARN cannot be created: "
+    "ManagedInstancesStack) and a function's CapacityProviderConfig",
+    "Lambda InvokeWithResponseStream (response streaming is not deployed or invoked locally)",
 ]
 
 
@@ -392,6 +406,93 @@ def probe_update_removal_ignores_retain(session: Any) -> bool:
         cf.delete_stack(StackName=stack)
 
 
+_CAPACITY_PROVIDER = {
+    "Type": "AWS::Lambda::CapacityProvider",
+    "Properties": {
+        "VpcConfig": {"SubnetIds": ["subnet-1"], "SecurityGroupIds": ["sg-1"]},
+        "PermissionsConfig": {"CapacityProviderOperatorRoleArn": {"Fn::GetAtt": ["R", "Arn"]}},
+    },
+}
+
+
+def _attached(arn: Any) -> Dict[str, Any]:
+    return {
+        "MemorySize": 2048,
+        "CapacityProviderConfig": {
+            "LambdaManagedInstancesCapacityProviderConfig": {
+                "CapacityProviderArn": arn,
+                "PerExecutionEnvironmentMaxConcurrency": 8,
+            }
+        },
+    }
+
+
+def probe_capacity_provider_getatt_rejected(session: Any) -> bool:
+    """True while CreateStack rejects a function reading ``Fn::GetAtt`` of its provider."""
+    from botocore.exceptions import ClientError
+
+    body = _lambda_template(_attached({"Fn::GetAtt": ["CP", "Arn"]}), {"CP": _CAPACITY_PROVIDER})
+    cf = session.client("cloudformation")
+    stack = _name("GapCpGetAtt")
+    try:
+        cf.create_stack(StackName=stack, TemplateBody=body)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        return error.get("Code") == "ValidationError" and "undefined resource CP" in str(
+            error.get("Message")
+        )
+    cf.delete_stack(StackName=stack)
+    return False
+
+
+def probe_capacity_provider_unmodelled(session: Any) -> bool:
+    """True while a lone provider is skipped and Lambda's capacity-provider API is missing."""
+    from botocore.exceptions import ClientError
+
+    role = json.loads(_lambda_template({}, {}))["Resources"]["R"]
+    body = json.dumps({"Resources": {"R": role, "CP": _CAPACITY_PROVIDER}})
+    cf = session.client("cloudformation")
+    stack = _name("GapCpAlone")
+    cf.create_stack(StackName=stack, TemplateBody=body)
+    try:
+        status = cf.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
+        try:
+            session.client("lambda").list_capacity_providers()
+        except ClientError as exc:
+            missing = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404
+            return status == "CREATE_COMPLETE" and missing
+        return False
+    finally:
+        cf.delete_stack(StackName=stack)
+
+
+def probe_lambda_capacity_provider_config_ignored(session: Any) -> bool:
+    """True while a function given a provider ARN literally has no CapacityProviderConfig."""
+    arn = "arn:aws:lambda:us-east-1:123456789012:capacity-provider:shared"
+
+    def check(session: Any, res: Dict[str, str]) -> bool:
+        config = session.client("lambda").get_function_configuration(FunctionName=res["F"])
+        return "CapacityProviderConfig" not in config and config.get("MemorySize") == 2048
+
+    return _with_lambda_stack(session, _lambda_template(_attached(arn), {}), check)
+
+
+def probe_invoke_with_response_stream_missing(session: Any) -> bool:
+    """True while moto's Lambda answers InvokeWithResponseStream with HTTP 404."""
+    from botocore.exceptions import ClientError
+
+    def check(session: Any, res: Dict[str, str]) -> bool:
+        try:
+            session.client("lambda").invoke_with_response_stream(
+                FunctionName=res["F"], Payload=b"{}"
+            )
+        except ClientError as exc:
+            return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404
+        return False
+
+    return _with_lambda_stack(session, _lambda_template({}, {}), check)
+
+
 #: Probe name -> probe (each asserted by tests/deploy/test_moto_gaps.py).
 PROBES: Dict[str, Callable[[Any], bool]] = {
     "OUTPUTS_LOST_BY_CHANGE_SET": probe_outputs_lost_by_change_set,
@@ -402,4 +503,8 @@ PROBES: Dict[str, Callable[[Any], bool]] = {
     "LAMBDA_LOGGING_CONFIG_IGNORED": probe_lambda_logging_config_ignored,
     "LAMBDA_URL_SKIPPED": probe_lambda_url_skipped,
     "UPDATE_REMOVAL_IGNORES_RETAIN": probe_update_removal_ignores_retain,
+    "CAPACITY_PROVIDER_GETATT_REJECTED": probe_capacity_provider_getatt_rejected,
+    "CAPACITY_PROVIDER_UNMODELLED": probe_capacity_provider_unmodelled,
+    "LAMBDA_CAPACITY_PROVIDER_CONFIG_IGNORED": probe_lambda_capacity_provider_config_ignored,
+    "INVOKE_WITH_RESPONSE_STREAM_MISSING": probe_invoke_with_response_stream_missing,
 }

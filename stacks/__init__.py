@@ -5,8 +5,10 @@ from .container import ContainerStack
 from .echo import EchoStack
 from .extension import ExtensionStack
 from .hello_http import HelloHttpStack
+from .managed_instances import ManagedInstancesStack
 from .multi_function import MultiFunctionStack
 from .pi import PiStack
+from .streaming import StreamingStack
 
 __all__ = [
     "BuildCacheStack",
@@ -14,6 +16,8 @@ __all__ = [
     "EchoStack",
     "ExtensionStack",
     "HelloHttpStack",
+    "ManagedInstancesStack",
     "MultiFunctionStack",
     "PiStack",
+    "StreamingStack",
 ]

@@ -15,8 +15,10 @@ from stacks import (
     EchoStack,
     ExtensionStack,
     HelloHttpStack,
+    ManagedInstancesStack,
     MultiFunctionStack,
     PiStack,
+    StreamingStack,
 )
 
 from ..conftest import skip_bundling_app
@@ -29,6 +31,8 @@ STACKS = [
     ContainerStack,
     BuildCacheStack,
     ExtensionStack,
+    StreamingStack,
+    ManagedInstancesStack,
 ]
 
 

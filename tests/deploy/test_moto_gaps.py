@@ -124,3 +124,47 @@ def test_hello_http_stack_is_the_only_example_needing_the_change_set_path() -> N
 
 def test_gap_update_removal_ignores_retain(aws_session) -> None:  # noqa: ANN001
     assert moto_gaps.probe_update_removal_ignores_retain(aws_session)
+
+
+# --- Lambda Managed Instances and response streaming (ManagedInstancesStack, StreamingStack) -----
+
+
+def test_gap_capacity_provider_getatt_rejected(aws_session) -> None:  # noqa: ANN001
+    """Where a local deploy of ManagedInstancesStack stops: CreateStack itself."""
+    assert moto_gaps.probe_capacity_provider_getatt_rejected(aws_session)
+
+
+def test_gap_capacity_provider_unmodelled(aws_session) -> None:  # noqa: ANN001
+    assert moto_gaps.probe_capacity_provider_unmodelled(aws_session)
+
+
+def test_gap_lambda_capacity_provider_config_ignored(aws_session) -> None:  # noqa: ANN001
+    assert moto_gaps.probe_lambda_capacity_provider_config_ignored(aws_session)
+
+
+def test_gap_invoke_with_response_stream_missing(aws_session) -> None:  # noqa: ANN001
+    assert moto_gaps.probe_invoke_with_response_stream_missing(aws_session)
+
+
+def test_managed_instances_stack_reads_its_provider_arn_so_moto_cannot_create_it() -> None:
+    """The example's template has exactly the shape CAPACITY_PROVIDER_GETATT_REJECTED probes
+    (bundling skipped): why it is not a default deploy-local stack."""
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    import deploy_local
+    from app import build_app
+
+    app = build_app(cdk.App(context={"aws:cdk:bundling-stacks": []}))
+    stack = app.node.find_child("ManagedInstancesStack")
+    resources = Template.from_stack(stack).to_json()["Resources"]
+    providers = [k for k, r in resources.items() if r["Type"] == "AWS::Lambda::CapacityProvider"]
+    attached = [
+        r["Properties"]["CapacityProviderConfig"]["LambdaManagedInstancesCapacityProviderConfig"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::Function" and "CapacityProviderConfig" in r["Properties"]
+    ]
+    assert len(providers) == 1
+    assert [a["CapacityProviderArn"] for a in attached] == [{"Fn::GetAtt": [providers[0], "Arn"]}]
+    assert "ManagedInstancesStack" not in deploy_local.EXAMPLE_STACKS
+    assert "StreamingStack" in deploy_local.EXAMPLE_STACKS

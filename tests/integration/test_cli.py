@@ -33,8 +33,10 @@ def test_cdk_synth_whole_app(tmp_path):
         "EchoStack.template.json",
         "ExtensionStack.template.json",
         "HelloHttpStack.template.json",
+        "ManagedInstancesStack.template.json",
         "MultiFunctionStack.template.json",
         "PiStack.template.json",
+        "StreamingStack.template.json",
     ]
     for asset in out.glob("asset.*"):
         if asset.is_dir():

@@ -10,8 +10,10 @@ from stacks import (
     EchoStack,
     ExtensionStack,
     HelloHttpStack,
+    ManagedInstancesStack,
     MultiFunctionStack,
     PiStack,
+    StreamingStack,
 )
 
 from ..conftest import normalize_template, skip_bundling_app
@@ -19,7 +21,16 @@ from ..conftest import normalize_template, skip_bundling_app
 
 @pytest.mark.parametrize(
     "stack_class",
-    [HelloHttpStack, EchoStack, PiStack, MultiFunctionStack, BuildCacheStack, ExtensionStack],
+    [
+        HelloHttpStack,
+        EchoStack,
+        PiStack,
+        MultiFunctionStack,
+        BuildCacheStack,
+        ExtensionStack,
+        StreamingStack,
+        ManagedInstancesStack,
+    ],
     ids=lambda c: c.__name__,
 )
 def test_example_stack_snapshot(stack_class, snapshot):
