@@ -14,6 +14,7 @@ from .options import (
     DEFAULT_DOCKER_IMAGE,
     BundlingOptions,
     CommandHooks,
+    ExtraFile,
     FunctionOptions,
     UrlOptions,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "ConfigurationError",
     "ConstructsRustError",
     "DEFAULT_DOCKER_IMAGE",
+    "ExtraFile",
     "FunctionOptions",
     "LayerOptions",
     "RustFunction",

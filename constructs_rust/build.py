@@ -31,7 +31,7 @@ from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence, Tup
 
 import filelock
 
-from . import cargo_config, commands, inputs, remote_cache, runner, timing, toolchain
+from . import cargo_config, commands, extra_files, inputs, remote_cache, runner, timing, toolchain
 from .cargo import Package, Workspace
 from .depgraph import Graph, conflicts
 from .errors import ConfigurationError, ConstructsRustError, ToolchainError
@@ -75,6 +75,8 @@ class BuildRequest:
     done: bool = False
     extension: bool = False
     """A Lambda extension (``--extension``): staged as ``extensions/<binary>``."""
+    extra_files: Tuple[extra_files.Resolved, ...] = ()
+    """Files added to the staged asset next to the binary (not part of the artifact)."""
     complete: Optional[Inputs] = None
     """Set when the build read inputs ``inputs`` did not cover: the same bytes are also stored
     under these complete inputs, and only they are shared (a cache entry's lines must name
@@ -657,8 +659,8 @@ def install_if_cached(request: BuildRequest) -> bool:
     try:
         with timing.measure():
             _install(request)
-    except OSError:
-        return False
+    except (OSError, ConstructsRustError):
+        return False  # the queue stages it again and reports the error
     request.done = True
     return True
 
@@ -673,6 +675,9 @@ def _install(request: BuildRequest) -> None:
             shutil.copytree(item, target, dirs_exist_ok=True)
         else:
             shutil.copy2(item, target)
+    if request.extra_files:
+        names = {rel for rel, _ in remote_cache.artifact_files(source)}
+        extra_files.stage(request.extra_files, request.asset_dir, names)
     placeholder = request.asset_dir / PLACEHOLDER
     if placeholder.exists():
         placeholder.unlink()
@@ -839,6 +844,8 @@ class BuildQueue:
                 try:
                     with timing.measure():
                         _install(request)
+                except ConstructsRustError as exc:
+                    request.error = str(exc.at(request.construct_path))
                 except OSError as exc:
                     request.error = f"could not stage the bootstrap: {exc}"
             if request.error is not None:

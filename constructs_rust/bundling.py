@@ -15,14 +15,14 @@ import os
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, List, Optional, Set
+from typing import Any, List, Optional, Sequence, Set
 
 import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct, IValidation
 
-from . import cargo, cargo_config, depgraph, history, inputs, timing, toolchain
+from . import cargo, cargo_config, depgraph, extra_files, history, inputs, timing, toolchain
 from .build import PLACEHOLDER, BuildRequest, install_if_cached, queue_for, verifying
 from .options import BundlingOptions
 from .targets import Target
@@ -97,16 +97,19 @@ def plan_bundle(
     options: BundlingOptions,
     construct_path: str,
     extension: bool = False,
+    extra: Sequence[extra_files.Resolved] = (),
 ) -> BundlePlan:
-    """Resolve the binary, fingerprint its inputs and return the asset code (no build yet)."""
+    """Resolve the binary, fingerprint its inputs and return the asset code (no build yet).
+    ``extra``: files added to the zip next to the binary (their lines join the asset hash)."""
     manifest = cargo.normalize_manifest_path(manifest_path)
+    zip_lines = tuple(extra_files.lines(extra))
     # An extension is staged elsewhere in the asset (extensions/<binary>): its own identity.
     kind = ["kind=extension"] if extension else []
     if not cdk.Stack.of(scope).bundling_required:
         code = lambda_.Code.from_asset(
             str(manifest.parent),
             asset_hash=inputs.standin(
-                binary_name=binary_name, options=options, target=target, kind=kind
+                binary_name=binary_name, options=options, target=target, kind=[*kind, *zip_lines]
             ),
             asset_hash_type=cdk.AssetHashType.CUSTOM,
             bundling=_bundling(options),
@@ -151,8 +154,10 @@ def plan_bundle(
         # --extension, would be of no use to the workspace's functions.
         siblings = _siblings(request, tools) if request.unified and not extension else []
         queue.build_now(request, siblings)
-    fp = request.fingerprint
-    lines = request.inputs.lines
+    request.inputs = replace(request.inputs, zip=zip_lines)
+    request.extra_files = tuple(extra)
+    fp = request.inputs.asset_hash
+    lines = request.inputs.asset_lines
     if os.environ.get("CONSTRUCTS_RUST_EXPLAIN"):
         for line in lines:
             print(f"constructs_rust: {construct_path} fingerprint input: {line}", file=sys.stderr)

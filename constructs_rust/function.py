@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence, Union
 
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
@@ -11,9 +11,16 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 from typing_extensions import Unpack
 
+from . import extra_files
 from .bundling import BundlePlan, plan_bundle, register_build
 from .errors import ConstructsRustError
-from .options import BundlingOptions, FunctionOptions, UrlOptions, validate_binary_name
+from .options import (
+    BundlingOptions,
+    ExtraFile,
+    FunctionOptions,
+    UrlOptions,
+    validate_binary_name,
+)
 from .targets import DEPRECATED_RUNTIME_WARNING, function_runtime, resolve_target
 from .wiring import RustFunctionWiring, finish_function, prepare_function_props
 
@@ -43,6 +50,7 @@ def plan_rust_code(
     runtime: lambda_.Runtime,
     bundling: BundlingOptions,
     extension: bool = False,
+    extra: Sequence[Union[str, ExtraFile]] = (),
 ) -> BundlePlan:
     """Validate the Rust-specific props and plan the asset (shared with the container variant
     and RustExtension, which sets ``extension``)."""
@@ -51,6 +59,7 @@ def plan_rust_code(
         validate_binary_name(binary_name)
         bundling.validate()
         target = resolve_target(architecture, runtime)
+        resolved = extra_files.resolve(extra)
         return plan_bundle(
             scope,
             manifest_path=manifest_path,
@@ -59,6 +68,7 @@ def plan_rust_code(
             options=bundling,
             construct_path=path,
             extension=extension,
+            extra=resolved,
         )
     except ConstructsRustError as exc:
         raise exc.at(path) from None
@@ -82,6 +92,10 @@ class RustFunction(RustFunctionWiring, lambda_.Function):
         The one knob: it sets the function's architecture, the build target and Docker platform.
     :param bundling: how the binary is built. Default: ``BundlingOptions()``.
     :param url: add a function URL. Default: none.
+    :param extra_files: files or directories added to the zip next to ``bootstrap``: paths
+        (relative to the working directory; each lands under its own name at the zip root) or
+        ``ExtraFile(source=..., name=...)`` to rename. Their content and names join the asset
+        hash; no rebuild when only they change. Default: none.
     :param function_options: every other ``aws_lambda.Function`` option, unchanged. Defaults
         that differ from CDK's: ``memory_size`` 256, ``timeout`` 10 s, a log group with one
         month retention and RETAIN removal (``log_retention``/``log_removal_policy`` configure
@@ -100,6 +114,7 @@ class RustFunction(RustFunctionWiring, lambda_.Function):
         architecture: Optional[lambda_.Architecture] = None,
         bundling: Optional[BundlingOptions] = None,
         url: Optional[UrlOptions] = None,
+        extra_files: Optional[Sequence[Union[str, ExtraFile]]] = None,
         **function_options: Unpack[FunctionOptions],
     ) -> None:
         runtime, runtime_warning = function_runtime(
@@ -117,6 +132,7 @@ class RustFunction(RustFunctionWiring, lambda_.Function):
             architecture=architecture,
             runtime=runtime,
             bundling=bundling,
+            extra=extra_files or (),
         )
         props, wiring = prepare_function_props(_construct_path(scope, id), dict(function_options))
         super().__init__(

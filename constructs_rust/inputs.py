@@ -343,6 +343,11 @@ class Inputs:
     extra: Tuple[str, ...] = ()
     record: Optional[Record] = None
     """The discovered inputs the extra lines were computed from (None: not known yet)."""
+    zip: Tuple[str, ...] = ()
+    """``include …`` lines: the function's extra files in the zip (``extra_files.lines``).
+    They change the ASSET hash but not the binary, so they are not part of ``lines``/
+    ``fingerprint`` (the artifact cache key, local and remote): editing an extra file
+    restages the asset from the cached binary, without cargo."""
 
     @property
     def static_key(self) -> str:
@@ -355,13 +360,26 @@ class Inputs:
 
     @property
     def fingerprint(self) -> str:
+        """The binary's fingerprint (its artifact's key)."""
         return digest(self.lines)
+
+    @property
+    def asset_lines(self) -> Tuple[str, ...]:
+        """Every line of the asset: the binary's and the extra files' (what "why did my
+        function redeploy" compares)."""
+        return self.lines + self.zip
+
+    @property
+    def asset_hash(self) -> str:
+        """The asset hash: the binary's fingerprint, or with extra files the digest of
+        ``asset_lines``."""
+        return digest(self.asset_lines) if self.zip else self.fingerprint
 
     def with_record(
         self, workspace: Workspace, record: Record, options: BundlingOptions, use_docker: bool
     ) -> "Inputs":
         extra = tuple(extra_lines(workspace, record, options, use_docker))
-        return Inputs(static=self.static, extra=extra, record=record)
+        return Inputs(static=self.static, extra=extra, record=record, zip=self.zip)
 
 
 def static_inputs(

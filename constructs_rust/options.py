@@ -220,6 +220,23 @@ def validate_function_environment(environment: Optional[Mapping[str, str]]) -> N
 
 
 @dataclass(frozen=True, kw_only=True)
+class ExtraFile:
+    """A file or directory added to the function's zip next to ``bootstrap`` (what
+    ``cargo lambda deploy --include`` does): configuration, templates, certificates.
+
+    Its content and its name in the zip are part of the asset hash (an edit redeploys the
+    function without rebuilding the binary)."""
+
+    source: str
+    """The file or directory to add, relative to the working directory (like
+    ``manifest_path``). A directory is added with everything below it (symlinks followed)."""
+    name: Optional[str] = None
+    """Where it lands in the zip, a relative path such as ``"config.toml"`` or
+    ``"certs/ca.pem"``; never ``bootstrap``, an absolute path or one with ``..``.
+    Default: the source's own file name, at the zip root."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class UrlOptions:
     """A Lambda function URL added by the construct."""
 
