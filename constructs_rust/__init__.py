@@ -16,6 +16,7 @@ from .options import (
     CommandHooks,
     ExtraFile,
     FunctionOptions,
+    GitSource,
     UrlOptions,
 )
 
@@ -34,6 +35,7 @@ __all__ = [
     "DEFAULT_DOCKER_IMAGE",
     "ExtraFile",
     "FunctionOptions",
+    "GitSource",
     "LayerOptions",
     "RustFunction",
     "ToolchainError",

@@ -18,6 +18,7 @@ from .options import (
     BundlingOptions,
     ExtraFile,
     FunctionOptions,
+    GitSource,
     UrlOptions,
     validate_binary_name,
 )
@@ -51,6 +52,7 @@ def plan_rust_code(
     bundling: BundlingOptions,
     extension: bool = False,
     extra: Sequence[Union[str, ExtraFile]] = (),
+    git: Optional[GitSource] = None,
 ) -> BundlePlan:
     """Validate the Rust-specific props and plan the asset (shared with the container variant
     and RustExtension, which sets ``extension``)."""
@@ -69,6 +71,7 @@ def plan_rust_code(
             construct_path=path,
             extension=extension,
             extra=resolved,
+            git=git,
         )
     except ConstructsRustError as exc:
         raise exc.at(path) from None
@@ -78,7 +81,8 @@ class RustFunction(RustFunctionWiring, lambda_.Function):
     """A Lambda function running a Rust binary as ``bootstrap`` on an OS-only runtime.
 
     :param manifest_path: a ``Cargo.toml`` or a directory holding one (crate or workspace root);
-        relative paths are resolved against the current working directory.
+        relative paths are resolved against the current working directory, or with ``git``
+        against the repository's root.
     :param binary_name: the binary target to deploy. Default: the crate's only binary (an error
         lists them when there are several).
     :param runtime: the OS-only runtime. Default: ``PROVIDED_AL2023``. ``PROVIDED_AL2`` (built
@@ -92,6 +96,8 @@ class RustFunction(RustFunctionWiring, lambda_.Function):
         The one knob: it sets the function's architecture, the build target and Docker platform.
     :param bundling: how the binary is built. Default: ``BundlingOptions()``.
     :param url: add a function URL. Default: none.
+    :param git: build from a git repository at a branch, tag or commit
+        (``GitSource(remote=..., reference=...)``). Default: none (a local crate).
     :param extra_files: files or directories added to the zip next to ``bootstrap``: paths
         (relative to the working directory; each lands under its own name at the zip root) or
         ``ExtraFile(source=..., name=...)`` to rename. Their content and names join the asset
@@ -115,6 +121,7 @@ class RustFunction(RustFunctionWiring, lambda_.Function):
         bundling: Optional[BundlingOptions] = None,
         url: Optional[UrlOptions] = None,
         extra_files: Optional[Sequence[Union[str, ExtraFile]]] = None,
+        git: Optional[GitSource] = None,
         **function_options: Unpack[FunctionOptions],
     ) -> None:
         runtime, runtime_warning = function_runtime(
@@ -133,6 +140,7 @@ class RustFunction(RustFunctionWiring, lambda_.Function):
             runtime=runtime,
             bundling=bundling,
             extra=extra_files or (),
+            git=git,
         )
         props, wiring = prepare_function_props(_construct_path(scope, id), dict(function_options))
         super().__init__(

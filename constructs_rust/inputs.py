@@ -15,7 +15,11 @@ STATIC lines, known before any build:
   reads from the workspace root (parents and ``$CARGO_HOME`` included; ``[env]``, ``[build]``,
   ``[target]``, ``[profile]``, ``[patch]``, ``[source]``…, not ``[net]``/``[alias]``…);
 - ``setting …`` how it is built (target, profile, features, flags, environment NAMES with
-  digests of values, output-changing host variables) and ``toolchain …``.
+  digests of values, output-changing host variables) and ``toolchain …``;
+- ``source git commit=…`` the commit of a git source (``GitSource``; never its URL).
+
+ASSET lines, which change the asset but not the binary (``Inputs.zip``, not in the binary's
+fingerprint, so no rebuild): ``include <name>=…`` the extra files of the zip (extra_files.py).
 
 DISCOVERED lines, from cargo's own records of the last build of the same static inputs (a
 ``Record``): ``read <file>=…`` every file rustc or a build script read that no static line
@@ -393,9 +397,11 @@ def static_inputs(
     use_docker: bool,
     toolchain: str,
     extension: bool,
+    source: Sequence[str] = (),
 ) -> Inputs:
-    """Every input known before a build, one readable line each."""
-    lines: List[str] = [VERSION, f"package={package.name}", f"binary={binary}"]
+    """Every input known before a build, one readable line each. ``source``: where the
+    workspace came from (``source git commit=…`` for a git source, see git_source.py)."""
+    lines: List[str] = [VERSION, f"package={package.name}", f"binary={binary}", *source]
     for directory in sorted({package.directory, *graph.path_dirs}):
         tree = hash_tree(directory, workspace.target_dir)
         lines.append(f"tree {rel(workspace, directory)}={tree}")

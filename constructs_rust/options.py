@@ -220,6 +220,29 @@ def validate_function_environment(environment: Optional[Mapping[str, str]]) -> N
 
 
 @dataclass(frozen=True, kw_only=True)
+class GitSource:
+    """Build from a crate in a git repository (cargo-lambda-cdk's ``gitRemote``,
+    ``gitReference``, ``gitForceClone``); the construct's ``manifest_path`` is then a path
+    INSIDE the repository (``"Cargo.toml"``, ``"crates/api"``).
+
+    The reference is resolved to a commit first (``git ls-remote``); the commit is part of the
+    asset hash, and checkouts are cached per commit under the library's cache directory, so
+    an unchanged commit means no clone and no build. Put credentials in git's credential
+    helper or ssh agent, not in the URL (a URL's ``user:token@`` is redacted from every
+    message, but the URL itself lives in your app's code)."""
+
+    remote: str
+    """The repository: ``https://…``, ``ssh://…``, ``git@host:org/repo.git`` or ``file://…``."""
+    reference: Optional[str] = None
+    """A branch, a tag, a full ``refs/…`` name or a full commit id. Default: the remote's
+    ``HEAD`` (its default branch)."""
+    force_clone: bool = False
+    """Fetch and check out the commit again on every synth even when a checkout of it is
+    cached (a damaged or locally edited checkout); the build cache is kept, so an unchanged
+    commit still builds nothing. Default: False."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ExtraFile:
     """A file or directory added to the function's zip next to ``bootstrap`` (what
     ``cargo lambda deploy --include`` does): configuration, templates, certificates.
