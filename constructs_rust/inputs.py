@@ -198,6 +198,8 @@ def build_settings(options: BundlingOptions, target: Target, use_docker: bool) -
     Environment variable NAMES appear in clear, their VALUES only as ``secret_digest``.
     """
     hooks = options.command_hooks
+    # A container gets the variables of docker_env_files too (environment wins).
+    environment = options.container_environment() if use_docker else dict(options.environment)
     settings = [
         f"target={target.cargo_lambda_target}",
         f"profile={options.profile}",
@@ -205,9 +207,7 @@ def build_settings(options: BundlingOptions, target: Target, use_docker: bool) -
         f"no_default_features={options.no_default_features}",
         f"flags={chr(31).join(options.effective_flags())}",
         "environment="
-        + chr(31).join(
-            f"{k}={secret_digest(k, v)}" for k, v in sorted(options.environment.items())
-        ),
+        + chr(31).join(f"{k}={secret_digest(k, v)}" for k, v in sorted(environment.items())),
         "before_build=" + chr(31).join(hooks.before_build if hooks else ()),
         "after_build=" + chr(31).join(hooks.after_build if hooks else ()),
         f"mode={'docker ' + options.docker_image if use_docker else 'local'}",
@@ -322,11 +322,13 @@ class Record:
 
 
 def env_value(name: str, options: BundlingOptions, use_docker: bool) -> Optional[str]:
-    """The value a build sees for ``name``: the bundling environment, else (locally) the
-    host's; a container sees no host variable."""
+    """The value a build sees for ``name``: the bundling environment (in a container also
+    its env files), else (locally) the host's; a container sees no host variable."""
+    if use_docker:
+        return options.container_environment().get(name)
     if name in options.environment:
         return options.environment[name]
-    return None if use_docker else os.environ.get(name)
+    return os.environ.get(name)
 
 
 def extra_lines(
