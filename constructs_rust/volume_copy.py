@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tarfile
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -104,25 +105,32 @@ class Session:
             argv += ["--mount", commands.mount_spec(source=volume, target=target, kind="volume")]
         argv += ["--entrypoint", "true", self.image]
         _check(self.docker(argv), "docker create (helper container)")
-        proc = subprocess.Popen(
-            ["docker", "cp", "-", f"{self.helper}:{commands.CONTAINER_WORKSPACE}"],
-            env=self.env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        assert proc.stdin is not None
-        try:
-            with tarfile.open(fileobj=proc.stdin, mode="w|") as tar:
-                for path, arcname in workspace_entries(workspace_root, exclude):
-                    tar.add(str(path), arcname=arcname, recursive=False)
-        finally:
-            proc.stdin.close()
-            out, err = proc.communicate()
-        _check(
-            subprocess.CompletedProcess(proc.args, proc.returncode, out, err),
-            "docker cp (workspace into its volume)",
-        )
+        with tempfile.TemporaryFile() as errors:
+            proc = subprocess.Popen(
+                ["docker", "cp", "-", f"{self.helper}:{commands.CONTAINER_WORKSPACE}"],
+                env=self.env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=errors,  # a file: docker's messages can never block the tar stream
+            )
+            assert proc.stdin is not None
+            try:
+                with tarfile.open(fileobj=proc.stdin, mode="w|") as tar:
+                    for path, arcname in workspace_entries(workspace_root, exclude):
+                        tar.add(str(path), arcname=arcname, recursive=False)
+            except BrokenPipeError:
+                pass  # docker cp stopped reading: its exit status and message say why
+            finally:
+                try:
+                    proc.stdin.close()
+                except BrokenPipeError:
+                    pass
+                code = proc.wait()
+            errors.seek(0)
+            _check(
+                subprocess.CompletedProcess(proc.args, code, b"", errors.read()),
+                "docker cp (workspace into its volume)",
+            )
         writable = [t for _, t, read_only in self.mounts if not read_only]
         _check(
             self._run_helper("chown", [self.user, *writable], user="0:0"),
