@@ -14,7 +14,10 @@ from .options import (
     DEFAULT_DOCKER_IMAGE,
     BundlingOptions,
     CommandHooks,
+    DockerVolume,
+    ExtraFile,
     FunctionOptions,
+    GitSource,
     UrlOptions,
 )
 
@@ -31,7 +34,10 @@ __all__ = [
     "ConfigurationError",
     "ConstructsRustError",
     "DEFAULT_DOCKER_IMAGE",
+    "DockerVolume",
+    "ExtraFile",
     "FunctionOptions",
+    "GitSource",
     "LayerOptions",
     "RustFunction",
     "ToolchainError",

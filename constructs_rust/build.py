@@ -31,7 +31,17 @@ from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence, Tup
 
 import filelock
 
-from . import cargo_config, commands, inputs, remote_cache, runner, timing, toolchain
+from . import (
+    cargo_config,
+    commands,
+    extra_files,
+    inputs,
+    remote_cache,
+    runner,
+    timing,
+    toolchain,
+    volume_copy,
+)
 from .cargo import Package, Workspace
 from .depgraph import Graph, conflicts
 from .errors import ConfigurationError, ConstructsRustError, ToolchainError
@@ -45,8 +55,24 @@ PLACEHOLDER = ".constructs-rust-pending"
 _ERROR_LINES = 20
 
 #: Requests with equal keys build in one cargo-lambda run: (workspace root, package name when
-#: features scope the build to it, build settings, Docker network, function or extension).
-GroupKey = Tuple[str, str, Tuple[str, ...], Optional[str], str]
+#: features scope the build to it, build settings, Docker run options (network, user,
+#: volumes, security options, file access: not in the fingerprint), function or extension).
+GroupKey = Tuple[str, str, Tuple[str, ...], Tuple[str, ...], str]
+
+
+def docker_run_key(options: BundlingOptions) -> Tuple[str, ...]:
+    """The Docker run options that cannot change the binary (so not fingerprinted) but must
+    be the same for builds sharing one container run."""
+    return (
+        f"network={options.docker_network or ''}",
+        f"user={options.docker_user or ''}",
+        *(f"security={o}" for o in options.docker_security_options),
+        *(
+            f"volume={v.host_path or ''}|{v.volume_name or ''}|{v.container_path}|{v.read_only}"
+            for v in options.docker_volumes
+        ),
+        f"file_access={'volume_copy' if options.volume_copy else 'bind_mount'}",
+    )
 
 
 @dataclass(eq=False)
@@ -75,6 +101,8 @@ class BuildRequest:
     done: bool = False
     extension: bool = False
     """A Lambda extension (``--extension``): staged as ``extensions/<binary>``."""
+    extra_files: Tuple[extra_files.Resolved, ...] = ()
+    """Files added to the staged asset next to the binary (not part of the artifact)."""
     complete: Optional[Inputs] = None
     """Set when the build read inputs ``inputs`` did not cover: the same bytes are also stored
     under these complete inputs, and only they are shared (a cache entry's lines must name
@@ -114,7 +142,7 @@ class BuildRequest:
             str(self.workspace.root),
             scoped,
             tuple(inputs.build_settings(self.options, self.target, self.use_docker)),
-            self.options.docker_network if self.use_docker else None,
+            docker_run_key(self.options) if self.use_docker else (),
             # --extension applies to every binary of a cargo-lambda run.
             "extension" if self.extension else "function",
         )
@@ -165,7 +193,9 @@ def _rustflags(
     cargo would (a build in Docker sees only ``options.environment`` and the workspace's own
     config file), then the library's target-cpu and path remaps. Setting this variable makes
     cargo ignore every other rustflags source, so nothing the user configured may be left out."""
-    environ = dict(options.environment) if use_docker else {**os.environ, **options.environment}
+    environ = (
+        options.container_environment() if use_docker else {**os.environ, **options.environment}
+    )
     files = cargo_config.config_files(root, include_outside=not use_docker)
     cfgs = cargo_config.target_cfgs(toolchain.rustc_command(), target.triple)
     user = cargo_config.effective_rustflags(files, triple=target.triple, environ=environ, cfgs=cfgs)
@@ -260,9 +290,21 @@ _DOCKER_RUN_FAILURES = {
 _OUTSIDE_FILE_ERRORS = ("couldn't read", "couldn't find file", "file not found for module")
 
 
+def docker_user(options: BundlingOptions) -> str:
+    """``docker run --user``: the option, else the synthesizing user (no root-owned files)."""
+    if options.docker_user:
+        return options.docker_user
+    return f"{os.getuid()}:{os.getgid()}"
+
+
 def docker_invocation(
-    batch: Sequence[BuildRequest], out: Path, target_dir: Optional[Path] = None
+    batch: Sequence[BuildRequest],
+    out: Path,
+    target_dir: Optional[Path] = None,
+    session: Optional[volume_copy.Session] = None,
 ) -> Tuple[List[str], Dict[str, str]]:
+    """The build's ``docker run`` and the docker CLI's environment. ``session``: the volumes
+    of a VOLUME_COPY build (see volume_copy.py) instead of bind mounts of host paths."""
     first = batch[0]
     ws = first.workspace
     try:
@@ -279,19 +321,36 @@ def docker_invocation(
             )
         raise ToolchainError(f"Docker bundling was forced but {problem}", fix=toolchain.FIX_DOCKER)
     build_dir = _build_dir(ws)
-    container_out = f"{commands.CONTAINER_BUILD_DIR}/{out.relative_to(build_dir).as_posix()}"
+    options = first.options
+    if session is not None:
+        container_out = volume_copy.CONTAINER_OUT
+        mounts: List[Tuple[str, str, bool]] = []
+        volumes = session.mounts
+    else:
+        container_out = f"{commands.CONTAINER_BUILD_DIR}/{out.relative_to(build_dir).as_posix()}"
+        mounts = [
+            (str(ws.root), commands.CONTAINER_WORKSPACE, (ws.root / "Cargo.lock").is_file()),
+            (str(build_dir), commands.CONTAINER_BUILD_DIR, False),
+        ]
+        volumes = []
+    # The user's own volumes (caches: not fingerprinted).
+    for volume in options.docker_volumes:
+        if volume.host_path is not None:
+            mounts.append(
+                (os.path.abspath(volume.host_path), volume.container_path, volume.read_only)
+            )
+        else:
+            assert volume.volume_name is not None
+            volumes.append((volume.volume_name, volume.container_path, volume.read_only))
     command = _command(batch, container_out, f"{commands.CONTAINER_WORKSPACE}/Cargo.toml")
-    mounts = [
-        (str(ws.root), commands.CONTAINER_WORKSPACE, (ws.root / "Cargo.lock").is_file()),
-        (str(build_dir), commands.CONTAINER_BUILD_DIR, False),
-    ]
     if first.options.docker_cargo_cache:
         from .cache import cache_root
 
         cargo_home = commands.CONTAINER_CARGO_HOME
-        cargo_cache = cache_root() / "docker-cargo"
-        cargo_cache.mkdir(parents=True, exist_ok=True)
-        mounts.append((str(cargo_cache), cargo_home, False))
+        if session is None:  # (a VOLUME_COPY session mounts its cargo-home volume there)
+            cargo_cache = cache_root() / "docker-cargo"
+            cargo_cache.mkdir(parents=True, exist_ok=True)
+            mounts.append((str(cargo_cache), cargo_home, False))
     else:
         cargo_home = commands.CONTAINER_SCRATCH_CARGO_HOME
     # zig (and cargo-zigbuild) build their libc stubs and compiler-rt into a cache on first
@@ -306,7 +365,7 @@ def docker_invocation(
         if target_dir is not None
         else commands.CONTAINER_TARGET_DIR
     )
-    environment = dict(first.options.environment)
+    environment = first.options.container_environment()
     environment.update(
         {
             "CARGO_HOME": cargo_home,
@@ -336,9 +395,11 @@ def docker_invocation(
         name=f"constructs-rust-{uuid.uuid4().hex[:12]}",
         image=first.options.docker_image,
         platform=host_docker_platform(),
-        user=f"{os.getuid()}:{os.getgid()}",
+        user=docker_user(options),
         command=command,
         mounts=mounts,
+        volumes=volumes,
+        security_options=options.docker_security_options,
         environment=environment,
         network=first.options.docker_network,
     )
@@ -434,7 +495,7 @@ def split_reason(a: BuildRequest, b: BuildRequest) -> str:
         ]
         return f"their bundling settings differ ({', '.join(names)})"
     if ka[3] != kb[3]:
-        return "their Docker networks differ"
+        return "their Docker run options differ (network, user, volumes, security options)"
     if ka[4] != kb[4]:
         return "extensions are built with --extension, functions without"
     if a.binary == b.binary:
@@ -586,13 +647,27 @@ def _run_once(
     ws = first.workspace
     out = _build_dir(ws) / "lambda-out" / uuid.uuid4().hex
     out.mkdir(parents=True)
+    session: Optional[volume_copy.Session] = None
+    started_session = False
     try:
         hooks = first.options.command_hooks
         if hooks and hooks.before_build:
             env = dict(os.environ, INPUT_DIR=str(ws.root))
             _run_hooks(hooks.before_build, cwd=ws.root, env=env, what="before-build")
         if first.use_docker:
-            argv, env = docker_invocation(batch, out, verify_dir)
+            if first.options.volume_copy:
+                session = volume_copy.session(
+                    workspace_root=ws.root,
+                    image=first.options.docker_image,
+                    platform=host_docker_platform(),
+                    user=docker_user(first.options),
+                    env=dict(os.environ),
+                    cargo_cache=first.options.docker_cargo_cache,
+                )
+            argv, env = docker_invocation(batch, out, verify_dir, session)
+            if session is not None:
+                started_session = True
+                session.start(ws.root, exclude=[ws.target_dir])
         else:
             argv, env = local_invocation(batch, out, verify_dir)
         mode = (
@@ -614,6 +689,18 @@ def _run_once(
         )
         if code != 0:
             raise _failure(batch, code, lines)
+        if session is not None:  # the outputs and cargo's records, back from the volumes
+            container_target = (
+                commands.CONTAINER_TARGET_DIR
+                if verify_dir is None
+                else f"{commands.CONTAINER_BUILD_DIR}/{verify_dir.name}"
+            )
+            where = f"{first.target.triple}/{inputs.profile_dir(first.options)}"
+            session.copy_back(
+                out,
+                f"{container_target}/{where}",
+                _cargo_target_dir(first, verify_dir) / where,
+            )
         racing: List[str] = []
         for request in batch:
             built = request.built_path(out)
@@ -648,6 +735,9 @@ def _run_once(
         return []
     finally:
         shutil.rmtree(out, ignore_errors=True)
+        if session is not None and started_session:
+            kept = [f"{commands.CONTAINER_BUILD_DIR}/{verify_dir.name}"] if verify_dir else []
+            session.remove(kept)
 
 
 def install_if_cached(request: BuildRequest) -> bool:
@@ -657,8 +747,8 @@ def install_if_cached(request: BuildRequest) -> bool:
     try:
         with timing.measure():
             _install(request)
-    except OSError:
-        return False
+    except (OSError, ConstructsRustError):
+        return False  # the queue stages it again and reports the error
     request.done = True
     return True
 
@@ -673,6 +763,9 @@ def _install(request: BuildRequest) -> None:
             shutil.copytree(item, target, dirs_exist_ok=True)
         else:
             shutil.copy2(item, target)
+    if request.extra_files:
+        names = {rel for rel, _ in remote_cache.artifact_files(source)}
+        extra_files.stage(request.extra_files, request.asset_dir, names)
     placeholder = request.asset_dir / PLACEHOLDER
     if placeholder.exists():
         placeholder.unlink()
@@ -839,6 +932,8 @@ class BuildQueue:
                 try:
                     with timing.measure():
                         _install(request)
+                except ConstructsRustError as exc:
+                    request.error = str(exc.at(request.construct_path))
                 except OSError as exc:
                     request.error = f"could not stage the bootstrap: {exc}"
             if request.error is not None:

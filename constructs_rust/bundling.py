@@ -15,16 +15,29 @@ import os
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, List, Optional, Set
+from typing import Any, List, Optional, Sequence, Set
 
 import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct, IValidation
 
-from . import cargo, cargo_config, depgraph, history, inputs, timing, toolchain, watch
+from . import (
+    cargo,
+    cargo_config,
+    depgraph,
+    extra_files,
+    git_source,
+    history,
+    inputs,
+    timing,
+    toolchain,
+    watch,
+)
 from .build import PLACEHOLDER, BuildRequest, install_if_cached, queue_for, verifying
-from .options import BundlingOptions
+from .cache import cache_root
+from .errors import ConfigurationError
+from .options import BundlingOptions, GitSource
 from .targets import Target
 
 _docker_notice_shown = False
@@ -62,6 +75,14 @@ class BundlePlan:
     package_directory: Path
 
 
+def _standin_dir() -> Path:
+    """An empty directory standing in for a git source's crate when bundling is skipped (CDK
+    needs an existing asset path; nothing is cloned for ``cdk ls``)."""
+    path = cache_root() / "git" / "standin"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def _use_docker(options: BundlingOptions) -> bool:
     global _docker_notice_shown
     if options.force_docker:
@@ -97,16 +118,42 @@ def plan_bundle(
     options: BundlingOptions,
     construct_path: str,
     extension: bool = False,
+    extra: Sequence[extra_files.Resolved] = (),
+    git: Optional[GitSource] = None,
 ) -> BundlePlan:
-    """Resolve the binary, fingerprint its inputs and return the asset code (no build yet)."""
-    manifest = cargo.normalize_manifest_path(manifest_path)
+    """Resolve the binary, fingerprint its inputs and return the asset code (no build yet).
+    ``extra``: files added to the zip next to the binary (their lines join the asset hash).
+    ``git``: the workspace is a checkout of this repository; ``manifest_path`` is inside it."""
+    zip_lines = tuple(extra_files.lines(extra))
     # An extension is staged elsewhere in the asset (extensions/<binary>): its own identity.
     kind = ["kind=extension"] if extension else []
+    source: List[str] = []
+    if git is not None:
+        inside = git_source.check_path(manifest_path)
+        if not cdk.Stack.of(scope).bundling_required:  # no network, no clone
+            kind.append(f"git reference={git.reference or 'HEAD'} path={inside}")
+            manifest = _standin_dir() / "Cargo.toml"
+        else:
+            commit = git_source.resolve(git)
+            root = git_source.checkout(git, commit, construct_path=construct_path)
+            try:
+                manifest = cargo.normalize_manifest_path(str(root / inside))
+            except ConfigurationError:
+                raise ConfigurationError(
+                    f"there is no Cargo.toml at this path of {git_source.redact(git.remote)} at "
+                    f"commit {commit[:12]} ({git.reference or 'HEAD'})",
+                    prop="manifest_path",
+                    value=manifest_path,
+                    fix="give the crate's or workspace's path relative to the repository root",
+                ) from None
+            source.append(git_source.source_line(commit))
+    else:
+        manifest = cargo.normalize_manifest_path(manifest_path)
     if not cdk.Stack.of(scope).bundling_required:
         code = lambda_.Code.from_asset(
             str(manifest.parent),
             asset_hash=inputs.standin(
-                binary_name=binary_name, options=options, target=target, kind=kind
+                binary_name=binary_name, options=options, target=target, kind=[*kind, *zip_lines]
             ),
             asset_hash_type=cdk.AssetHashType.CUSTOM,
             bundling=_bundling(options),
@@ -142,6 +189,7 @@ def plan_bundle(
         toolchain=tools,
         construct_path=construct_path,
         extension=extension,
+        source=source,
     )
     queue = queue_for(scope.node.root)
     record = queue.record_for(request)
@@ -150,15 +198,21 @@ def plan_bundle(
     else:
         # An extension's run builds only the extension: the other binaries, built with
         # --extension, would be of no use to the workspace's functions.
-        siblings = _siblings(request, tools) if request.unified and not extension else []
+        siblings = _siblings(request, tools, source) if request.unified and not extension else []
         queue.build_now(request, siblings)
-    fp = request.fingerprint
-    lines = request.inputs.lines
+    request.inputs = replace(request.inputs, zip=zip_lines)
+    request.extra_files = tuple(extra)
+    fp = request.inputs.asset_hash
+    lines = request.inputs.asset_lines
     if os.environ.get("CONSTRUCTS_RUST_EXPLAIN"):
         for line in lines:
             print(f"constructs_rust: {construct_path} fingerprint input: {line}", file=sys.stderr)
         print(f"constructs_rust: {construct_path} fingerprint: {fp}", file=sys.stderr)
-    changed = history.record(workspace.target_dir, construct_path, fp, lines)
+    if git is None:
+        changed = history.record(workspace.target_dir, construct_path, fp, lines)
+    else:  # one checkout per commit: the history of the app's construct lives in the cache
+        where = f"{os.getcwd()}\0{construct_path}"
+        changed = history.record(git_source.history_dir(), where, fp, lines)
     if changed:
         print(history.render(construct_path, changed), file=sys.stderr)
     code = lambda_.Code.from_asset(
@@ -184,6 +238,7 @@ def _request(
     toolchain: str,
     construct_path: str,
     extension: bool,
+    source: Sequence[str] = (),
 ) -> BuildRequest:
     """A build request with its static inputs (no record consulted yet)."""
     return BuildRequest(
@@ -204,6 +259,7 @@ def _request(
             use_docker=use_docker,
             toolchain=toolchain,
             extension=extension,
+            source=source,
         ),
         slot=inputs.slot(package, binary, inputs.build_settings(options, target, use_docker)),
         graph=graph,
@@ -211,7 +267,9 @@ def _request(
     )
 
 
-def _siblings(request: BuildRequest, toolchain: str) -> List[BuildRequest]:
+def _siblings(
+    request: BuildRequest, toolchain: str, source: Sequence[str] = ()
+) -> List[BuildRequest]:
     """The workspace's other binaries, built the same way, that have no record yet: a new
     machine's first function builds them all in ITS cargo run (the whole workspace is selected
     anyway), so the app's other functions of the workspace find records and artifacts."""
@@ -235,6 +293,7 @@ def _siblings(request: BuildRequest, toolchain: str) -> List[BuildRequest]:
                 toolchain=toolchain,
                 construct_path=f"(workspace binary {binary})",
                 extension=request.extension,
+                source=source,
             )
             if inputs.read_record(ws, sibling.inputs.static_key) is None:
                 found.append(sibling)

@@ -104,10 +104,10 @@ def _csv_field(field: str) -> str:
     return '"' + field.replace('"', '""') + '"'
 
 
-def mount_spec(*, source: str, target: str, read_only: bool) -> str:
+def mount_spec(*, source: str, target: str, read_only: bool = False, kind: str = "bind") -> str:
     """The ``--mount`` value binding host path ``source`` at ``target`` (paths with spaces,
-    colons, commas or quotes included)."""
-    fields = ["type=bind", f"source={source}", f"target={target}"]
+    colons, commas or quotes included); ``kind="volume"``: ``source`` is a named volume."""
+    fields = [f"type={kind}", f"source={source}", f"target={target}"]
     if read_only:
         fields.append("readonly")
     return ",".join(_csv_field(field) for field in fields)
@@ -124,11 +124,15 @@ def docker_run_argv(
     workdir: str = CONTAINER_WORKSPACE,
     network: Optional[str] = None,
     name: Optional[str] = None,
+    volumes: Sequence[tuple[str, str, bool]] = (),
+    security_options: Sequence[str] = (),
 ) -> list[str]:
     """``docker run`` of ``command`` in ``image`` as ``user`` (``uid:gid``).
 
     ``mounts`` are ``(host_path, container_path, read_only)``; ``--mount`` syntax is used so
     host paths with spaces or colons need no escaping (commas and quotes are CSV-quoted).
+    ``volumes`` are ``(volume_name, container_path, read_only)`` of named Docker volumes;
+    ``security_options`` become ``--security-opt`` values.
     ``environment`` is passed by NAME (``--env NAME``): the docker CLI takes each value from
     its own environment, so values never show on a command line (``ps`` shows every user's).
     Run the argv with ``docker_client_env(...)``; only the few variables the CLI reads itself
@@ -139,8 +143,13 @@ def docker_run_argv(
         argv += ["--name", name]
     if network:
         argv += ["--network", network]
+    for option in security_options:
+        argv += ["--security-opt", option]
     for host, container, read_only in mounts:
         argv += ["--mount", mount_spec(source=host, target=container, read_only=read_only)]
+    for volume, container, read_only in volumes:
+        spec = mount_spec(source=volume, target=container, read_only=read_only, kind="volume")
+        argv += ["--mount", spec]
     for key in sorted(environment):
         argv += ["--env", f"{key}={environment[key]}" if _client_reads(key) else key]
     argv += ["--entrypoint", command[0], image, *command[1:]]

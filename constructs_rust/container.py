@@ -308,6 +308,13 @@ def _check_in_docker_bundling(options: BundlingOptions) -> None:
         "bundling.force_docker": options.force_docker,
         "bundling.environment": bool(options.environment),
         "bundling.docker_image": options.docker_image != DEFAULT_DOCKER_IMAGE,
+        # docker run options (docker build has no such options; docker_network is its
+        # networkMode)
+        "bundling.docker_volumes": bool(options.docker_volumes),
+        "bundling.docker_user": options.docker_user is not None,
+        "bundling.docker_security_options": bool(options.docker_security_options),
+        "bundling.docker_env_files": bool(options.docker_env_files),
+        "bundling.bundling_file_access": options.volume_copy,
     }
     for prop, is_set in unsupported.items():
         if is_set:

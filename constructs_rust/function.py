@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence, Union
 
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
@@ -11,10 +11,18 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 from typing_extensions import Unpack
 
+from . import extra_files
 from .bundling import BundlePlan, plan_bundle, register_build
 from .errors import ConstructsRustError
 from .managed_instances import check_capacity_provider
-from .options import BundlingOptions, FunctionOptions, UrlOptions, validate_binary_name
+from .options import (
+    BundlingOptions,
+    ExtraFile,
+    FunctionOptions,
+    GitSource,
+    UrlOptions,
+    validate_binary_name,
+)
 from .targets import DEPRECATED_RUNTIME_WARNING, function_runtime, resolve_target
 from .wiring import RustFunctionWiring, finish_function, prepare_function_props
 
@@ -44,6 +52,8 @@ def plan_rust_code(
     runtime: lambda_.Runtime,
     bundling: BundlingOptions,
     extension: bool = False,
+    extra: Sequence[Union[str, ExtraFile]] = (),
+    git: Optional[GitSource] = None,
 ) -> BundlePlan:
     """Validate the Rust-specific props and plan the asset (shared with the container variant
     and RustExtension, which sets ``extension``)."""
@@ -52,6 +62,7 @@ def plan_rust_code(
         validate_binary_name(binary_name)
         bundling.validate()
         target = resolve_target(architecture, runtime)
+        resolved = extra_files.resolve(extra)
         return plan_bundle(
             scope,
             manifest_path=manifest_path,
@@ -60,6 +71,8 @@ def plan_rust_code(
             options=bundling,
             construct_path=path,
             extension=extension,
+            extra=resolved,
+            git=git,
         )
     except ConstructsRustError as exc:
         raise exc.at(path) from None
@@ -69,7 +82,8 @@ class RustFunction(RustFunctionWiring, lambda_.Function):
     """A Lambda function running a Rust binary as ``bootstrap`` on an OS-only runtime.
 
     :param manifest_path: a ``Cargo.toml`` or a directory holding one (crate or workspace root);
-        relative paths are resolved against the current working directory.
+        relative paths are resolved against the current working directory, or with ``git``
+        against the repository's root.
     :param binary_name: the binary target to deploy. Default: the crate's only binary (an error
         lists them when there are several).
     :param runtime: the OS-only runtime. Default: ``PROVIDED_AL2023``. ``PROVIDED_AL2`` (built
@@ -83,6 +97,12 @@ class RustFunction(RustFunctionWiring, lambda_.Function):
         The one knob: it sets the function's architecture, the build target and Docker platform.
     :param bundling: how the binary is built. Default: ``BundlingOptions()``.
     :param url: add a function URL. Default: none.
+    :param git: build from a git repository at a branch, tag or commit
+        (``GitSource(remote=..., reference=...)``). Default: none (a local crate).
+    :param extra_files: files or directories added to the zip next to ``bootstrap``: paths
+        (relative to the working directory; each lands under its own name at the zip root) or
+        ``ExtraFile(source=..., name=...)`` to rename. Their content and names join the asset
+        hash; no rebuild when only they change. Default: none.
     :param function_options: every other ``aws_lambda.Function`` option, unchanged. Defaults
         that differ from CDK's: ``memory_size`` 256 (on a capacity provider the smallest size
         Lambda Managed Instances run, 2048 at 2 GiB per vCPU; see managed_instances.py),
@@ -103,6 +123,8 @@ class RustFunction(RustFunctionWiring, lambda_.Function):
         architecture: Optional[lambda_.Architecture] = None,
         bundling: Optional[BundlingOptions] = None,
         url: Optional[UrlOptions] = None,
+        extra_files: Optional[Sequence[Union[str, ExtraFile]]] = None,
+        git: Optional[GitSource] = None,
         **function_options: Unpack[FunctionOptions],
     ) -> None:
         runtime, runtime_warning = function_runtime(
@@ -120,6 +142,8 @@ class RustFunction(RustFunctionWiring, lambda_.Function):
             architecture=architecture,
             runtime=runtime,
             bundling=bundling,
+            extra=extra_files or (),
+            git=git,
         )
         props, wiring = prepare_function_props(_construct_path(scope, id), dict(function_options))
         super().__init__(

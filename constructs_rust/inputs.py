@@ -15,7 +15,11 @@ STATIC lines, known before any build:
   reads from the workspace root (parents and ``$CARGO_HOME`` included; ``[env]``, ``[build]``,
   ``[target]``, ``[profile]``, ``[patch]``, ``[source]``…, not ``[net]``/``[alias]``…);
 - ``setting …`` how it is built (target, profile, features, flags, environment NAMES with
-  digests of values, output-changing host variables) and ``toolchain …``.
+  digests of values, output-changing host variables) and ``toolchain …``;
+- ``source git commit=…`` the commit of a git source (``GitSource``; never its URL).
+
+ASSET lines, which change the asset but not the binary (``Inputs.zip``, not in the binary's
+fingerprint, so no rebuild): ``include <name>=…`` the extra files of the zip (extra_files.py).
 
 DISCOVERED lines, from cargo's own records of the last build of the same static inputs (a
 ``Record``): ``read <file>=…`` every file rustc or a build script read that no static line
@@ -194,6 +198,8 @@ def build_settings(options: BundlingOptions, target: Target, use_docker: bool) -
     Environment variable NAMES appear in clear, their VALUES only as ``secret_digest``.
     """
     hooks = options.command_hooks
+    # A container gets the variables of docker_env_files too (environment wins).
+    environment = options.container_environment() if use_docker else dict(options.environment)
     settings = [
         f"target={target.cargo_lambda_target}",
         f"profile={options.profile}",
@@ -201,9 +207,7 @@ def build_settings(options: BundlingOptions, target: Target, use_docker: bool) -
         f"no_default_features={options.no_default_features}",
         f"flags={chr(31).join(options.effective_flags())}",
         "environment="
-        + chr(31).join(
-            f"{k}={secret_digest(k, v)}" for k, v in sorted(options.environment.items())
-        ),
+        + chr(31).join(f"{k}={secret_digest(k, v)}" for k, v in sorted(environment.items())),
         "before_build=" + chr(31).join(hooks.before_build if hooks else ()),
         "after_build=" + chr(31).join(hooks.after_build if hooks else ()),
         f"mode={'docker ' + options.docker_image if use_docker else 'local'}",
@@ -318,11 +322,13 @@ class Record:
 
 
 def env_value(name: str, options: BundlingOptions, use_docker: bool) -> Optional[str]:
-    """The value a build sees for ``name``: the bundling environment, else (locally) the
-    host's; a container sees no host variable."""
+    """The value a build sees for ``name``: the bundling environment (in a container also
+    its env files), else (locally) the host's; a container sees no host variable."""
+    if use_docker:
+        return options.container_environment().get(name)
     if name in options.environment:
         return options.environment[name]
-    return None if use_docker else os.environ.get(name)
+    return os.environ.get(name)
 
 
 def extra_lines(
@@ -343,6 +349,11 @@ class Inputs:
     extra: Tuple[str, ...] = ()
     record: Optional[Record] = None
     """The discovered inputs the extra lines were computed from (None: not known yet)."""
+    zip: Tuple[str, ...] = ()
+    """``include …`` lines: the function's extra files in the zip (``extra_files.lines``).
+    They change the ASSET hash but not the binary, so they are not part of ``lines``/
+    ``fingerprint`` (the artifact cache key, local and remote): editing an extra file
+    restages the asset from the cached binary, without cargo."""
 
     @property
     def static_key(self) -> str:
@@ -355,13 +366,26 @@ class Inputs:
 
     @property
     def fingerprint(self) -> str:
+        """The binary's fingerprint (its artifact's key)."""
         return digest(self.lines)
+
+    @property
+    def asset_lines(self) -> Tuple[str, ...]:
+        """Every line of the asset: the binary's and the extra files' (what "why did my
+        function redeploy" compares)."""
+        return self.lines + self.zip
+
+    @property
+    def asset_hash(self) -> str:
+        """The asset hash: the binary's fingerprint, or with extra files the digest of
+        ``asset_lines``."""
+        return digest(self.asset_lines) if self.zip else self.fingerprint
 
     def with_record(
         self, workspace: Workspace, record: Record, options: BundlingOptions, use_docker: bool
     ) -> "Inputs":
         extra = tuple(extra_lines(workspace, record, options, use_docker))
-        return Inputs(static=self.static, extra=extra, record=record)
+        return Inputs(static=self.static, extra=extra, record=record, zip=self.zip)
 
 
 def static_inputs(
@@ -375,9 +399,11 @@ def static_inputs(
     use_docker: bool,
     toolchain: str,
     extension: bool,
+    source: Sequence[str] = (),
 ) -> Inputs:
-    """Every input known before a build, one readable line each."""
-    lines: List[str] = [VERSION, f"package={package.name}", f"binary={binary}"]
+    """Every input known before a build, one readable line each. ``source``: where the
+    workspace came from (``source git commit=…`` for a git source, see git_source.py)."""
+    lines: List[str] = [VERSION, f"package={package.name}", f"binary={binary}", *source]
     for directory in sorted({package.directory, *graph.path_dirs}):
         tree = hash_tree(directory, workspace.target_dir)
         lines.append(f"tree {rel(workspace, directory)}={tree}")

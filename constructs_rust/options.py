@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
+import os
+import posixpath
 import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, Mapping, Optional, Sequence, TypedDict, Union
@@ -92,6 +94,67 @@ class CommandHooks:
     there is added to the asset. Default: none."""
 
 
+#: Container paths the Docker build mounts itself (a volume may not shadow them).
+RESERVED_CONTAINER_PATHS = ("/workspace", "/constructs-rust", "/cargo", "/tmp")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DockerVolume:
+    """An extra mount of the Docker build container (``docker run --mount``): a host
+    directory (``host_path``) or a named Docker volume (``volume_name``), e.g. an sccache or
+    registry-mirror cache. Not part of the fingerprint: a volume must not hold what the binary
+    is built from (put sources in the workspace, which is hashed)."""
+
+    container_path: str
+    """Absolute path inside the container (not ``/workspace``, ``/constructs-rust``,
+    ``/cargo`` or ``/tmp``, which the build uses)."""
+    host_path: Optional[str] = None
+    """A host directory to bind (relative to the working directory). Default: None (give
+    ``volume_name`` instead)."""
+    volume_name: Optional[str] = None
+    """A named Docker volume (created by Docker when missing). Default: None (give
+    ``host_path`` instead)."""
+    read_only: bool = False
+    """Mount read-only. Default: False."""
+
+
+def _read_env_file(path: str) -> Dict[str, str]:
+    """Docker's ``--env-file`` format: ``NAME=VALUE`` lines (the value verbatim, no quote
+    processing), ``NAME`` alone takes the synthesizing environment's value (skipped when
+    unset), blank lines and ``#`` comments ignored. Errors name the file and line, never a
+    value."""
+    import os
+
+    values: Dict[str, str] = {}
+    try:
+        text = open(path, encoding="utf-8").read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(
+            f"cannot be read ({exc.__class__.__name__})",
+            prop="bundling.docker_env_files",
+            value=path,
+            fix="give a readable UTF-8 file of NAME=VALUE lines, relative to where you run cdk",
+        ) from None
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.lstrip()
+        if not line or line.startswith("#"):
+            continue
+        name, has_value, value = line.partition("=")
+        if not _ENV_NAME.fullmatch(name):
+            raise ConfigurationError(
+                f"line {number} does not start with a variable name",
+                prop="bundling.docker_env_files",
+                value=path,
+                fix="write NAME=VALUE lines (letters, digits and underscores in NAME)",
+            )
+        if has_value:
+            values[name] = value
+        elif name in os.environ:
+            values[name] = os.environ[name]
+    return values
+
+
 @dataclass(frozen=True, kw_only=True)
 class BundlingOptions:
     """How the Rust binary is built. Every field is part of the asset fingerprint."""
@@ -127,6 +190,27 @@ class BundlingOptions:
     RustDockerImageFunction, of ``docker build`` (the asset's ``networkMode``), e.g. ``"host"``
     on an engine without a bridge network. It cannot change the binary, so it is not part of
     the fingerprint. Default: None (Docker's default network)."""
+    docker_volumes: Sequence[DockerVolume] = ()
+    """Extra mounts of the build container (caches). Not part of the fingerprint.
+    Default: none."""
+    docker_user: Optional[str] = None
+    """``docker run --user`` of the build container (``uid[:gid]`` or a user of the image). It
+    cannot change the binary, so it is not part of the fingerprint. Default: None (the
+    synthesizing user's ``uid:gid``, so no root-owned files appear)."""
+    docker_security_options: Sequence[str] = ()
+    """``docker run --security-opt`` values, e.g. ``["no-new-privileges"]`` or a seccomp
+    profile. Not part of the fingerprint. Default: none."""
+    docker_env_files: Sequence[str] = ()
+    """Files of ``NAME=VALUE`` lines (Docker's ``--env-file`` format) whose variables the build
+    container gets, read at synth (relative to the working directory) and passed like
+    ``environment`` (by name, never on a command line); ``environment`` wins over them. Their
+    variables are part of the fingerprint, as digests of the values. Default: none."""
+    bundling_file_access: aws_cdk.BundlingFileAccess = aws_cdk.BundlingFileAccess.BIND_MOUNT
+    """How the build container reaches the workspace and its outputs. ``VOLUME_COPY`` copies
+    the workspace into a Docker volume and the outputs back with ``docker cp`` (no bind mount
+    of a host path: remote engines, Docker-in-Docker CI); the target dir and the cargo cache
+    then live in named volumes kept between builds. The binary is the same either way, so it
+    is not part of the fingerprint. Default: ``BIND_MOUNT``."""
 
     def validate(self) -> None:
         """Raise ConfigurationError for an option that cannot work."""
@@ -183,6 +267,7 @@ class BundlingOptions:
                 value=self.docker_network,
                 fix='give a network name such as "host", "none" or a user-defined network',
             )
+        self._validate_docker_run()
         for key in self.environment:
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
                 raise ConfigurationError(
@@ -191,6 +276,104 @@ class BundlingOptions:
                     value=key,
                     fix="use letters, digits and underscores",
                 )
+
+    def _validate_docker_run(self) -> None:
+        if self.docker_user is not None and not re.fullmatch(
+            r"[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?", self.docker_user
+        ):
+            raise ConfigurationError(
+                "not a Docker user",
+                prop="bundling.docker_user",
+                value=self.docker_user,
+                fix='give "uid", "uid:gid" or a user name of the image, e.g. "1000:1000"',
+            )
+        for option in self.docker_security_options:
+            if not option or any(c in option for c in "\n\r\x00"):
+                raise ConfigurationError(
+                    "is empty or holds a line break",
+                    prop="bundling.docker_security_options",
+                    value=option,
+                    fix='give one option per item, e.g. ["no-new-privileges"]',
+                )
+        if not isinstance(self.bundling_file_access, aws_cdk.BundlingFileAccess):
+            raise ConfigurationError(
+                "is not an aws_cdk.BundlingFileAccess",
+                prop="bundling.bundling_file_access",
+                value=self.bundling_file_access,
+                fix="use aws_cdk.BundlingFileAccess.BIND_MOUNT or VOLUME_COPY",
+            )
+        seen = set()
+        for volume in self.docker_volumes:
+            target = volume.container_path
+            clash = next(
+                (
+                    r
+                    for r in RESERVED_CONTAINER_PATHS
+                    if target == r or target.startswith(r + "/") or r.startswith(target + "/")
+                ),
+                None,
+            )
+            if (
+                not target.startswith("/")
+                or posixpath.normpath(target) != target
+                or target == "/"
+                or target in seen
+                or clash
+            ):
+                raise ConfigurationError(
+                    f"overlaps {clash}, which the build uses"
+                    if clash
+                    else "is not a normalized absolute container path of its own",
+                    prop="bundling.docker_volumes container_path",
+                    value=target,
+                    fix="mount at another absolute path, e.g. /sccache",
+                )
+            seen.add(target)
+            if (volume.host_path is None) == (volume.volume_name is None):
+                raise ConfigurationError(
+                    "needs exactly one of host_path and volume_name",
+                    prop="bundling.docker_volumes",
+                    value=target,
+                    fix="DockerVolume(container_path=..., host_path=...) or (..., volume_name=...)",
+                )
+            if volume.host_path is not None and not os.path.isdir(volume.host_path):
+                raise ConfigurationError(
+                    "is not a directory (resolved against the working directory)",
+                    prop="bundling.docker_volumes host_path",
+                    value=volume.host_path,
+                    fix="create it, or give an existing directory",
+                )
+            if volume.volume_name is not None and not re.fullmatch(
+                r"[A-Za-z0-9][A-Za-z0-9_.-]+", volume.volume_name
+            ):
+                raise ConfigurationError(
+                    "not a Docker volume name",
+                    prop="bundling.docker_volumes volume_name",
+                    value=volume.volume_name,
+                    fix="use letters, digits, '_', '.' and '-'",
+                )
+        for path in self.docker_env_files:
+            if not os.path.isfile(path):
+                raise ConfigurationError(
+                    "is not a file (resolved against the working directory)",
+                    prop="bundling.docker_env_files",
+                    value=path,
+                    fix="give a file of NAME=VALUE lines, relative to where you run cdk",
+                )
+        self.container_environment()  # parse errors now, naming file and line
+
+    def container_environment(self) -> Dict[str, str]:
+        """The build container's variables: ``docker_env_files`` in order, then
+        ``environment`` (which wins)."""
+        merged: Dict[str, str] = {}
+        for path in self.docker_env_files:
+            merged.update(_read_env_file(path))
+        merged.update(self.environment)
+        return merged
+
+    @property
+    def volume_copy(self) -> bool:
+        return self.bundling_file_access == aws_cdk.BundlingFileAccess.VOLUME_COPY
 
     def effective_flags(self) -> tuple[str, ...]:
         """The extra flags with the redundant ``--release`` dropped."""
@@ -217,6 +400,46 @@ def validate_function_environment(environment: Optional[Mapping[str, str]]) -> N
                 fix="rename the variable (Lambda sets AWS_LAMBDA_*, AWS_REGION, _HANDLER, ... "
                 "itself)",
             )
+
+
+@dataclass(frozen=True, kw_only=True)
+class GitSource:
+    """Build from a crate in a git repository (cargo-lambda-cdk's ``gitRemote``,
+    ``gitReference``, ``gitForceClone``); the construct's ``manifest_path`` is then a path
+    INSIDE the repository (``"Cargo.toml"``, ``"crates/api"``).
+
+    The reference is resolved to a commit first (``git ls-remote``); the commit is part of the
+    asset hash, and checkouts are cached per commit under the library's cache directory, so
+    an unchanged commit means no clone and no build. Put credentials in git's credential
+    helper or ssh agent, not in the URL (a URL's ``user:token@`` is redacted from every
+    message, but the URL itself lives in your app's code)."""
+
+    remote: str
+    """The repository: ``https://…``, ``ssh://…``, ``git@host:org/repo.git`` or ``file://…``."""
+    reference: Optional[str] = None
+    """A branch, a tag, a full ``refs/…`` name or a full commit id. Default: the remote's
+    ``HEAD`` (its default branch)."""
+    force_clone: bool = False
+    """Fetch and check out the commit again on every synth even when a checkout of it is
+    cached (a damaged or locally edited checkout); the build cache is kept, so an unchanged
+    commit still builds nothing. Default: False."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExtraFile:
+    """A file or directory added to the function's zip next to ``bootstrap`` (what
+    ``cargo lambda deploy --include`` does): configuration, templates, certificates.
+
+    Its content and its name in the zip are part of the asset hash (an edit redeploys the
+    function without rebuilding the binary)."""
+
+    source: str
+    """The file or directory to add, relative to the working directory (like
+    ``manifest_path``). A directory is added with everything below it (symlinks followed)."""
+    name: Optional[str] = None
+    """Where it lands in the zip, a relative path such as ``"config.toml"`` or
+    ``"certs/ca.pem"``; never ``bootstrap``, an absolute path or one with ``..``.
+    Default: the source's own file name, at the zip root."""
 
 
 @dataclass(frozen=True, kw_only=True)

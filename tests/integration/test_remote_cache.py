@@ -268,6 +268,39 @@ def test_extension_artifacts_hit_the_remote_cache_too(world):
     assert world.writes() == before, "a hit is not uploaded again"
 
 
+def test_extra_files_join_a_remote_hit_and_an_edit_restages_without_cargo(world, clone_a):
+    """Extra files are not part of the artifact: a fresh clone's function with extra files gets
+    its binary from the cache (the binary's fingerprint is alpha's) and its extra files from its
+    own checkout; editing one changes the asset hash, says why, and runs no cargo."""
+    a: Synth = clone_a["synth"]
+    crate = world.clone("x")
+    (crate.parent / "conf").mkdir()
+    (crate.parent / "conf" / "app.toml").write_text("level = 'info'\n")
+    (crate.parent / "static" / "img").mkdir(parents=True)
+    (crate.parent / "static" / "img" / "logo.svg").write_text("<svg/>\n")
+    before = world.writes()
+    x = world.synth(crate, prefix=GOOD, mode="read", FUNCTIONS="alphax")
+    assert x.builds == [] and "1/1 hits" in x.stderr, (x.calls, x.stderr[-2000:])
+    asset = x.asset("AlphaX")
+    assert sorted(p.relative_to(asset).as_posix() for p in asset.rglob("*") if p.is_file()) == [
+        "bootstrap",
+        "config.toml",
+        "static/img/logo.svg",
+    ]
+    assert (asset / "bootstrap").read_bytes() == (a.asset("Alpha") / "bootstrap").read_bytes()
+    assert (asset / "config.toml").read_text() == "level = 'info'\n"
+    assert asset.name != a.asset("Alpha").name, "the extra files are part of the asset hash"
+    assert world.writes() == before
+    (crate.parent / "conf" / "app.toml").write_text("level = 'debug'\n")
+    y = world.synth(crate, prefix=GOOD, mode="read", FUNCTIONS="alphax")
+    assert y.calls == [] or not any("build" in c for c in y.calls), y.calls
+    assert y.asset("AlphaX").name != asset.name
+    assert (y.asset("AlphaX") / "config.toml").read_text() == "level = 'debug'\n"
+    assert "AlphaX: asset hash changed since the last synth" in y.stderr, y.stderr[-2000:]
+    assert "- include config.toml=" in y.stderr and "+ include config.toml=" in y.stderr
+    assert str(crate.parent) not in y.stderr.split("asset hash changed")[1].split("\n\n")[0]
+
+
 def test_tampered_object_is_ignored_with_a_warning_and_built_locally(world, clone_a):
     a: Synth = clone_a["synth"]
     alpha = _fingerprint(world, a, "Alpha")
