@@ -4,6 +4,7 @@ from .build_cache import RustBuildCache
 from .container import (
     DEFAULT_BASE_IMAGE,
     DEFAULT_BUILD_IMAGE,
+    SCRATCH,
     ContainerBuild,
     RustDockerImageFunction,
 )
@@ -15,6 +16,7 @@ from .options import (
     BundlingOptions,
     CommandHooks,
     FunctionOptions,
+    Libc,
     UrlOptions,
 )
 
@@ -23,6 +25,7 @@ __all__ = [
     "DEFAULT_BASE_IMAGE",
     "DEFAULT_BUILD_IMAGE",
     "RustBuildCache",
+    "SCRATCH",
     "RustDockerImageFunction",
     "RustExtension",
     "BundlingOptions",
@@ -33,6 +36,7 @@ __all__ = [
     "DEFAULT_DOCKER_IMAGE",
     "FunctionOptions",
     "LayerOptions",
+    "Libc",
     "RustFunction",
     "ToolchainError",
     "UrlOptions",

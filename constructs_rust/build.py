@@ -176,7 +176,11 @@ def _rustflags(
     )
 
 
-def _command(batch: Sequence[BuildRequest], lambda_dir: str, manifest: str) -> List[str]:
+def _command(
+    batch: Sequence[BuildRequest], lambda_dir: str, manifest: str, *, in_image: bool = False
+) -> List[str]:
+    """The cargo-lambda argv of a batch (``in_image``: run in the pinned build image, which has
+    only the ``-gnu`` std, so cargo-lambda adds a musl std with the image's rustup)."""
     first = batch[0]
     return commands.cargo_lambda_build_argv(
         manifest_path=manifest,
@@ -190,6 +194,7 @@ def _command(batch: Sequence[BuildRequest], lambda_dir: str, manifest: str) -> L
         extra_flags=first.options.effective_flags(),
         extension=first.extension,
         workspace=first.unified,
+        skip_target_check=not (in_image and first.target.musl),
     )
 
 
@@ -280,7 +285,9 @@ def docker_invocation(
         raise ToolchainError(f"Docker bundling was forced but {problem}", fix=toolchain.FIX_DOCKER)
     build_dir = _build_dir(ws)
     container_out = f"{commands.CONTAINER_BUILD_DIR}/{out.relative_to(build_dir).as_posix()}"
-    command = _command(batch, container_out, f"{commands.CONTAINER_WORKSPACE}/Cargo.toml")
+    command = _command(
+        batch, container_out, f"{commands.CONTAINER_WORKSPACE}/Cargo.toml", in_image=True
+    )
     mounts = [
         (str(ws.root), commands.CONTAINER_WORKSPACE, (ws.root / "Cargo.lock").is_file()),
         (str(build_dir), commands.CONTAINER_BUILD_DIR, False),

@@ -50,7 +50,7 @@ def plan_rust_code(
     try:
         validate_binary_name(binary_name)
         bundling.validate()
-        target = resolve_target(architecture, runtime)
+        target = resolve_target(architecture, runtime, musl=bundling.musl)
         return plan_bundle(
             scope,
             manifest_path=manifest_path,
