@@ -66,8 +66,8 @@ from .function import _construct_path, plan_rust_code, warn_hooks
 from .options import (
     DEFAULT_DOCKER_IMAGE,
     BundlingOptions,
-    Libc,
     FunctionOptions,
+    Libc,
     UrlOptions,
     validate_binary_name,
 )
