@@ -17,6 +17,7 @@ from stacks import (
     HelloHttpStack,
     MultiFunctionStack,
     PiStack,
+    StaticPiStack,
 )
 
 
@@ -36,6 +37,7 @@ def build_app(app: cdk.App) -> cdk.App:
     ContainerStack(app, "ContainerStack", env=env)
     BuildCacheStack(app, "BuildCacheStack", env=env)
     ExtensionStack(app, "ExtensionStack", env=env)
+    StaticPiStack(app, "StaticPiStack", env=env)
     return app
 
 

@@ -7,6 +7,7 @@ from .extension import ExtensionStack
 from .hello_http import HelloHttpStack
 from .multi_function import MultiFunctionStack
 from .pi import PiStack
+from .static_pi import StaticPiStack
 
 __all__ = [
     "BuildCacheStack",
@@ -16,4 +17,5 @@ __all__ = [
     "HelloHttpStack",
     "MultiFunctionStack",
     "PiStack",
+    "StaticPiStack",
 ]

@@ -17,6 +17,7 @@ from stacks import (
     HelloHttpStack,
     MultiFunctionStack,
     PiStack,
+    StaticPiStack,
 )
 
 from ..conftest import skip_bundling_app
@@ -29,6 +30,7 @@ STACKS = [
     ContainerStack,
     BuildCacheStack,
     ExtensionStack,
+    StaticPiStack,
 ]
 
 

@@ -35,6 +35,7 @@ def test_cdk_synth_whole_app(tmp_path):
         "HelloHttpStack.template.json",
         "MultiFunctionStack.template.json",
         "PiStack.template.json",
+        "StaticPiStack.template.json",
     ]
     for asset in out.glob("asset.*"):
         if asset.is_dir():

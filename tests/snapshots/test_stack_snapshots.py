@@ -12,6 +12,7 @@ from stacks import (
     HelloHttpStack,
     MultiFunctionStack,
     PiStack,
+    StaticPiStack,
 )
 
 from ..conftest import normalize_template, skip_bundling_app
@@ -19,7 +20,15 @@ from ..conftest import normalize_template, skip_bundling_app
 
 @pytest.mark.parametrize(
     "stack_class",
-    [HelloHttpStack, EchoStack, PiStack, MultiFunctionStack, BuildCacheStack, ExtensionStack],
+    [
+        HelloHttpStack,
+        EchoStack,
+        PiStack,
+        MultiFunctionStack,
+        BuildCacheStack,
+        ExtensionStack,
+        StaticPiStack,
+    ],
     ids=lambda c: c.__name__,
 )
 def test_example_stack_snapshot(stack_class, snapshot):
