@@ -87,7 +87,7 @@ def _with_mimalloc(work: Path) -> Path:
     text = manifest.read_text()
     text = text.replace(
         "[dependencies]\n",
-        "[features]\nmimalloc = [\"dep:mimalloc\"]\n\n[dependencies]\n"
+        '[features]\nmimalloc = ["dep:mimalloc"]\n\n[dependencies]\n'
         'mimalloc = { version = "0.1", optional = true, default-features = false }\n',
     )
     manifest.write_text(text)
@@ -346,18 +346,27 @@ def plot(rows: List[Row], args: argparse.Namespace) -> None:
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 5.5))
     labels = [r.label.replace(" ", "\n", 1) for r in rows]
-    colors = ["#4c72b0" if r.libc == "glibc" else "#dd8452" if r.libc == "musl" else "#55a868"
-              for r in rows]
+    colors = [
+        "#4c72b0" if r.libc == "glibc" else "#dd8452" if r.libc == "musl" else "#55a868"
+        for r in rows
+    ]
     for ax, (title, values) in zip(
         axes,
         [
-            ("start-up ms (exec/docker run → first /next)",
-             [statistics.median(r.startup) * 1000 if r.startup else 0 for r in rows]),
-            (f"{args.digits} digits ms",
-             [statistics.median(r.compute) * 1000 if r.compute else 0 for r in rows]),
-            ("size MB (zip, or image)",
-             [(r.zipped if r.zipped is not None else r.image or 0) / 1e6 for r in rows]),
+            (
+                "start-up ms (exec/docker run → first /next)",
+                [statistics.median(r.startup) * 1000 if r.startup else 0 for r in rows],
+            ),
+            (
+                f"{args.digits} digits ms",
+                [statistics.median(r.compute) * 1000 if r.compute else 0 for r in rows],
+            ),
+            (
+                "size MB (zip, or image)",
+                [(r.zipped if r.zipped is not None else r.image or 0) / 1e6 for r in rows],
+            ),
         ],
+        strict=True,
     ):
         ax.barh(range(len(rows)), values, color=colors)
         ax.set_yticks(range(len(rows)), labels, fontsize=7)
