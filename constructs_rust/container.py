@@ -459,9 +459,9 @@ class RustDockerImageFunction(RustFunctionWiring, lambda_.DockerImageFunction):
                     prop="layers",
                     fix="COPY the layer's content into the image (e.g. extend base_image) instead",
                 )
-            if isinstance(bundling.libc, Libc):
+            if repository is None and isinstance(bundling.libc, Libc):
                 _check_base_image(base_image, build, bundling)
-            if build is ContainerBuild.IN_DOCKER and bundling.libc is Libc.MUSL:
+            if repository is None and build is ContainerBuild.IN_DOCKER and bundling.musl:
                 raise ConfigurationError(
                     "is supported with ContainerBuild.PREBUILT only (the pinned build image "
                     "carries the -gnu std only)",
