@@ -96,6 +96,8 @@ def _with_mimalloc(work: Path) -> Path:
         '#[cfg(feature = "mimalloc")]\n#[global_allocator]\n'
         "static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;\n\n" + main.read_text()
     )
+    # Resolve and download mimalloc once (the library's graph queries run offline).
+    subprocess.run(["cargo", "fetch", "--manifest-path", str(copy / "Cargo.toml")], check=True)
     return copy
 
 
