@@ -18,6 +18,7 @@ from stacks import (
     ManagedInstancesStack,
     MultiFunctionStack,
     PiStack,
+    StaticPiStack,
     StreamingStack,
 )
 
@@ -40,6 +41,7 @@ def build_app(app: cdk.App) -> cdk.App:
     ExtensionStack(app, "ExtensionStack", env=env)
     StreamingStack(app, "StreamingStack", env=env)
     ManagedInstancesStack(app, "ManagedInstancesStack", env=env)
+    StaticPiStack(app, "StaticPiStack", env=env)
     return app
 
 

@@ -4,6 +4,7 @@ from .build_cache import RustBuildCache
 from .container import (
     DEFAULT_BASE_IMAGE,
     DEFAULT_BUILD_IMAGE,
+    SCRATCH,
     ContainerBuild,
     RustDockerImageFunction,
 )
@@ -18,6 +19,7 @@ from .options import (
     ExtraFile,
     FunctionOptions,
     GitSource,
+    Libc,
     UrlOptions,
 )
 
@@ -26,6 +28,7 @@ __all__ = [
     "DEFAULT_BASE_IMAGE",
     "DEFAULT_BUILD_IMAGE",
     "RustBuildCache",
+    "SCRATCH",
     "RustDockerImageFunction",
     "RustExtension",
     "BundlingOptions",
@@ -39,6 +42,7 @@ __all__ = [
     "FunctionOptions",
     "GitSource",
     "LayerOptions",
+    "Libc",
     "RustFunction",
     "ToolchainError",
     "UrlOptions",

@@ -206,7 +206,11 @@ def _rustflags(
     )
 
 
-def _command(batch: Sequence[BuildRequest], lambda_dir: str, manifest: str) -> List[str]:
+def _command(
+    batch: Sequence[BuildRequest], lambda_dir: str, manifest: str, *, in_image: bool = False
+) -> List[str]:
+    """The cargo-lambda argv of a batch (``in_image``: run in the pinned build image, which has
+    only the ``-gnu`` std, so cargo-lambda adds a musl std with the image's rustup)."""
     first = batch[0]
     return commands.cargo_lambda_build_argv(
         manifest_path=manifest,
@@ -220,6 +224,7 @@ def _command(batch: Sequence[BuildRequest], lambda_dir: str, manifest: str) -> L
         extra_flags=first.options.effective_flags(),
         extension=first.extension,
         workspace=first.unified,
+        skip_target_check=not (in_image and first.target.musl),
     )
 
 
@@ -342,7 +347,9 @@ def docker_invocation(
         else:
             assert volume.volume_name is not None
             volumes.append((volume.volume_name, volume.container_path, volume.read_only))
-    command = _command(batch, container_out, f"{commands.CONTAINER_WORKSPACE}/Cargo.toml")
+    command = _command(
+        batch, container_out, f"{commands.CONTAINER_WORKSPACE}/Cargo.toml", in_image=True
+    )
     if first.options.docker_cargo_cache:
         from .cache import cache_root
 

@@ -33,6 +33,7 @@ def cargo_lambda_build_argv(
     extra_flags: Sequence[str] = (),
     extension: bool = False,
     workspace: bool = False,
+    skip_target_check: bool = True,
 ) -> list[str]:
     """``cargo lambda build`` for several binaries of one workspace in one run.
 
@@ -42,6 +43,8 @@ def cargo_lambda_build_argv(
     ``packages``; ``--bin`` still picks what is built.
     ``--skip-target-check`` because the construct's preflight already checked the Rust std
     (cargo-lambda would otherwise try ``rustup target add``, which may prompt or download).
+    ``skip_target_check=False`` lets cargo-lambda add a missing std with rustup: for a musl
+    target in the pinned build image, which carries only the ``-gnu`` std.
     """
     argv = ["cargo", "lambda", "build", "--manifest-path", manifest_path, "--target", target]
     argv += ["--release"] if profile == "release" else ["--profile", profile]
@@ -58,7 +61,10 @@ def cargo_lambda_build_argv(
         argv.append("--no-default-features")
     if extension:
         argv.append("--extension")
-    argv += ["--lambda-dir", lambda_dir, "--skip-target-check", "--color", "never"]
+    argv += ["--lambda-dir", lambda_dir]
+    if skip_target_check:
+        argv.append("--skip-target-check")
+    argv += ["--color", "never"]
     argv += list(extra_flags)
     return argv
 

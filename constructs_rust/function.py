@@ -61,7 +61,7 @@ def plan_rust_code(
     try:
         validate_binary_name(binary_name)
         bundling.validate()
-        target = resolve_target(architecture, runtime)
+        target = resolve_target(architecture, runtime, musl=bundling.musl)
         resolved = extra_files.resolve(extra)
         return plan_bundle(
             scope,

@@ -212,6 +212,8 @@ def build_settings(options: BundlingOptions, target: Target, use_docker: bool) -
         "after_build=" + chr(31).join(hooks.after_build if hooks else ()),
         f"mode={'docker ' + options.docker_image if use_docker else 'local'}",
     ]
+    if target.musl:  # its own line (the target line says it too); glibc hashes are unchanged
+        settings.append("libc=musl")
     if not use_docker:  # a local build inherits the host environment; a container does not
         settings.extend(
             f"host_env={name}={secret_digest(name, os.environ[name])}"
@@ -227,6 +229,19 @@ def standin(
     the options only, so no cargo runs."""
     settings = build_settings(options, target, options.force_docker)
     return digest(["standin", binary_name or "", *settings, *kind])
+
+
+def ca_bundle() -> Tuple[str, str]:
+    """The CA bundle a FROM-scratch image carries, and the line naming it.
+
+    certifi's (Mozilla's roots): the same bytes on every machine with the same certifi
+    version, so the image's hash never depends on the host's trust store or paths. Its content
+    is in the image context (CDK hashes it) and its line in the Dockerfile's label."""
+    import certifi
+
+    path = Path(certifi.where())
+    text = path.read_text(encoding="utf-8")
+    return text, f"certifi {certifi.__version__} sha256:{hashlib.sha256(text.encode()).hexdigest()}"
 
 
 # -- graph and root lines --------------------------------------------------------------------

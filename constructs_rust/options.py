@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import enum
 import functools
 import inspect
 import os
@@ -28,8 +29,8 @@ _SHELL_META = ("\n", "\r", ";", "&", "|", "`", "$", "<", ">")
 
 # Flags the construct manages itself, with the option to use instead.
 _MANAGED_FLAGS = {
-    "--target": "remove it; the `architecture` prop (and `runtime` for the glibc version) set the "
-    "target",
+    "--target": "remove it; the `architecture` prop (and `runtime` for the glibc version, "
+    "BundlingOptions(libc=Libc.MUSL) for musl) set the target",
     "--arm64": "remove it; set architecture=lambda_.Architecture.ARM_64",
     "--x86-64": "remove it; set architecture=lambda_.Architecture.X86_64",
     "--x86_64": "remove it; set architecture=lambda_.Architecture.X86_64",
@@ -155,6 +156,19 @@ def _read_env_file(path: str) -> Dict[str, str]:
     return values
 
 
+class Libc(enum.Enum):
+    """The C library a binary links against (``BundlingOptions.libc``)."""
+
+    GLIBC = "glibc"
+    """``<arch>-unknown-linux-gnu``: dynamically linked against the execution environment's
+    glibc (2.34 on provided.al2023)."""
+    MUSL = "musl"
+    """``<arch>-unknown-linux-musl``: a static executable (no interpreter, no shared
+    libraries), built by cargo-lambda with zig. Runs on any Linux, a FROM-scratch image
+    included (``RustDockerImageFunction(base_image=SCRATCH)``). musl's own allocator is slow
+    for allocation-heavy code: see bench/ for numbers."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class BundlingOptions:
     """How the Rust binary is built. Every field is part of the asset fingerprint."""
@@ -185,6 +199,10 @@ class BundlingOptions:
     docker_cargo_cache: bool = True
     """Mount a host cargo registry/git cache into Docker builds so crates are downloaded once.
     Default: True (``$XDG_CACHE_HOME/constructs-rust/docker-cargo``)."""
+    libc: Libc = Libc.GLIBC
+    """``Libc.GLIBC`` or ``Libc.MUSL`` (a static ``<arch>-unknown-linux-musl`` executable; the
+    local build needs ``rustup target add <arch>-unknown-linux-musl``). Default:
+    ``Libc.GLIBC``."""
     docker_network: Optional[str] = None
     """Docker network of the build container (``docker run --network``) and, for
     RustDockerImageFunction, of ``docker build`` (the asset's ``networkMode``), e.g. ``"host"``
@@ -214,6 +232,13 @@ class BundlingOptions:
 
     def validate(self) -> None:
         """Raise ConfigurationError for an option that cannot work."""
+        if not isinstance(self.libc, Libc):
+            raise ConfigurationError(
+                "is not a Libc",
+                prop="bundling.libc",
+                value=self.libc,
+                fix="use Libc.GLIBC (default) or Libc.MUSL",
+            )
         if not re.fullmatch(r"[A-Za-z0-9_-]+", self.profile or ""):
             raise ConfigurationError(
                 "not a valid cargo profile name",
@@ -374,6 +399,10 @@ class BundlingOptions:
     @property
     def volume_copy(self) -> bool:
         return self.bundling_file_access == aws_cdk.BundlingFileAccess.VOLUME_COPY
+
+    @property
+    def musl(self) -> bool:
+        return self.libc is Libc.MUSL
 
     def effective_flags(self) -> tuple[str, ...]:
         """The extra flags with the redundant ``--release`` dropped."""

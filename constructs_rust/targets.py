@@ -48,7 +48,12 @@ class Target:
     lambda_arch: str
     """Lambda's name of the architecture: ``arm64`` or ``x86_64``."""
     glibc: Optional[str] = None
-    """glibc version to link against, or None for the toolchain's default."""
+    """glibc version to link against, or None for the toolchain's default (always None with
+    ``musl``)."""
+    musl: bool = False
+    """Build a static executable against musl (``<arch>-unknown-linux-musl``) instead of
+    glibc: no interpreter, no shared libraries, so it runs on any Linux (a FROM-scratch image
+    included)."""
 
     @property
     def rust_arch(self) -> str:
@@ -57,12 +62,12 @@ class Target:
     @property
     def triple(self) -> str:
         """The rustc target triple (no glibc suffix)."""
-        return f"{self.rust_arch}-unknown-linux-gnu"
+        return f"{self.rust_arch}-unknown-linux-{'musl' if self.musl else 'gnu'}"
 
     @property
     def cargo_lambda_target(self) -> str:
         """The ``--target`` given to cargo-lambda (with a ``.<glibc>`` suffix when pinned)."""
-        return f"{self.triple}.{self.glibc}" if self.glibc else self.triple
+        return f"{self.triple}.{self.glibc}" if self.glibc and not self.musl else self.triple
 
     @property
     def docker_platform(self) -> str:
@@ -74,8 +79,11 @@ class Target:
         return _ARCHES[self.lambda_arch][2]
 
 
-def resolve_target(architecture: lambda_.Architecture, runtime: lambda_.Runtime) -> Target:
-    """Validate the runtime and architecture and derive the build target."""
+def resolve_target(
+    architecture: lambda_.Architecture, runtime: lambda_.Runtime, *, musl: bool = False
+) -> Target:
+    """Validate the runtime and architecture and derive the build target (``musl``: the
+    static musl target, for any runtime; the runtime's glibc pin then does not apply)."""
     if runtime.name not in _RUNTIMES:
         raise ConfigurationError(
             "Rust functions run on an OS-only runtime; "
@@ -91,6 +99,8 @@ def resolve_target(architecture: lambda_.Architecture, runtime: lambda_.Runtime)
             value=architecture.name,
             fix="use lambda_.Architecture.ARM_64 (the default) or lambda_.Architecture.X86_64",
         )
+    if musl:
+        return Target(lambda_arch=architecture.name, musl=True)
     return Target(lambda_arch=architecture.name, glibc=_RUNTIMES[runtime.name])
 
 
@@ -131,11 +141,11 @@ def function_runtime(
     )
 
 
-def target_for_platform(docker_platform: str) -> Target:
+def target_for_platform(docker_platform: str, *, musl: bool = False) -> Target:
     """The target matching a Docker platform such as ``linux/arm64``."""
     for arch, (_, plat, _) in _ARCHES.items():
         if plat == docker_platform:
-            return Target(lambda_arch=arch)
+            return Target(lambda_arch=arch, musl=musl)
     raise ConfigurationError(
         "unsupported platform for AWS Lambda",
         prop="platform",

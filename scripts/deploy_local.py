@@ -35,10 +35,10 @@ import moto_gaps  # noqa: E402  (sibling module)
 
 ACCOUNT = "123456789012"  # moto's fixed default account
 REGION = "us-east-1"
-#: The stacks deployed by default. Not ContainerStack: its image asset needs a Docker engine
-#: to build and push (pass it explicitly if you have one). Not ManagedInstancesStack: moto has
-#: no AWS::Lambda::CapacityProvider, so CreateStack rejects the function's Fn::GetAtt of it
-#: (moto_gaps.py CAPACITY_PROVIDER_UNMODELLED).
+#: The stacks deployed by default. Not ContainerStack nor StaticPiStack: their image assets
+#: need a Docker engine to build and push (pass them explicitly if you have one). Not
+#: ManagedInstancesStack: moto has no AWS::Lambda::CapacityProvider, so CreateStack rejects the
+#: function's Fn::GetAtt of it (moto_gaps.py CAPACITY_PROVIDER_UNMODELLED).
 EXAMPLE_STACKS = [
     "HelloHttpStack",
     "EchoStack",

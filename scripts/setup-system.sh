@@ -3,7 +3,10 @@
 #   1. the Rust standard library for aarch64: `rustup target add` (what every Rust user does);
 #      only when rustup is missing or cannot download, Debian's rustc-web, whose aarch64 std
 #      comes as a package (the Makefile then points RUSTC at /usr/bin/rustc);
-#   2. qemu-user to run aarch64 binaries, and the aarch64 glibc (libc6:arm64) for its loader.
+#   2. qemu-user to run aarch64 binaries, and the aarch64 glibc (libc6:arm64) for its loader;
+#   3. the musl std of both architectures (BundlingOptions(libc=Libc.MUSL): static binaries,
+#      FROM-scratch images), with `rustup target add`, only where rustc lacks it (Debian ships
+#      no musl std: without rustup the musl tests are skipped).
 # Idempotent: installs only what is missing. Elsewhere (macOS, other distros) it prints what to
 # do and leaves the system alone.
 set -euo pipefail
@@ -27,6 +30,21 @@ else
   echo "setup-system: rustup could not add $target; falling back to Debian's rustc-web" >&2
   need_debian_rustc=1
 fi
+
+rustc_has() {
+  local sysroot
+  sysroot="$(rustc --print sysroot 2>/dev/null)" || return 1
+  [ -d "$sysroot/lib/rustlib/$1/lib" ]
+}
+for musl in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
+  if rustc_has "$musl"; then
+    echo "setup-system: rustc has the $musl standard library"
+  elif command -v rustup >/dev/null 2>&1 && timeout 600 rustup target add "$musl"; then
+    echo "setup-system: added $musl with rustup"
+  else
+    echo "setup-system: could not add $musl (no rustup, or no download): musl builds are skipped" >&2
+  fi
+done
 
 packages=(qemu-user-static libc6:arm64)
 if [ "$need_debian_rustc" -eq 1 ]; then

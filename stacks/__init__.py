@@ -8,6 +8,7 @@ from .hello_http import HelloHttpStack
 from .managed_instances import ManagedInstancesStack
 from .multi_function import MultiFunctionStack
 from .pi import PiStack
+from .static_pi import StaticPiStack
 from .streaming import StreamingStack
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "MultiFunctionStack",
     "PiStack",
     "StreamingStack",
+    "StaticPiStack",
 ]

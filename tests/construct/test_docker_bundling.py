@@ -196,3 +196,22 @@ def test_failure_messages_tell_docker_apart_and_hint_at_files_outside_the_mount(
     assert "#[path], include!() or include_str!() reaching outside it" in str(outside)
     local = build._failure([replace(request, use_docker=False)], 125, ["error[E0425]\n"])
     assert "cargo lambda build failed (exit 125)" in str(local)
+
+
+def test_musl_in_the_build_image_lets_cargo_lambda_add_the_std(copy_fixture, monkeypatch):
+    """The pinned image carries only the -gnu std: for musl, cargo-lambda's own target check
+    (``rustup target add`` in the container) runs; for glibc it stays skipped."""
+    from constructs_rust import Libc
+
+    monkeypatch.setattr(toolchain, "docker_engine_problem", lambda: None)
+    crate = copy_fixture("workspace")
+    request = replace(
+        _request(crate, BundlingOptions(force_docker=True, libc=Libc.MUSL)),
+        target=Target("arm64", musl=True),
+    )
+    argv, _ = build.docker_invocation([request], crate / "target" / "constructs-rust" / "m")
+    assert argv[argv.index("--target") + 1] == "aarch64-unknown-linux-musl"
+    assert "--skip-target-check" not in argv
+    glibc = _request(crate, BundlingOptions(force_docker=True))
+    argv, _ = build.docker_invocation([glibc], crate / "target" / "constructs-rust" / "m")
+    assert "--skip-target-check" in argv

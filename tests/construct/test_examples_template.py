@@ -85,3 +85,19 @@ def test_extension_stack_layers_the_extension_onto_echo():
         {"Architectures": ["arm64"], "Handler": "bootstrap", "Layers": [{"Ref": layer_id}]},
     )
     t.has_output("ExtensionLayerArn", {"Value": {"Ref": layer_id}})
+
+
+def test_static_pi_has_a_musl_zip_and_a_scratch_image():
+    from stacks import StaticPiStack
+
+    stack = StaticPiStack(skip_bundling_app(), "StaticPiStack")
+    t = Template.from_stack(stack)
+    t.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Runtime": "provided.al2023", "Handler": "bootstrap", "Architectures": ["arm64"]},
+    )
+    t.has_resource_properties(
+        "AWS::Lambda::Function", {"PackageType": "Image", "Architectures": ["arm64"]}
+    )
+    dockerfile = (stack.image_function.staged_context / "Dockerfile").read_text()
+    assert "FROM scratch" in dockerfile and 'ENTRYPOINT ["/bootstrap"]' in dockerfile

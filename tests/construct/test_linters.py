@@ -18,6 +18,7 @@ from stacks import (
     ManagedInstancesStack,
     MultiFunctionStack,
     PiStack,
+    StaticPiStack,
     StreamingStack,
 )
 
@@ -33,6 +34,7 @@ STACKS = [
     ExtensionStack,
     StreamingStack,
     ManagedInstancesStack,
+    StaticPiStack,
 ]
 
 

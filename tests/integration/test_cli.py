@@ -37,6 +37,7 @@ def test_cdk_synth_whole_app(tmp_path):
         "MultiFunctionStack.template.json",
         "PiStack.template.json",
         "StreamingStack.template.json",
+        "StaticPiStack.template.json",
     ]
     for asset in out.glob("asset.*"):
         if asset.is_dir():

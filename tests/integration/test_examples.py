@@ -93,6 +93,21 @@ def test_pi_digits_both_architectures(stack_of, emulator, arch):
     assert result.payload["pi"] == pi_reference(1000)
 
 
+def test_static_pi_musl_zip_and_scratch_image_ship_one_static_binary(stack_of, emulator):
+    from constructs_rust.container import prebuilt_bootstrap_path
+    from tests.elf import linkage
+
+    stack = stack_of("StaticPiStack")
+    zipped = bootstrap_path(stack.zip_function)
+    assert linkage(zipped).static
+    assert prebuilt_bootstrap_path(stack.image_function).read_bytes() == zipped.read_bytes()
+    assert (
+        zipped.read_bytes() != bootstrap_path(stack_of("PiStack").functions["arm64"]).read_bytes()
+    )
+    result = _invoke(emulator, stack.zip_function, {"digits": 300}, timeout=300)
+    assert result.payload["pi"] == pi_reference(300)
+
+
 @pytest.mark.parametrize("binary, letter", [("function_a", "a"), ("function_b", "b")])
 def test_multi_function_binaries(stack_of, emulator, binary, letter):
     fn = stack_of("MultiFunctionStack").functions[binary]

@@ -13,6 +13,7 @@ from stacks import (
     ManagedInstancesStack,
     MultiFunctionStack,
     PiStack,
+    StaticPiStack,
     StreamingStack,
 )
 
@@ -30,6 +31,7 @@ from ..conftest import normalize_template, skip_bundling_app
         ExtensionStack,
         StreamingStack,
         ManagedInstancesStack,
+        StaticPiStack,
     ],
     ids=lambda c: c.__name__,
 )
