@@ -22,7 +22,7 @@ import jsii
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct, IValidation
 
-from . import cargo, cargo_config, depgraph, history, inputs, timing, toolchain
+from . import cargo, cargo_config, depgraph, history, inputs, reporting, timing, toolchain
 from .build import PLACEHOLDER, BuildRequest, install_if_cached, queue_for, verifying
 from .options import BundlingOptions
 from .targets import Target
@@ -50,7 +50,7 @@ class _BuildOnSynth:
 
     def validate(self) -> List[str]:
         error = queue_for(self._root).ensure(self._request)
-        return [error] if error else []
+        return [reporting.note_validation_error(error)] if error else []
 
 
 @dataclass(frozen=True)
