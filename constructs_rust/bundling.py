@@ -157,7 +157,9 @@ def plan_bundle(
         for line in lines:
             print(f"constructs_rust: {construct_path} fingerprint input: {line}", file=sys.stderr)
         print(f"constructs_rust: {construct_path} fingerprint: {fp}", file=sys.stderr)
-    changed = history.record(workspace.target_dir, construct_path, fp, lines)
+    changed = history.record(
+        workspace.target_dir, construct_path, fp, lines, trees=dict(request.inputs.trees)
+    )
     if changed:
         print(history.render(construct_path, changed), file=sys.stderr)
     code = lambda_.Code.from_asset(
