@@ -41,6 +41,7 @@ LAMBDAS = ROOT / "lambdas"
 #: and the cheap ones fill in behind them; its own order (most tests first) left one-test modules
 #: like the wheel or deploy test for the end, on one worker while the other idled.
 HEAVIEST_FIRST = (
+    "tests/integration/test_readme_own_app.py",  # a new app: cdk init, pip, cold build, moto
     "tests/integration/test_extension.py",  # cold after `make synth`: x86_64 build, cargo test
     "tests/docker",
     "tests/integration/test_reliability.py",
