@@ -174,8 +174,8 @@ def test_the_readme_own_app_section_runs_as_written():
         assert proc.returncode == 0, f"the README's own-app path failed:\n{tail}"
         assert "end-of-life" not in output, "the README's line silences jsii's Node banner"
         assert "2 passed" in output, tail
-        assert re.search(r"MyServiceStack-Api\w* provided\.al2023", output), tail
-        assert re.search(r"MyServiceStack-Worker\w* provided\.al2023", output), tail
+        assert re.search(r"MyServiceStack-Api[\w-]* provided\.al2023", output), tail
+        assert re.search(r"MyServiceStack-Worker[\w-]* provided\.al2023", output), tail
         ignored = subprocess.run(
             ["git", "check-ignore", "-q", "lambdas/target/release/api"], cwd=app, check=False
         )
