@@ -20,6 +20,8 @@ def test_the_section_holds_the_whole_path_in_order():
         "target/",
         "cargo lambda new --http -y api",
         "cargo lambda new --event-type sqs::SqsEvent -y worker",
+        "cargo new --lib --vcs none lambdas/shared",
+        "cargo add --manifest-path lambdas/api/Cargo.toml --path lambdas/shared",
         "npx cdk synth",
         "python -m pytest",
         "npx cdk deploy",
