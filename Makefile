@@ -5,7 +5,10 @@ VENV := .venv
 STAMP := .setup
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+# jsii prints an 11-line banner on every synth under a Node major it no longer supports (20 since
+# 2026-10-30). Its silencing variable takes the MAJOR versions to silence ("20", "18,20"), not a
+# flag: "1" silences nothing. Ours: the Node on PATH, unless the caller set it.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null)
 export CDK_DISABLE_VERSION_CHECK := 1
 export CARGO_TERM_COLOR := never
 

@@ -67,6 +67,21 @@ DEFAULT_DEPS = {
 }
 
 
+def node_major() -> str:
+    """The major version of the Node on PATH ("" without one). jsii's end-of-life banner is
+    silenced by NAMING the major (``JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20``, a
+    comma-separated list); "1" silences nothing."""
+    try:
+        return subprocess.run(
+            ["node", "-p", "process.versions.node.split('.')[0]"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
 def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
@@ -131,7 +146,7 @@ def base_env(work: Path) -> Dict[str, str]:
     env["PATH"] = os.pathsep.join([str(shim), str(MAIN_VENV / "bin"), str(NODE_BIN), *rest])
     env["CARGO_HOME"] = str(work / "cargo-home")
     env["CARGO_TERM_COLOR"] = "never"
-    env["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = "1"
+    env["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = node_major()
     env["JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION"] = "1"
     env["CDK_DISABLE_VERSION_CHECK"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"

@@ -30,6 +30,7 @@ from . import (
     git_source,
     history,
     inputs,
+    reporting,
     timing,
     toolchain,
     watch,
@@ -63,7 +64,7 @@ class _BuildOnSynth:
 
     def validate(self) -> List[str]:
         error = queue_for(self._root).ensure(self._request)
-        return [error] if error else []
+        return [reporting.note_validation_error(error)] if error else []
 
 
 @dataclass(frozen=True)
@@ -208,11 +209,12 @@ def plan_bundle(
         for line in lines:
             print(f"constructs_rust: {construct_path} fingerprint input: {line}", file=sys.stderr)
         print(f"constructs_rust: {construct_path} fingerprint: {fp}", file=sys.stderr)
+    trees = dict(request.inputs.trees)
     if git is None:
-        changed = history.record(workspace.target_dir, construct_path, fp, lines)
+        changed = history.record(workspace.target_dir, construct_path, fp, lines, trees=trees)
     else:  # one checkout per commit: the history of the app's construct lives in the cache
         where = f"{os.getcwd()}\0{construct_path}"
-        changed = history.record(git_source.history_dir(), where, fp, lines)
+        changed = history.record(git_source.history_dir(), where, fp, lines, trees=trees)
     if changed:
         print(history.render(construct_path, changed), file=sys.stderr)
     code = lambda_.Code.from_asset(

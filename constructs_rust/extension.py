@@ -29,6 +29,7 @@ from .bundling import register_build
 from .errors import ConfigurationError
 from .function import _construct_path, plan_rust_code, warn_hooks
 from .options import BundlingOptions
+from .reporting import note_validation_error
 
 #: Lambda's limit on a function's unzipped code plus all its layers (bytes; "250 MB").
 UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024
@@ -181,7 +182,7 @@ class _AttachmentChecks:
                 ext.node.path, ext.architecture.name, function.node.path, function.architecture.name
             )
             if error:
-                errors.append(error)
+                errors.append(note_validation_error(error))
                 continue
             code = _staged_size(function)
             if code is None:

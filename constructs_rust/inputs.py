@@ -107,6 +107,7 @@ TREE_SKIP = IGNORED_DIRS | {
 }
 
 _tree_memo: Dict[Tuple[Path, Optional[Path]], str] = {}
+_tree_files: Dict[Tuple[Path, Optional[Path]], Tuple[str, ...]] = {}
 
 
 def hash_tree(directory: Path, target_dir: Optional[Path] = None) -> str:
@@ -142,7 +143,15 @@ def hash_tree(directory: Path, target_dir: Optional[Path] = None) -> str:
                 entries.append(f"{path.relative_to(directory).as_posix()}={file_digest(path)}")
     result = digest(entries)
     _tree_memo[memo_key] = result
+    _tree_files[memo_key] = tuple(entries)
     return result
+
+
+def tree_files(directory: Path, target_dir: Optional[Path] = None) -> Tuple[str, ...]:
+    """The ``<relative path>=<file digest>`` entries ``hash_tree`` hashed for ``directory``:
+    kept with the history (not hashed again) so "why did it change" can name the files."""
+    hash_tree(directory, target_dir)
+    return _tree_files[(directory, target_dir)]
 
 
 def rel(workspace: Workspace, path: Path) -> str:
@@ -369,6 +378,10 @@ class Inputs:
     They change the ASSET hash but not the binary, so they are not part of ``lines``/
     ``fingerprint`` (the artifact cache key, local and remote): editing an extra file
     restages the asset from the cached binary, without cargo."""
+    trees: Tuple[Tuple[str, Tuple[str, ...]], ...] = field(default=(), compare=False)
+    """Per ``tree`` line, its label and the file entries behind its digest: what the history
+    keeps to name the files an edit added, removed or changed. Not part of the hash (the
+    ``tree`` line's digest already covers them)."""
 
     @property
     def static_key(self) -> str:
@@ -400,7 +413,9 @@ class Inputs:
         self, workspace: Workspace, record: Record, options: BundlingOptions, use_docker: bool
     ) -> "Inputs":
         extra = tuple(extra_lines(workspace, record, options, use_docker))
-        return Inputs(static=self.static, extra=extra, record=record, zip=self.zip)
+        return Inputs(
+            static=self.static, extra=extra, record=record, zip=self.zip, trees=self.trees
+        )
 
 
 def static_inputs(
@@ -419,9 +434,11 @@ def static_inputs(
     """Every input known before a build, one readable line each. ``source``: where the
     workspace came from (``source git commit=…`` for a git source, see git_source.py)."""
     lines: List[str] = [VERSION, f"package={package.name}", f"binary={binary}", *source]
+    trees = []
     for directory in sorted({package.directory, *graph.path_dirs}):
         tree = hash_tree(directory, workspace.target_dir)
         lines.append(f"tree {rel(workspace, directory)}={tree}")
+        trees.append((rel(workspace, directory), tree_files(directory, workspace.target_dir)))
     lines += graph_lines(graph, read_lock(workspace), workspace)
     lines += root_lines(workspace)
     lines += config_lines(workspace, use_docker)
@@ -429,7 +446,7 @@ def static_inputs(
     if extension:
         lines.append("setting kind=extension")
     lines.append(f"toolchain {toolchain}")
-    return Inputs(static=tuple(lines))
+    return Inputs(static=tuple(lines), trees=tuple(trees))
 
 
 # -- the record store ------------------------------------------------------------------------
@@ -656,3 +673,4 @@ def build_place(
 
 def forget_memo() -> None:
     _tree_memo.clear()
+    _tree_files.clear()

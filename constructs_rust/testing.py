@@ -37,7 +37,22 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3_assets as s3_assets
 
 from .build import PLACEHOLDER
+from .http_events import HttpResponse, function_url_request, http_request, http_response
 from .toolchain import find_cargo_lambda
+
+__all__ = [
+    "EmulationUnavailable",
+    "ExtensionSimulator",
+    "HttpResponse",
+    "InvokeResult",
+    "LambdaEmulator",
+    "binary_architecture",
+    "bootstrap_path",
+    "extension_path",
+    "function_url_request",
+    "http_request",
+    "http_response",
+]
 
 QEMU_AARCH64 = "qemu-aarch64-static"
 AARCH64_SYSROOT = "/usr/aarch64-linux-gnu"
@@ -59,7 +74,11 @@ class InvokeResult:
     invoke_seconds: float
     """Event sent → response received (measured by the caller of the emulator's invoke API)."""
     logs: str
-    """What the bootstrap wrote to stdout/stderr."""
+    """The function's own log lines for this event: what the bootstrap wrote to stdout/stderr
+    since the previous response (the first event's include the start-up; the last event's
+    what it wrote until it was stopped)."""
+    process_logs: str = ""
+    """Everything the process wrote, all events of ``invoke_many`` together."""
 
 
 def free_port() -> int:
@@ -322,7 +341,12 @@ class LambdaEmulator:
             "RUST_LOG": "info",
         }
         env.update(environment or {})
-        log = tempfile.TemporaryFile()
+        # The bootstrap writes through its own handle; this process reads through another (one
+        # shared file offset would move the writer's position on every read).
+        log_dir = tempfile.TemporaryDirectory(prefix="constructs-rust-invoke-")
+        log_path = Path(log_dir.name) / "bootstrap.log"
+        log = open(log_path, "wb")
+        reader = open(log_path, "rb")
         started = time.monotonic()
         proc = subprocess.Popen(
             [*prefix, str(bootstrap)],
@@ -337,10 +361,9 @@ class LambdaEmulator:
             deadline = started + timeout
             while relay.first_request_at is None:
                 if proc.poll() is not None:
-                    log.seek(0)
                     raise RuntimeError(
                         f"bootstrap exited with {proc.returncode} before asking for an "
-                        f"event:\n{log.read().decode(errors='replace')}"
+                        f"event:\n{reader.read().decode(errors='replace')}"
                     )
                 if time.monotonic() > deadline:
                     raise TimeoutError("bootstrap never asked for an event")
@@ -356,7 +379,7 @@ class LambdaEmulator:
                     payload = json.loads(raw)
                 except ValueError:
                     payload = raw
-                out.append((payload, raw, init, elapsed))
+                out.append((payload, raw, init, elapsed, reader.read().decode(errors="replace")))
         finally:
             proc.terminate()
             try:
@@ -365,12 +388,18 @@ class LambdaEmulator:
                 proc.kill()
                 proc.wait()
             relay.close()
-            log.seek(0)
-            logs = log.read().decode(errors="replace")
             log.close()
+            rest = reader.read().decode(errors="replace")
+            reader.close()
+            log_dir.cleanup()
+        if out:
+            out[-1] = (*out[-1][:4], out[-1][4] + rest)
+        everything = "".join(o[4] for o in out)
         return [
-            InvokeResult(payload=p, raw=r, init_seconds=i, invoke_seconds=e, logs=logs)
-            for p, r, i, e in out
+            InvokeResult(
+                payload=p, raw=r, init_seconds=i, invoke_seconds=e, logs=lg, process_logs=everything
+            )
+            for p, r, i, e, lg in out
         ]
 
     def invoke_concurrently(

@@ -167,6 +167,21 @@ class MotoServer:
         return "\n".join(Path(self.log_path).read_text(errors="replace").splitlines()[-lines:])
 
 
+def node_major() -> str:
+    """The major version of the Node on PATH ("" without one). jsii's end-of-life banner is
+    silenced by NAMING the major (``JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20``, a
+    comma-separated list); "1" silences nothing."""
+    try:
+        return subprocess.run(
+            ["node", "-p", "process.versions.node.split('.')[0]"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
 def local_aws_env(endpoint: str, base: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
     """Environment for the CDK CLI, the app and boto3: everything goes to the emulator.
 
@@ -197,7 +212,10 @@ def local_aws_env(endpoint: str, base: Optional[Mapping[str, str]] = None) -> Di
             # app.py gives every stack this explicit environment (moto's account).
             "CONSTRUCTS_RUST_ENV_ACCOUNT": ACCOUNT,
             "CDK_DISABLE_VERSION_CHECK": "1",
-            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "1",
+            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": env.get(
+                "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"
+            )
+            or node_major(),
             "CI": "true",  # CDK: no interactive prompts, progress to stdout
         }
     )

@@ -7,12 +7,29 @@ import json
 import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
+
+def node_major() -> str:
+    """The major version of the Node on PATH ("" without one): jsii's end-of-life banner is
+    silenced by naming the major (``JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20``); "1"
+    silences nothing."""
+    try:
+        return subprocess.run(
+            ["node", "-p", "process.versions.node.split('.')[0]"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", node_major())
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "crates"
@@ -24,6 +41,7 @@ LAMBDAS = ROOT / "lambdas"
 #: and the cheap ones fill in behind them; its own order (most tests first) left one-test modules
 #: like the wheel or deploy test for the end, on one worker while the other idled.
 HEAVIEST_FIRST = (
+    "tests/integration/test_readme_own_app.py",  # a new app: cdk init, pip, cold build, moto
     "tests/integration/test_extension.py",  # cold after `make synth`: x86_64 build, cargo test
     "tests/docker",
     "tests/integration/test_reliability.py",

@@ -239,7 +239,9 @@ def _nonroot_python_env(home: Path, cache: Path) -> Dict[str, str]:
         "PYTHONPATH": f"{ROOT}{os.pathsep}{site}",
         "DOCKER_HOST": os.environ["DOCKER_HOST"],
         "CONSTRUCTS_RUST_CACHE_DIR": str(cache),
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "1",
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": os.environ.get(
+            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", ""
+        ),
     }
 
 

@@ -2,45 +2,15 @@
 
 import pytest
 
-from constructs_rust.testing import EmulationUnavailable, bootstrap_path
+from constructs_rust.testing import (
+    EmulationUnavailable,
+    bootstrap_path,
+    function_url_request,
+    http_request,
+    http_response,
+)
 
 pytestmark = [pytest.mark.build, pytest.mark.invoke]
-
-
-def apigw_v2_event(query: dict) -> dict:
-    """An API Gateway HTTP API (payload format 2.0) GET request."""
-    raw_query = "&".join(f"{k}={v}" for k, v in query.items())
-    return {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": "/",
-        "rawQueryString": raw_query,
-        "headers": {
-            "accept": "text/html",
-            "host": "example.lambda-url.us-east-1.on.aws",
-            "user-agent": "pytest",
-        },
-        "queryStringParameters": query,
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "example",
-            "domainName": "example.lambda-url.us-east-1.on.aws",
-            "domainPrefix": "example",
-            "http": {
-                "method": "GET",
-                "path": "/",
-                "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
-                "userAgent": "pytest",
-            },
-            "requestId": "req-1",
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": "22/Nov/2026:12:00:00 +0000",
-            "timeEpoch": 1795000000000,
-        },
-        "isBase64Encoded": False,
-    }
 
 
 def pi_reference(n: int) -> str:
@@ -66,14 +36,40 @@ def _invoke(emulator, fn, event, **kw):
         pytest.skip(str(exc))
 
 
+def _invoke_many(emulator, fn, events, **kw):
+    try:
+        return emulator.invoke_many(
+            bootstrap_path(fn), events, architecture=fn.architecture.name, **kw
+        )
+    except EmulationUnavailable as exc:
+        pytest.skip(str(exc))
+
+
 def test_hello_http_greets_beeb(stack_of, emulator):
+    """lambda_http reads the payload 2.0 requests the testing builders make: a function URL GET,
+    and an HTTP API POST with repeated query values, headers, cookies and a base64 body."""
     fn = stack_of("HelloHttpStack").function
-    result = _invoke(emulator, fn, apigw_v2_event({"name": "beeb"}))
-    assert result.payload["statusCode"] == 200
-    assert result.payload["headers"]["content-type"] == "text/html"
-    assert result.payload["body"] == "Hello beeb, this is an AWS Lambda HTTP request"
-    default = _invoke(emulator, fn, apigw_v2_event({}))
-    assert default.payload["body"] == "Hello world, this is an AWS Lambda HTTP request"
+    result = _invoke(emulator, fn, function_url_request("GET", "/", query={"name": "beeb"}))
+    response = http_response(result.payload)
+    assert response.status == 200 and response.headers["content-type"] == "text/html"
+    assert response.text == "Hello beeb, this is an AWS Lambda HTTP request"
+    default = http_response(_invoke(emulator, fn, function_url_request()).payload)
+    assert default.text == "Hello world, this is an AWS Lambda HTTP request"
+    post = http_request(
+        "POST",
+        "/greet/deep",
+        query={"name": ["ada", "bob"], "x": "1"},
+        headers={"X-Trace": ["a", "b"], "Accept": "text/html"},
+        cookies={"session": "s1", "theme": "dark"},
+        body=b"\x00\x01binary",
+        route_key="POST /greet/{proxy+}",
+        path_parameters={"proxy": "deep"},
+    )
+    answered = http_response(_invoke(emulator, fn, post).payload)
+    assert answered.status == 200, "lambda_http accepted the request"
+    assert answered.text.startswith("Hello ada"), "first value of a repeated query parameter"
+    iam = function_url_request(iam_caller="arn:aws:iam::111122223333:user/dev", body="hi")
+    assert http_response(_invoke(emulator, fn, iam).payload).status == 200
 
 
 def test_echo_repeats_and_logs_request_id(stack_of, emulator):
@@ -82,6 +78,10 @@ def test_echo_repeats_and_logs_request_id(stack_of, emulator):
     assert result.payload == {"echo": "hi hi hi"}
     assert "request_id=" in result.logs
     assert "\x1b[" not in result.logs, "no ANSI colours in CloudWatch"
+    first, second = _invoke_many(emulator, fn, [{"message": "a"}, {"message": "bb"}])
+    assert "message_len=1" in first.logs and "message_len=2" not in first.logs
+    assert "message_len=2" in second.logs and "message_len=1" not in second.logs
+    assert first.process_logs == second.process_logs == first.logs + second.logs
 
 
 @pytest.mark.parametrize("arch", ["x86_64", "arm64"])

@@ -196,6 +196,9 @@ def test_only_the_binaries_that_use_a_change_get_new_hashes(tmp_path, calls, cap
     lib.write_text(lib.read_text() + "// touched\n")
     h2, _ = synth(ws, "abc", tmp_path / "o", build_it=False)
     assert changed(h1, h2) == ["a", "b"], "the shared lib changes its dependents only"
+    err = capfd.readouterr().err
+    assert "S/a: asset hash changed" in err and "constructs_rust:   edited common/src/lib.rs" in err
+    assert "tree common=" not in err, "the file is named, not the tree's digest"
 
     manifest = ws / "b" / "Cargo.toml"
     manifest.write_text(

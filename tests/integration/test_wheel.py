@@ -100,12 +100,15 @@ def _pythons() -> list:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # Build from a copy: an in-tree build would leave build/ and *.egg-info in the checkout.
+    # A pristine copy of the checkout (what a user's clone holds), so the check below sees
+    # exactly what building from a path writes into it.
     tmp_path = tmp_path_factory.mktemp("wheel")
     source = tmp_path / "source"
     shutil.copytree(ROOT, source, ignore=_COPY_IGNORE)
     dist = tmp_path / "dist"
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(source)])
+    left = sorted(p.name for p in source.iterdir() if p.name == "build" or "egg-info" in p.name)
+    assert left == [], f"building from a path wrote {left} into the checkout (build_backend/)"
     (built,) = dist.glob("constructs_rust-*.whl")
     return built
 
