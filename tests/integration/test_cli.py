@@ -36,8 +36,8 @@ def test_cdk_synth_whole_app(tmp_path):
         "ManagedInstancesStack.template.json",
         "MultiFunctionStack.template.json",
         "PiStack.template.json",
-        "StreamingStack.template.json",
         "StaticPiStack.template.json",
+        "StreamingStack.template.json",
     ]
     for asset in out.glob("asset.*"):
         if asset.is_dir():

@@ -217,7 +217,7 @@ def test_a_vanished_input_does_not_crash_the_synth(tmp_path, calls, capfd):  # n
     after, printed = synth(ws, tmp_path / "o2")
     assert _value(printed["a"], "include") == "gone" and after["a"] != before["a"]
     err = capfd.readouterr().err
-    assert "+ read shared/text.txt=absent" in err, err
+    assert "removed shared/text.txt (read by the build)" in err, err
     again, _ = synth(ws, tmp_path / "o3")
     assert again == after, "no churn: the absent file stays in this source state's record"
 
