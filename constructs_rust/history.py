@@ -100,6 +100,10 @@ def changed_lines(
                 if files:
                     out.extend(files)
                     continue
+        if kind == "tree" and not (gone and came):
+            what = "a package the binary now compiles" if came else "no longer compiled"
+            out.extend(f"{'+' if came else '-'} tree {label} ({what})" for _ in gone or came)
+            continue
         if kind == "read" and len(gone) == 1 and len(came) == 1:
             was, now = _value(gone[0]), _value(came[0])
             verb = "removed" if now == "absent" else "added" if was == "absent" else "edited"

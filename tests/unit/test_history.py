@@ -79,6 +79,15 @@ def test_kinds_in_input_order_dependencies_and_settings_readable():
     ]
 
 
+def test_a_package_tree_that_comes_or_goes_is_named_as_such():
+    assert history.changed_lines(["tree api=1"], ["tree api=1", "tree shared=2"]) == [
+        "+ tree shared (a package the binary now compiles)"
+    ]
+    assert history.changed_lines(["tree api=1", "tree shared=2"], ["tree api=1"]) == [
+        "- tree shared (no longer compiled)"
+    ]
+
+
 def test_a_new_dependency_and_a_dropped_one():
     lines = history.changed_lines(
         ["tree a=1", "dep memchr 2.7.0 crates.io features=[] checksum=m"],
