@@ -40,7 +40,10 @@ def build_app(app: cdk.App) -> cdk.App:
     BuildCacheStack(app, "BuildCacheStack", env=env)
     ExtensionStack(app, "ExtensionStack", env=env)
     StreamingStack(app, "StreamingStack", env=env)
-    ManagedInstancesStack(app, "ManagedInstancesStack", env=env)
+    # Environment-agnostic even in deploy-local mode: moto cannot create it (no
+    # AWS::Lambda::CapacityProvider), and an account-bound VPC would look up availability zones
+    # (writing cdk.context.json) on every local deploy of the other stacks.
+    ManagedInstancesStack(app, "ManagedInstancesStack")
     StaticPiStack(app, "StaticPiStack", env=env)
     return app
 

@@ -13,6 +13,10 @@ architecture its ELF header names (``binary_architecture``) unless the caller gi
 binaries run under qemu-user on x86_64 hosts (``EmulationUnavailable`` when it is missing).
 Between the bootstrap and the emulator sits a small TCP relay that notes when the runtime
 first asks for ``/next``: that is the init time (process start → ready for events).
+
+``invoke_concurrently`` sends N events at once to one process started with
+``AWS_LAMBDA_MAX_CONCURRENCY`` (Lambda Managed Instances); ``invoke_streaming`` reads a
+streamed response piece by piece with the time each piece arrived.
 """
 
 from __future__ import annotations
