@@ -80,11 +80,12 @@ def _zip_size(path: Path, dest: Path) -> int:
 def _with_mimalloc(work: Path) -> Path:
     """A copy of lambdas/ whose pi_digits uses mimalloc (feature ``mimalloc``)."""
     copy = work / "lambdas-mimalloc"
-    if copy.exists():
-        shutil.rmtree(copy)
-    shutil.copytree(ROOT / "lambdas", copy, ignore=shutil.ignore_patterns("target"))
+    # Sources refreshed from lambdas/, the copy's own target/ kept (its builds are reused).
+    shutil.copytree(
+        ROOT / "lambdas", copy, ignore=shutil.ignore_patterns("target"), dirs_exist_ok=True
+    )
     manifest = copy / "pi_digits" / "Cargo.toml"
-    text = manifest.read_text()
+    text = (ROOT / "lambdas" / "pi_digits" / "Cargo.toml").read_text()
     text = text.replace(
         "[dependencies]\n",
         '[features]\nmimalloc = ["dep:mimalloc"]\n\n[dependencies]\n'
@@ -93,8 +94,9 @@ def _with_mimalloc(work: Path) -> Path:
     manifest.write_text(text)
     main = copy / "pi_digits" / "src" / "main.rs"
     main.write_text(
-        '#[cfg(feature = "mimalloc")]\n#[global_allocator]\n'
-        "static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;\n\n" + main.read_text()
+        (ROOT / "lambdas" / "pi_digits" / "src" / "main.rs").read_text()
+        + '\n#[cfg(feature = "mimalloc")]\n#[global_allocator]\n'
+        "static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;\n"
     )
     # Resolve and download mimalloc once (the library's graph queries run offline).
     subprocess.run(["cargo", "fetch", "--manifest-path", str(copy / "Cargo.toml")], check=True)
