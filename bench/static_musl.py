@@ -52,6 +52,16 @@ from constructs_rust.testing import LambdaEmulator, _FirstRequestRelay, bootstra
 
 ARCHES = {"x86_64": lambda_.Architecture.X86_64, "arm64": lambda_.Architecture.ARM_64}
 WORK = Path("/tmp/constructs-rust-bench-musl")
+#: What Lambda sets for every runtime (lambda_runtime reads them at start-up).
+LAMBDA_ENV = {
+    "AWS_LAMBDA_FUNCTION_NAME": "_",
+    "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
+    "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/_",
+    "AWS_LAMBDA_LOG_STREAM_NAME": "local",
+    "AWS_REGION": "us-east-1",
+    "RUST_LOG": "warn",
+}
 
 
 @dataclass
@@ -174,16 +184,18 @@ def run_image(engine, emulator, tag: str, platform_: str, digits: int) -> tuple:
             platform_,
             "--env",
             f"AWS_LAMBDA_RUNTIME_API=127.0.0.1:{relay.port}/.rt",
-            "--env",
-            "AWS_LAMBDA_FUNCTION_NAME=_",
+            *(arg for name, value in LAMBDA_ENV.items() for arg in ("--env", f"{name}={value}")),
             tag,
         ],
         env=engine.env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         while relay.first_request_at is None:
+            if proc.poll() is not None:
+                output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+                raise RuntimeError(f"{tag} exited with {proc.returncode}:\n{output}")
             if time.monotonic() - started > 120:
                 raise TimeoutError(f"{tag} never asked for an event")
             time.sleep(0.002)
@@ -195,6 +207,8 @@ def run_image(engine, emulator, tag: str, platform_: str, digits: int) -> tuple:
     finally:
         engine.docker("rm", "--force", name, check=False)
         proc.wait()
+        if proc.stdout:
+            proc.stdout.close()
         relay.close()
     return init, compute
 
