@@ -183,7 +183,7 @@ def run_image(engine, emulator, tag: str, platform_: str, digits: int) -> tuple:
             "--platform",
             platform_,
             "--env",
-            f"AWS_LAMBDA_RUNTIME_API=127.0.0.1:{relay.port}/.rt",
+            f"AWS_LAMBDA_RUNTIME_API=http://127.0.0.1:{relay.port}/.rt",
             *(arg for name, value in LAMBDA_ENV.items() for arg in ("--env", f"{name}={value}")),
             tag,
         ],
