@@ -325,7 +325,8 @@ def write_report(rows: List[Row], args: argparse.Namespace) -> None:
         "arm64 runs under **qemu-user** on this x86_64 host: its times are qemu's, not "
         "Graviton's (only the x86_64 columns compare libc and packaging on real hardware).",
         "Images: `al2023-standin` is the Debian-based stand-in of provided:al2023 from "
-        "tests/docker (no registry here; the real image is about 2–3× its size), `scratch` is "
+        "tests/docker (Debian bookworm minbase; the real provided:al2023 cannot be pulled "
+        "here, so its size is not measured), `scratch` is "
         "the real FROM-scratch image the library generates.",
         "",
         "| libc | arch | package | binary MB | zip MB | image MB | start-up ms | "
