@@ -52,6 +52,16 @@ from constructs_rust.testing import LambdaEmulator, _FirstRequestRelay, bootstra
 
 ARCHES = {"x86_64": lambda_.Architecture.X86_64, "arm64": lambda_.Architecture.ARM_64}
 WORK = Path("/tmp/constructs-rust-bench-musl")
+#: What Lambda sets for every runtime (lambda_runtime reads them at start-up).
+LAMBDA_ENV = {
+    "AWS_LAMBDA_FUNCTION_NAME": "_",
+    "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
+    "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/_",
+    "AWS_LAMBDA_LOG_STREAM_NAME": "local",
+    "AWS_REGION": "us-east-1",
+    "RUST_LOG": "warn",
+}
 
 
 @dataclass
@@ -80,11 +90,12 @@ def _zip_size(path: Path, dest: Path) -> int:
 def _with_mimalloc(work: Path) -> Path:
     """A copy of lambdas/ whose pi_digits uses mimalloc (feature ``mimalloc``)."""
     copy = work / "lambdas-mimalloc"
-    if copy.exists():
-        shutil.rmtree(copy)
-    shutil.copytree(ROOT / "lambdas", copy, ignore=shutil.ignore_patterns("target"))
+    # Sources refreshed from lambdas/, the copy's own target/ kept (its builds are reused).
+    shutil.copytree(
+        ROOT / "lambdas", copy, ignore=shutil.ignore_patterns("target"), dirs_exist_ok=True
+    )
     manifest = copy / "pi_digits" / "Cargo.toml"
-    text = manifest.read_text()
+    text = (ROOT / "lambdas" / "pi_digits" / "Cargo.toml").read_text()
     text = text.replace(
         "[dependencies]\n",
         '[features]\nmimalloc = ["dep:mimalloc"]\n\n[dependencies]\n'
@@ -93,8 +104,9 @@ def _with_mimalloc(work: Path) -> Path:
     manifest.write_text(text)
     main = copy / "pi_digits" / "src" / "main.rs"
     main.write_text(
-        '#[cfg(feature = "mimalloc")]\n#[global_allocator]\n'
-        "static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;\n\n" + main.read_text()
+        (ROOT / "lambdas" / "pi_digits" / "src" / "main.rs").read_text()
+        + '\n#[cfg(feature = "mimalloc")]\n#[global_allocator]\n'
+        "static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;\n"
     )
     # Resolve and download mimalloc once (the library's graph queries run offline).
     subprocess.run(["cargo", "fetch", "--manifest-path", str(copy / "Cargo.toml")], check=True)
@@ -171,17 +183,19 @@ def run_image(engine, emulator, tag: str, platform_: str, digits: int) -> tuple:
             "--platform",
             platform_,
             "--env",
-            f"AWS_LAMBDA_RUNTIME_API=127.0.0.1:{relay.port}/.rt",
-            "--env",
-            "AWS_LAMBDA_FUNCTION_NAME=_",
+            f"AWS_LAMBDA_RUNTIME_API=http://127.0.0.1:{relay.port}/.rt",
+            *(arg for name, value in LAMBDA_ENV.items() for arg in ("--env", f"{name}={value}")),
             tag,
         ],
         env=engine.env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         while relay.first_request_at is None:
+            if proc.poll() is not None:
+                output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+                raise RuntimeError(f"{tag} exited with {proc.returncode}:\n{output}")
             if time.monotonic() - started > 120:
                 raise TimeoutError(f"{tag} never asked for an event")
             time.sleep(0.002)
@@ -193,6 +207,8 @@ def run_image(engine, emulator, tag: str, platform_: str, digits: int) -> tuple:
     finally:
         engine.docker("rm", "--force", name, check=False)
         proc.wait()
+        if proc.stdout:
+            proc.stdout.close()
         relay.close()
     return init, compute
 
@@ -309,7 +325,8 @@ def write_report(rows: List[Row], args: argparse.Namespace) -> None:
         "arm64 runs under **qemu-user** on this x86_64 host: its times are qemu's, not "
         "Graviton's (only the x86_64 columns compare libc and packaging on real hardware).",
         "Images: `al2023-standin` is the Debian-based stand-in of provided:al2023 from "
-        "tests/docker (no registry here; the real image is about 2–3× its size), `scratch` is "
+        "tests/docker (Debian bookworm minbase; the real provided:al2023 cannot be pulled "
+        "here, so its size is not measured), `scratch` is "
         "the real FROM-scratch image the library generates.",
         "",
         "| libc | arch | package | binary MB | zip MB | image MB | start-up ms | "
