@@ -52,6 +52,10 @@ from typing import Dict, List, Optional
 import tomllib
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "scripts"))
+
+from deploy_local import node_major  # noqa: E402
+
 MAIN_VENV = REPO / ".venv"
 NODE_BIN = REPO / "node_modules" / ".bin"
 CONTENDERS = ("constructs_rust", "cargo_lambda_cdk", "baseline")
@@ -65,21 +69,6 @@ DEFAULT_DEPS = {
     "serde": '{ version = "1.0", features = ["derive"] }',
     "serde_json": '"1.0"',
 }
-
-
-def node_major() -> str:
-    """The major version of the Node on PATH ("" without one). jsii's end-of-life banner is
-    silenced by NAMING the major (``JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20``, a
-    comma-separated list); "1" silences nothing."""
-    try:
-        return subprocess.run(
-            ["node", "-p", "process.versions.node.split('.')[0]"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
 
 
 def log(msg: str) -> None:

@@ -220,6 +220,26 @@ class _FirstRequestRelay:
         self._server.close()
 
 
+def _runtime_environment(
+    bootstrap: Path, relay_port: int, memory_size: int, extra: Optional[Mapping[str, str]]
+) -> Dict[str, str]:
+    """The variables Lambda gives a bootstrap (runtime API through the relay), then ``extra``."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{relay_port}/.rt",
+        "AWS_LAMBDA_FUNCTION_NAME": _DEFAULT_FUNCTION,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_size),
+        "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/local",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "local",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "LAMBDA_TASK_ROOT": str(bootstrap.parent),
+        "RUST_LOG": "info",
+        **(extra or {}),
+    }
+
+
 class LambdaEmulator:
     """cargo-lambda's runtime API emulator on 127.0.0.1, started and stopped by its own PID."""
 
@@ -331,20 +351,7 @@ class LambdaEmulator:
         bootstrap = Path(bootstrap).resolve()
         prefix = runner_prefix(_architecture_of(bootstrap, architecture))
         relay = _FirstRequestRelay(self.port)
-        env: Dict[str, str] = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{relay.port}/.rt",
-            "AWS_LAMBDA_FUNCTION_NAME": _DEFAULT_FUNCTION,
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_size),
-            "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/local",
-            "AWS_LAMBDA_LOG_STREAM_NAME": "local",
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "LAMBDA_TASK_ROOT": str(bootstrap.parent),
-            "RUST_LOG": "info",
-        }
-        env.update(environment or {})
+        env = _runtime_environment(bootstrap, relay.port, memory_size, environment)
         # The bootstrap writes through its own handle; this process reads through another (one
         # shared file offset would move the writer's position on every read).
         log_dir = tempfile.TemporaryDirectory(prefix="constructs-rust-invoke-")
@@ -600,20 +607,7 @@ class _BootstrapProcess:
         self.bootstrap = Path(bootstrap).resolve()
         self._prefix = runner_prefix(_architecture_of(self.bootstrap, architecture))
         self._relay = _FirstRequestRelay(emulator_port)
-        self._env: Dict[str, str] = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{self._relay.port}/.rt",
-            "AWS_LAMBDA_FUNCTION_NAME": _DEFAULT_FUNCTION,
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_size),
-            "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/local",
-            "AWS_LAMBDA_LOG_STREAM_NAME": "local",
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "LAMBDA_TASK_ROOT": str(self.bootstrap.parent),
-            "RUST_LOG": "info",
-            **(environment or {}),
-        }
+        self._env = _runtime_environment(self.bootstrap, self._relay.port, memory_size, environment)
         self._timeout = timeout
         self._log = tempfile.TemporaryFile()
         self._proc: Optional[subprocess.Popen[bytes]] = None

@@ -7,31 +7,19 @@ import json
 import os
 import re
 import shutil
-import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
-
-def node_major() -> str:
-    """The major version of the Node on PATH ("" without one): jsii's end-of-life banner is
-    silenced by naming the major (``JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20``); "1"
-    silences nothing."""
-    try:
-        return subprocess.run(
-            ["node", "-p", "process.versions.node.split('.')[0]"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", node_major())
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from deploy_local import node_major  # noqa: E402
+
+# jsii's end-of-life banner is silenced by NAMING the Node major ("1" silences nothing).
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", node_major())
 FIXTURES = ROOT / "tests" / "fixtures" / "crates"
 LAMBDAS = ROOT / "lambdas"
 
