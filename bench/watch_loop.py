@@ -41,28 +41,17 @@ from typing import Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import run as bench  # noqa: E402
 
 import deploy_local  # noqa: E402
 import moto_gaps  # noqa: E402
+from constructs_rust.watch import CDK_INIT_WATCH  # noqa: E402
 
 REPO = bench.REPO
 STACK = bench.STACK
 WATCH = {"include": ["**"], "exclude": ["**/target", "**/__pycache__", "cdk.out*", "*.log"]}
-#: What `cdk init app --language python` writes into cdk.json (no target dir excluded).
-INIT_WATCH = {
-    "include": ["**"],
-    "exclude": [
-        "README.md",
-        "cdk*.json",
-        "requirements*.txt",
-        "source.bat",
-        "**/__init__.py",
-        "**/__pycache__",
-        "tests",
-    ],
-}
 #: wait_idle's answer when the watch never settles.
 LOOPING = float("inf")
 _BUILDS = ("cargo lambda build", "cargo-lambda lambda build", "cargo build")
@@ -342,7 +331,7 @@ def main() -> int:
     bench.generate_workspace(template, args.n, env)
     data: Dict[str, Dict] = {}
     for name in contenders:
-        watch = INIT_WATCH if args.init_watch else WATCH
+        watch = CDK_INIT_WATCH if args.init_watch else WATCH
         c = Contender(name, template, work, args.n, pythons[name], env, watch)
         data[name] = measure(c, args.edits, args.quiet)
     (work / "results.json").write_text(json.dumps(data, indent=2))

@@ -348,67 +348,35 @@ class LambdaEmulator:
         executable). ``environment``: extra variables. Default: none. ``timeout``: seconds for
         the start and for each event. Default: 120. ``memory_size``: MB reported to the
         runtime. Default: 128."""
-        bootstrap = Path(bootstrap).resolve()
-        prefix = runner_prefix(_architecture_of(bootstrap, architecture))
-        relay = _FirstRequestRelay(self.port)
-        env = _runtime_environment(bootstrap, relay.port, memory_size, environment)
-        # The bootstrap writes through its own handle; this process reads through another (one
-        # shared file offset would move the writer's position on every read).
-        log_dir = tempfile.TemporaryDirectory(prefix="constructs-rust-invoke-")
-        log_path = Path(log_dir.name) / "bootstrap.log"
-        log = open(log_path, "wb")
-        reader = open(log_path, "rb")
-        started = time.monotonic()
-        proc = subprocess.Popen(
-            [*prefix, str(bootstrap)],
-            env=env,
-            cwd=bootstrap.parent,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
         out = []
-        try:
-            deadline = started + timeout
-            while relay.first_request_at is None:
-                if proc.poll() is not None:
-                    raise RuntimeError(
-                        f"bootstrap exited with {proc.returncode} before asking for an "
-                        f"event:\n{reader.read().decode(errors='replace')}"
-                    )
-                if time.monotonic() > deadline:
-                    raise TimeoutError("bootstrap never asked for an event")
-                time.sleep(0.002)
-            init = relay.first_request_at - started
+        with _BootstrapProcess(
+            self.port,
+            bootstrap,
+            architecture=architecture,
+            environment=environment,
+            memory_size=memory_size,
+            timeout=timeout,
+        ) as process:
             for event in events:
-                body = event if isinstance(event, (bytes, str)) else json.dumps(event)
-                body = body.encode() if isinstance(body, str) else body
                 sent = time.monotonic()
-                raw = self._post(body, timeout)
+                raw = self._post(_body(event), timeout)
                 elapsed = time.monotonic() - sent
                 try:
                     payload = json.loads(raw)
                 except ValueError:
                     payload = raw
-                out.append((payload, raw, init, elapsed, reader.read().decode(errors="replace")))
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            relay.close()
-            log.close()
-            rest = reader.read().decode(errors="replace")
-            reader.close()
-            log_dir.cleanup()
+                out.append((payload, raw, process.init_seconds, elapsed, process.read_new()))
+        rest = process.read_new()
         if out:
             out[-1] = (*out[-1][:4], out[-1][4] + rest)
-        everything = "".join(o[4] for o in out)
         return [
             InvokeResult(
-                payload=p, raw=r, init_seconds=i, invoke_seconds=e, logs=lg, process_logs=everything
+                payload=p,
+                raw=r,
+                init_seconds=i,
+                invoke_seconds=e,
+                logs=lg,
+                process_logs=process.logs,
             )
             for p, r, i, e, lg in out
         ]
@@ -609,10 +577,27 @@ class _BootstrapProcess:
         self._relay = _FirstRequestRelay(emulator_port)
         self._env = _runtime_environment(self.bootstrap, self._relay.port, memory_size, environment)
         self._timeout = timeout
-        self._log = tempfile.TemporaryFile()
+        # The bootstrap writes through its own handle; this process reads through another (one
+        # shared file offset would move the writer's position on every read).
+        self._log_dir = tempfile.TemporaryDirectory(prefix="constructs-rust-invoke-")
+        log_path = Path(self._log_dir.name) / "bootstrap.log"
+        self._log = open(log_path, "wb")
+        self._reader = open(log_path, "rb")
+        self._read = ""
+        self._pending = ""
         self._proc: Optional[subprocess.Popen[bytes]] = None
         self.init_seconds = 0.0
         self.logs = ""
+        """Everything the bootstrap wrote (complete once the process is stopped)."""
+
+    def read_new(self) -> str:
+        """What the bootstrap wrote since the last call (after the stop: what was left)."""
+        if self._reader.closed:
+            new, self._pending = self._pending, ""
+            return new
+        new = self._reader.read().decode(errors="replace")
+        self._read += new
+        return new
 
     def __enter__(self) -> "_BootstrapProcess":
         started = time.monotonic()
@@ -627,10 +612,9 @@ class _BootstrapProcess:
         try:
             while self._relay.first_request_at is None:
                 if self._proc.poll() is not None:
-                    self._log.seek(0)
                     raise RuntimeError(
                         f"bootstrap exited with {self._proc.returncode} before asking for an "
-                        f"event:\n{self._log.read().decode(errors='replace')}"
+                        f"event:\n{self.read_new()}"
                     )
                 if time.monotonic() > started + self._timeout:
                     raise TimeoutError("bootstrap never asked for an event")
@@ -651,10 +635,12 @@ class _BootstrapProcess:
                 proc.kill()
                 proc.wait()
         self._relay.close()
-        if not self._log.closed:
-            self._log.seek(0)
-            self.logs = self._log.read().decode(errors="replace")
+        if not self._reader.closed:
             self._log.close()
+            self._pending = self._reader.read().decode(errors="replace")
+            self.logs = self._read + self._pending
+            self._reader.close()
+            self._log_dir.cleanup()
 
 
 def _body(event: Any) -> bytes:

@@ -16,10 +16,25 @@ import re
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, Iterable, Optional, Set
+from typing import Any, Dict, Iterable, List, Optional, Set
 
 #: The line the warning asks for (matches a `target` dir at any depth).
 EXCLUDE_LINE = "**/target"
+
+#: The watch settings `cdk init app --language python` writes into cdk.json (no target dir
+#: excluded).
+CDK_INIT_WATCH: Dict[str, List[str]] = {
+    "include": ["**"],
+    "exclude": [
+        "README.md",
+        "cdk*.json",
+        "requirements*.txt",
+        "source.bat",
+        "**/__init__.py",
+        "**/__pycache__",
+        "tests",
+    ],
+}
 
 
 @lru_cache(maxsize=None)
@@ -72,25 +87,24 @@ def watched(target_dir: Path, app_dir: Path, watch: Dict[str, Any]) -> bool:
     return not (_matches(exclude, rel) or _matches(exclude, probe))
 
 
-_warned: Set[Path] = set()
+_checked: Set[Path] = set()
 
 
 def warn_if_watched(target_dir: Path, *, app_dir: Optional[Path] = None) -> Optional[str]:
-    """Print (once per target dir) and return the warning when cdk.json's watch settings
-    would see builds in ``target_dir``; None when they would not or there is no watch."""
+    """Print and return the warning when cdk.json's watch settings would see builds in
+    ``target_dir``; None when they would not, there is no watch, or the dir was checked
+    already in this process (the functions of a workspace share it: one check)."""
+    if target_dir in _checked:
+        return None
+    _checked.add(target_dir)
     app_dir = app_dir or Path(os.getcwd())
     try:
         config = json.loads((app_dir / "cdk.json").read_text())
     except (OSError, ValueError):
         return None
     watch = config.get("watch") if isinstance(config, dict) else None
-    if (
-        not isinstance(watch, dict)
-        or target_dir in _warned
-        or not watched(target_dir, app_dir, watch)
-    ):
+    if not isinstance(watch, dict) or not watched(target_dir, app_dir, watch):
         return None
-    _warned.add(target_dir)
     rel = target_dir.resolve().relative_to(app_dir.resolve()).as_posix()
     message = (
         f"constructs_rust: WARNING cdk.json's watch settings include {rel}/ (cargo's target "

@@ -7,19 +7,7 @@ import pytest
 
 from constructs_rust import watch
 
-#: What `cdk init app --language python` writes.
-INIT = {
-    "include": ["**"],
-    "exclude": [
-        "README.md",
-        "cdk*.json",
-        "requirements*.txt",
-        "source.bat",
-        "**/__init__.py",
-        "**/__pycache__",
-        "tests",
-    ],
-}
+INIT = watch.CDK_INIT_WATCH
 
 
 @pytest.mark.parametrize(
