@@ -147,6 +147,37 @@ def hash_tree(directory: Path, target_dir: Optional[Path] = None) -> str:
     return result
 
 
+def watched_dir_digest(directory: Path, skip: Sequence[Path] = ()) -> str:
+    """A directory a build watches (``cargo:rerun-if-changed=<dir>``, which cargo scans
+    recursively): every file and subdirectory under it, added and removed ones included, with
+    no editor or tool folder skipped (cargo skips none); only target dirs (``skip``), which the
+    build itself writes."""
+    skipped = {os.path.normpath(p) for p in skip}
+    entries: List[str] = []
+    seen: Set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(directory, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        dirnames[:] = sorted(
+            d for d in dirnames if os.path.normpath(os.path.join(dirpath, d)) not in skipped
+        )
+        base = Path(dirpath).relative_to(directory).as_posix()
+        entries.extend(f"{base}/{d}/" for d in dirnames)
+        for name in sorted(filenames):
+            entries.append(f"{base}/{name}={file_digest(Path(dirpath) / name)}")
+    return "dir:" + digest(entries)
+
+
+def read_digest(path: Path, target_dir: Optional[Path] = None) -> str:
+    """The digest of one discovered read: a file's content, or a watched directory's tree."""
+    if path.is_dir():
+        return watched_dir_digest(path, [target_dir] if target_dir is not None else [])
+    return file_digest(path)
+
+
 def tree_files(directory: Path, target_dir: Optional[Path] = None) -> Tuple[str, ...]:
     """The ``<relative path>=<file digest>`` entries ``hash_tree`` hashed for ``directory``:
     kept with the history (not hashed again) so "why did it change" can name the files."""
@@ -358,7 +389,9 @@ def env_value(name: str, options: BundlingOptions, use_docker: bool) -> Optional
 def extra_lines(
     workspace: Workspace, record: Record, options: BundlingOptions, use_docker: bool
 ) -> List[str]:
-    lines = [f"read {f}={file_digest(workspace.root / f)}" for f in record.files]
+    lines = [
+        f"read {f}={read_digest(workspace.root / f, workspace.target_dir)}" for f in record.files
+    ]
     for name in record.env:
         value = env_value(name, options, use_docker)
         lines.append(f"env {name}={'unset' if value is None else secret_digest(name, value)}")
@@ -530,6 +563,8 @@ class BuildPlace:
 
     out_dir: Path
     """``<target-dir>/<triple>/<profile>`` on the host."""
+    host_dir: Path
+    """``<target-dir>/<profile>`` on the host: proc macros and build scripts (host code)."""
     workspace_prefix: str
     """The workspace root as the build saw it (the host path, or ``/workspace`` in Docker)."""
     skip_prefixes: Tuple[str, ...] = field(default_factory=tuple)
@@ -553,14 +588,14 @@ def discover(
     files that changed while it was built (the artifact must not be cached then)."""
     files: Set[str] = set()
     racing: List[str] = []
-    trees = {package.directory, *graph.path_dirs}
+    covered = tree_covered({package.directory, *graph.path_dirs}, workspace.target_dir)
     try:
         text = (place.out_dir / f"{binary}.d").read_text(errors="replace")
     except OSError:
         text = ""
     seen_files, _ = parse_dep_info(text)
     for name in seen_files:
-        label = _host_label(name, place, workspace, trees)
+        label = host_label(name, place, workspace, covered)
         if label is not None:
             files.add(label)
         # Any source rustc read (in a package tree or not) edited after cargo started: the
@@ -573,17 +608,23 @@ def discover(
             pass
     crates = {_crate(n.name) for n in graph.nodes} | {_crate(binary), _crate(package.name)}
     env: Set[str] = set()
-    for dep_info in _glob(place.out_dir / "deps", ".d"):
-        stem = dep_info.name[: -len(".d")].rsplit("-", 1)[0]
-        if stem in crates:
-            env.update(parse_dep_info(_read(dep_info))[1])
-    for output in _glob(place.out_dir / "build", "output", nested=True):
-        if _crate(output.parent.name.rsplit("-", 1)[0]) not in crates:
-            continue
-        for line in _read(output).splitlines():
-            for prefix in ("cargo:rerun-if-env-changed=", "cargo::rerun-if-env-changed="):
-                if line.startswith(prefix):
-                    env.add(line[len(prefix) :].strip())
+    # The target's outputs, and the host's (``<target-dir>/<profile>``): with ``--target``,
+    # proc macros and build scripts are compiled for the host there, and cargo rebuilds them
+    # (and so the binary) on their env-deps too.
+    for out_dir in (place.out_dir, place.host_dir):
+        for dep_info in _glob(out_dir / "deps", ".d"):
+            stem = dep_info.name[: -len(".d")].rsplit("-", 1)[0]
+            if stem in crates:
+                env.update(parse_dep_info(_read(dep_info))[1])
+        for build_dir in _glob(out_dir / "build", ""):
+            if _crate(build_dir.name.rsplit("-", 1)[0]) not in crates:
+                continue
+            for script_info in _glob(build_dir, ".d"):  # the build script's own compilation
+                env.update(parse_dep_info(_read(script_info))[1])
+            for line in _read(build_dir / "output").splitlines():
+                for prefix in ("cargo:rerun-if-env-changed=", "cargo::rerun-if-env-changed="):
+                    if line.startswith(prefix):
+                        env.add(line[len(prefix) :].strip())
     env = {e for e in env if e and not _CARGO_SET_ENV.match(e)}
     return Record(files=tuple(sorted(files)), env=tuple(sorted(env))), racing
 
@@ -621,30 +662,26 @@ def _host_path(name: str, place: BuildPlace, workspace: Workspace) -> Optional[P
     return Path(path)
 
 
-def _host_label(
-    name: str, place: BuildPlace, workspace: Workspace, trees: Iterable[Path]
+def host_label(
+    name: str, place: BuildPlace, workspace: Workspace, covered: Set[str]
 ) -> Optional[str]:
     """A dep-info path → its label relative to the workspace root, or None when another line
-    covers it (a hashed package tree, the cargo home, generated files, the build image)."""
+    covers it (a file a package tree hashed, the cargo home, generated files, the image)."""
     host = _host_path(name, place, workspace)
-    if host is None or _covered_by_tree(host, trees):
+    if host is None or os.path.normpath(host) in covered:
         return None
     return rel(workspace, host)
 
 
-def _covered_by_tree(path: Path, trees: Iterable[Path]) -> bool:
-    """Is the file hashed by one of the package trees (not in an ignored or nested package
-    directory of it)?"""
-    tree_set = {Path(os.path.normpath(t)) for t in trees}
-    directory = path.parent
-    while True:
-        if directory in tree_set:
-            return True
-        if directory.name in IGNORED_DIRS or (directory / "Cargo.toml").is_file():
-            return False
-        if directory.parent == directory:
-            return False
-        directory = directory.parent
+def tree_covered(trees: Iterable[Path], target_dir: Optional[Path]) -> Set[str]:
+    """Exactly the files the package trees hashed (normalised host paths). A read is dropped
+    only when its file is one of them: never because its directory is one the tree skips
+    (``.vscode/``, a nested package, the target dir), and never for a directory."""
+    covered: Set[str] = set()
+    for tree in trees:
+        for entry in tree_files(tree, target_dir):
+            covered.add(os.path.normpath(tree / entry.rsplit("=", 1)[0]))
+    return covered
 
 
 def build_place(
@@ -657,9 +694,11 @@ def build_place(
     sysroot: str = "",
 ) -> BuildPlace:
     out_dir = target_dir / target.triple / profile_dir(options)
+    host_dir = target_dir / profile_dir(options)
     if use_docker:
         return BuildPlace(
             out_dir=out_dir,
+            host_dir=host_dir,
             workspace_prefix=commands.CONTAINER_WORKSPACE,
             skip_prefixes=(commands.CONTAINER_BUILD_DIR,),
         )
@@ -667,7 +706,10 @@ def build_place(
     if sysroot:
         skips.append(sysroot)
     return BuildPlace(
-        out_dir=out_dir, workspace_prefix=str(workspace.root), skip_prefixes=tuple(skips)
+        out_dir=out_dir,
+        host_dir=host_dir,
+        workspace_prefix=str(workspace.root),
+        skip_prefixes=tuple(skips),
     )
 
 

@@ -86,16 +86,51 @@ def test_discovered_paths_outside_trees_only(tmp_path):
     ws_root = tmp_path / "ws"
     (ws_root / "a" / "src").mkdir(parents=True)
     (ws_root / "a" / "Cargo.toml").write_text("[package]\n")
+    (ws_root / "a" / "src" / "main.rs").write_text("fn main() {}\n")
+    (ws_root / "a" / ".vscode").mkdir()
+    (ws_root / "a" / ".vscode" / "snippet.txt").write_text("one\n")
     ws = cargo.Workspace(root=ws_root, target_dir=ws_root / "target", packages=())
     place = inputs.BuildPlace(
-        out_dir=ws_root / "target", workspace_prefix=str(ws_root), skip_prefixes=("/cargo",)
+        out_dir=ws_root / "target" / "x86_64-unknown-linux-gnu" / "release",
+        host_dir=ws_root / "target" / "release",
+        workspace_prefix=str(ws_root),
+        skip_prefixes=("/cargo",),
     )
-    trees = [ws_root / "a"]
-    label = inputs._host_label
-    assert label("a/src/main.rs", place, ws, trees) is None
-    assert label("a/src/../../shared/x.txt", place, ws, trees) == "shared/x.txt"
-    assert label(str(tmp_path / "up.txt"), place, ws, trees) == "../up.txt"
-    assert label("/cargo/registry/src/x.rs", place, ws, trees) is None
-    docker = inputs.BuildPlace(out_dir=ws_root, workspace_prefix="/workspace")
-    assert label("/workspace/shared/y.txt", docker, ws, trees) == "shared/y.txt"
-    assert label("/usr/include/stdio.h", docker, ws, trees) is None
+    covered = inputs.tree_covered([ws_root / "a"], ws.target_dir)
+    label = inputs.host_label
+    assert label("a/src/main.rs", place, ws, covered) is None
+    # rustc read it, the tree hash skips editor folders: it must be a line of its own
+    assert label("a/.vscode/snippet.txt", place, ws, covered) == "a/.vscode/snippet.txt"
+    # a watched directory inside the package is never "covered" (its new files must count)
+    assert label("a/src", place, ws, covered) == "a/src"
+    assert label("a/src/../../shared/x.txt", place, ws, covered) == "shared/x.txt"
+    assert label(str(tmp_path / "up.txt"), place, ws, covered) == "../up.txt"
+    assert label("/cargo/registry/src/x.rs", place, ws, covered) is None
+    docker = inputs.BuildPlace(out_dir=ws_root, host_dir=ws_root, workspace_prefix="/workspace")
+    assert label("/workspace/shared/y.txt", docker, ws, covered) == "shared/y.txt"
+    assert label("/usr/include/stdio.h", docker, ws, covered) is None
+
+
+def test_watched_directory_digest_sees_added_removed_and_nested_files(tmp_path):
+    d = tmp_path / "migrations"
+    (d / ".vscode").mkdir(parents=True)
+    (d / "001.sql").write_text("a")
+    (tmp_path / "target").mkdir()
+    first = inputs.read_digest(d, tmp_path / "target")
+    assert first.startswith("dir:")
+    (d / "002.sql").write_text("b")
+    added = inputs.read_digest(d, tmp_path / "target")
+    assert added != first
+    (d / ".vscode" / "x").write_text("c")  # no folder is skipped inside a watched directory
+    nested = inputs.read_digest(d, tmp_path / "target")
+    assert nested != added
+    (d / ".vscode" / "x").unlink()
+    (d / "002.sql").unlink()
+    assert inputs.read_digest(d, tmp_path / "target") == first
+    (d / "sub").mkdir()  # an empty directory is seen too (cargo sees its mtime)
+    assert inputs.read_digest(d, tmp_path / "target") != first
+    # the target dir, written by every build, never makes a watched root directory churn
+    before = inputs.read_digest(tmp_path, tmp_path / "target")
+    (tmp_path / "target" / "out.o").write_text("build output")
+    assert inputs.read_digest(tmp_path, tmp_path / "target") == before
+    assert inputs.read_digest(tmp_path / "nope") == "absent"
