@@ -40,6 +40,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3_assets as s3_assets
 
+from ._snapshot import normalize_template, snapshot_template
 from .build import PLACEHOLDER
 from .http_events import HttpResponse, function_url_request, http_request, http_response
 from .toolchain import find_cargo_lambda
@@ -56,6 +57,8 @@ __all__ = [
     "function_url_request",
     "http_request",
     "http_response",
+    "normalize_template",
+    "snapshot_template",
 ]
 
 QEMU_AARCH64 = "qemu-aarch64-static"
