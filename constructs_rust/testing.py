@@ -41,11 +41,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3_assets as s3_assets
 
 from ._snapshot import normalize_template, snapshot_template
+from ._unit_app import BUNDLING_STACKS_CONTEXT, no_bundling_app
 from .build import PLACEHOLDER
 from .http_events import HttpResponse, function_url_request, http_request, http_response
 from .toolchain import find_cargo_lambda
 
 __all__ = [
+    "BUNDLING_STACKS_CONTEXT",
     "EmulationUnavailable",
     "ExtensionSimulator",
     "HttpResponse",
@@ -57,6 +59,7 @@ __all__ = [
     "function_url_request",
     "http_request",
     "http_response",
+    "no_bundling_app",
     "normalize_template",
     "snapshot_template",
 ]
