@@ -40,11 +40,14 @@ import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3_assets as s3_assets
 
+from ._snapshot import normalize_template, snapshot_template
+from ._unit_app import BUNDLING_STACKS_CONTEXT, no_bundling_app
 from .build import PLACEHOLDER
 from .http_events import HttpResponse, function_url_request, http_request, http_response
 from .toolchain import find_cargo_lambda
 
 __all__ = [
+    "BUNDLING_STACKS_CONTEXT",
     "EmulationUnavailable",
     "ExtensionSimulator",
     "HttpResponse",
@@ -56,6 +59,9 @@ __all__ = [
     "function_url_request",
     "http_request",
     "http_response",
+    "no_bundling_app",
+    "normalize_template",
+    "snapshot_template",
 ]
 
 QEMU_AARCH64 = "qemu-aarch64-static"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import sys
 from pathlib import Path
@@ -110,23 +109,8 @@ def skip_bundling_app(**context: Any):
     return cdk.App(context={**CDK_JSON_CONTEXT, "aws:cdk:bundling-stacks": [], **context})
 
 
-_HASH = re.compile(r"\b[0-9a-f]{64}\b")
-
-
-def normalize_template(template: Any) -> Any:
-    """Replace asset hashes (and S3 keys built from them) by stable placeholders.
-
-    The ONE place volatile values are normalised; snapshots change only when the template
-    really changes. Each distinct hash gets a numbered placeholder in order of appearance, so
-    a snapshot still shows which resources share an asset.
-    """
-    text = json.dumps(template, indent=1, sort_keys=True)
-    seen: dict = {}
-
-    def repl(match: re.Match) -> str:
-        return seen.setdefault(match.group(0), f"<asset-hash-{len(seen) + 1}>")
-
-    return json.loads(_HASH.sub(repl, text))
+#: THE one place volatile template values are normalised: the public normaliser users get.
+from constructs_rust.testing import normalize_template  # noqa: E402,F401
 
 
 @pytest.fixture(scope="session")
