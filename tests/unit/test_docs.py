@@ -69,4 +69,3 @@ def test_a_broken_api_reference_fails_the_build(tmp_path):
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, output
     assert "no_such_module" in output, output
-
