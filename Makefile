@@ -23,7 +23,7 @@ ifeq ($(origin RUSTC),undefined)
   endif
 endif
 
-.PHONY: setup synth lint test test-fast deploy-local bench clean
+.PHONY: setup synth lint test test-fast deploy-local bench docs clean
 
 setup: $(STAMP)/system $(STAMP)/python $(STAMP)/node
 
@@ -87,5 +87,12 @@ bench: setup
 _bench:
 	python bench/run.py $(BENCH_ARGS)
 
+# The docs site (mkdocs.yml) into site/, strict: a broken link or API reference fails.
+# `.venv/bin/mkdocs serve` previews it while you edit.
+docs: setup
+	@$(MAKE) --no-print-directory _docs
+_docs:
+	NO_MKDOCS_2_WARNING=1 mkdocs build --strict
+
 clean:
-	rm -rf cdk.out $(STAMP) lambdas/target
+	rm -rf cdk.out $(STAMP) lambdas/target site

@@ -19,7 +19,7 @@ target dir, caches and moto server:
 4. after the last edit the watch is left alone for --quiet seconds: any synth or build in that
    window is a rebuild loop on the tools' own outputs.
 
-The watch settings are the ones the README recommends for an app whose Rust workspace lives in
+The watch settings are the ones docs/watch.md recommends for an app whose Rust workspace lives in
 the app directory (`**/target` excluded; cdk.out is always excluded by the CLI). Ratios are
 CLC / CR, measured in one run; the machine must be otherwise quiet (2 cores).
 """

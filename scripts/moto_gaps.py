@@ -4,8 +4,8 @@ Nothing here patches moto or the library. Every workaround is a CDK CLI flag (pl
 ``derive_outputs``, which reconstructs, and labels as derived, outputs moto loses), and every gap
 has a probe: a few raw CloudFormation calls against a running moto server that return True
 while the gap is there. ``tests/deploy/test_moto_gaps.py`` asserts each probe, so a moto
-upgrade that fixes or changes a gap fails a test and tells you which flag (or which README
-"does not prove" line) can go.
+upgrade that fixes or changes a gap fails a test and tells you which flag (or which
+"does not prove" line of docs/deploy-local.md) can go.
 
 Workarounds (used by scripts/deploy_local.py and tests/deploy/):
 
@@ -39,8 +39,8 @@ URL's ``FunctionUrl``)
       previous values the parameter falls back to its default (the SSM path), which moto
       resolves. Safe for this repo: no stack has parameters of its own.
 
-Gaps that need no workaround, but limit what a local deploy proves (see the README). Their
-probes guard the README's "does not prove" list:
+Gaps that need no workaround, but limit what a local deploy proves (docs/deploy-local.md).
+Their probes guard that page's "does not prove" list:
 
 * LAMBDA_ARCHITECTURES_IGNORED: CloudFormation-created functions always report ``x86_64``.
 * LAMBDA_LOGGING_CONFIG_IGNORED: ``LoggingConfig`` (the function → log group link) is dropped.

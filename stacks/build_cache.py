@@ -11,7 +11,7 @@ class BuildCacheStack(Stack):
 
     ``CiRole`` (assumed by CI on the main branch) may read and write the cache;
     ``DeveloperRole`` (laptops, pull-request builds) may only read it. Export the output
-    ``RemoteCacheUrl`` as ``CONSTRUCTS_RUST_REMOTE_CACHE`` (README: "Shared build cache").
+    ``RemoteCacheUrl`` as ``CONSTRUCTS_RUST_REMOTE_CACHE`` (docs/team-cache.md).
     """
 
     def __init__(self, scope: Construct, id: str, **kwargs) -> None:

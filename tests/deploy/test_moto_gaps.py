@@ -1,7 +1,7 @@
 """One test per moto gap of scripts/moto_gaps.py: each FAILS when moto fixes or changes the gap.
 
 A failure here is good news to act on: drop the workaround flag that covers the gap (or update
-the README's "what a local deploy does not prove" list), then delete the probe and its test.
+the "what it does not prove" list of docs/deploy-local.md), then delete the probe and its test.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def test_gap_create_stack_output_on_unmodelled_type_is_http_500(aws_session) -> 
     assert moto_gaps.probe_create_stack_output_on_unmodelled_type(aws_session)
 
 
-# --- gaps without a workaround: the README's "does not prove" list --------------------------------
+# --- gaps without a workaround: the "does not prove" list of docs/deploy-local.md ----------------
 
 
 def test_gap_lambda_architectures_ignored(aws_session) -> None:  # noqa: ANN001

@@ -307,7 +307,7 @@ def test_path_dependency_outside_the_workspace_is_remapped(tmp_path):
     - Two checkouts at different paths: identical asset hashes, and no host path in either
       binary (the outside root is remapped to /workspace/../../support).
     - The same example at two paths sharing ONE outside dependency: byte-identical binaries.
-    - What remains between two full checkouts (named here, explained in the README): cargo
+    - What remains between two full checkouts (named here, explained in docs/bundling.md): cargo
       derives each crate's `-C metadata` hash from the path of a path package, relative to the
       workspace root when the package is inside it, ABSOLUTE when outside. That hash changes
       symbol hashes and so code layout, though no path string is left in the binary.
