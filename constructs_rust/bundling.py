@@ -37,7 +37,7 @@ from . import (
 )
 from .build import PLACEHOLDER, BuildRequest, install_if_cached, queue_for, verifying
 from .cache import cache_root
-from .errors import ConfigurationError
+from .errors import ConfigurationError, redact
 from .options import BundlingOptions, GitSource
 from .targets import Target
 
@@ -141,7 +141,7 @@ def plan_bundle(
                 manifest = cargo.normalize_manifest_path(str(root / inside))
             except ConfigurationError:
                 raise ConfigurationError(
-                    f"there is no Cargo.toml at this path of {git_source.redact(git.remote)} at "
+                    f"there is no Cargo.toml at this path of {redact(git.remote)} at "
                     f"commit {commit[:12]} ({git.reference or 'HEAD'})",
                     prop="manifest_path",
                     value=manifest_path,

@@ -7,7 +7,16 @@ Python traceback hunt.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Optional
+
+#: ``scheme://userinfo@``: the credentials part of a URL (a git remote with a token).
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
+
+
+def redact(text: str) -> str:
+    """``https://user:token@host/…`` → ``https://***@host/…`` everywhere in ``text``."""
+    return _USERINFO.sub(r"\1***@", text)
 
 
 class ConstructsRustError(Exception):

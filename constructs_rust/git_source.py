@@ -33,20 +33,14 @@ from typing import Dict, List, Optional, Tuple
 import filelock
 
 from .cache import cache_root
-from .errors import ConfigurationError, ToolchainError
+from .errors import ConfigurationError, ToolchainError, redact
 from .options import GitSource
 
 _COMMIT = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
-_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
 #: ls-remote and fetch: a dead remote must not hang a synth.
 LS_REMOTE_TIMEOUT = 120
 FETCH_TIMEOUT = 1800
 _resolved: Dict[Tuple[str, Optional[str]], str] = {}
-
-
-def redact(text: str) -> str:
-    """``https://user:token@host/…`` → ``https://***@host/…`` everywhere in ``text``."""
-    return _USERINFO.sub(r"\1***@", text)
 
 
 def _say(message: str) -> None:

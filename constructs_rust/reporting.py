@@ -22,7 +22,7 @@ import traceback
 from types import TracebackType
 from typing import Callable, Optional, Set, Type
 
-from .errors import ConstructsRustError
+from .errors import ConstructsRustError, redact
 
 #: Validation errors returned to CDK by this library's constructs (their text, exactly).
 _validation_errors: Set[str] = set()
@@ -67,9 +67,9 @@ def report(exc: BaseException, tb: Optional[TracebackType]) -> str:
     if not isinstance(exc, ConstructsRustError):  # CDK's own header line, then our errors
         text = text.replace("ValidationFailedWithErrors: ", "", 1)
     where = _user_frame(tb)
-    lines = [f"Error: {text}"]
-    if where:
-        lines.append(f"  raised at {where}")
+    lines = [f"Error: {redact(text)}"]
+    if where:  # the user's own line can hold a URL with a token, as any message can
+        lines.append(f"  raised at {redact(where)}")
     lines.append("  (CONSTRUCTS_RUST_TRACEBACK=1 prints the Python traceback)")
     return "\n".join(lines)
 

@@ -11,7 +11,7 @@ from typing import List
 import aws_cdk as cdk
 import pytest
 
-from constructs_rust import ConfigurationError, GitSource, RustFunction, git_source
+from constructs_rust import ConfigurationError, GitSource, RustFunction, errors, git_source
 
 from ..conftest import skip_bundling_app
 
@@ -118,7 +118,7 @@ def test_credentials_in_a_url_never_reach_a_message(repo):
         git_source.resolve(GitSource(remote=url, reference="main"))
     assert "SECRET123" not in str(err.value) and "deploy-user" not in str(err.value)
     assert f"https://***@127.0.0.1:{port}/org/repo.git" in str(err.value)
-    assert git_source.redact("see http://tok@h/x and ssh://u:p@h:22/r") == (
+    assert errors.redact("see http://tok@h/x and ssh://u:p@h:22/r") == (
         "see http://***@h/x and ssh://***@h:22/r"
     )
 

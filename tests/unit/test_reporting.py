@@ -94,3 +94,17 @@ def test_only_jsii_errors_carrying_our_validation_text_are_ours():
     assert not reporting.is_ours(unchained)
     assert reporting.is_ours(ConfigurationError("bad", prop="x", value=1))
     assert not reporting.is_ours(ValueError("x"))
+
+
+def test_the_users_line_in_the_short_report_is_redacted(tmp_path):
+    """The quoted source line is the user's, and it can hold a remote with a token."""
+    token_url = "https://ci-bot:ghp_SeCrEt123@git.example.com/team/fns.git"
+    call = (
+        f"RustFunction(stack, 'Fn', manifest_path={str(LAMBDAS / 'echo')!r}, runtime=PY)"
+        f"  # {token_url}"
+    )
+    run = _run(tmp_path, call)
+    assert run.returncode == 1
+    assert "raised at" in run.stderr, run.stderr
+    assert "ghp_SeCrEt123" not in run.stderr and "ci-bot" not in run.stderr, run.stderr
+    assert "https://***@git.example.com/team/fns.git" in run.stderr, run.stderr
