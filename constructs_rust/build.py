@@ -27,11 +27,23 @@ import weakref
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence, Tuple
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    FrozenSet,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+)
 
 import filelock
 
 from . import (
+    artifacts,
     cargo_config,
     commands,
     extra_files,
@@ -422,9 +434,18 @@ def _kill_container(name: str, env: Dict[str, str]) -> None:
 class BuildFailed(ConstructsRustError):
     """A cargo-lambda run failed; ``packages`` are those cargo could not compile."""
 
-    def __init__(self, problem: str, *, packages: FrozenSet[str] = frozenset(), **kw: Any) -> None:
+    def __init__(
+        self,
+        problem: str,
+        *,
+        packages: FrozenSet[str] = frozenset(),
+        code: int = 0,
+        lines: Sequence[str] = (),
+        **kw: Any,
+    ) -> None:
         super().__init__(problem, **kw)
         self.packages = packages
+        self.code, self.lines = code, tuple(lines)
 
 
 _COULD_NOT_COMPILE = re.compile(r"could not compile `([^`]+)`")
@@ -461,6 +482,8 @@ def _failure(batch: Sequence[BuildRequest], code: int, lines: Sequence[str]) -> 
         "is printed above",
         fix=fix,
         packages=frozenset(m.group(1) for line in lines for m in _COULD_NOT_COMPILE.finditer(line)),
+        code=code,
+        lines=lines,
     )
 
 
@@ -524,6 +547,7 @@ def _store(request: BuildRequest, built: Path) -> None:
         if hooks and hooks.after_build:
             env = dict(os.environ, INPUT_DIR=str(request.workspace.root), OUTPUT_DIR=str(tmp))
             _run_hooks(hooks.after_build, cwd=request.workspace.root, env=env, what="after-build")
+        artifacts.seal(tmp)
         try:
             os.rename(tmp, final)
         except OSError:
@@ -747,9 +771,19 @@ def _run_once(
             session.remove(kept)
 
 
+def cached_intact(request: BuildRequest) -> bool:
+    """Is ``request``'s artifact in the local store, exactly as built? (A damaged one is
+    removed: a miss.)"""
+    return artifacts.intact(
+        artifact_dir(request.workspace, request.fingerprint),
+        request.artifact_name,
+        who=request.construct_path,
+    )
+
+
 def install_if_cached(request: BuildRequest) -> bool:
     """Stage the locally cached artifact now (True), or leave the request for the queue."""
-    if not (artifact_dir(request.workspace, request.fingerprint) / request.artifact_name).is_file():
+    if not cached_intact(request):
         return False
     try:
         with timing.measure():
@@ -765,13 +799,15 @@ def _install(request: BuildRequest) -> None:
     source = artifact_dir(request.workspace, request.fingerprint)
     request.asset_dir.mkdir(parents=True, exist_ok=True)
     for item in sorted(source.iterdir()):
+        if item.name == artifacts.SEAL:
+            continue
         target = request.asset_dir / item.name
         if item.is_dir():
             shutil.copytree(item, target, dirs_exist_ok=True)
         else:
             shutil.copy2(item, target)
     if request.extra_files:
-        names = {rel for rel, _ in remote_cache.artifact_files(source)}
+        names = {rel for rel, _ in artifacts.artifact_files(source)}
         extra_files.stage(request.extra_files, request.asset_dir, names)
     placeholder = request.asset_dir / PLACEHOLDER
     if placeholder.exists():
@@ -786,6 +822,10 @@ class BuildQueue:
         self.remote = remote
         self._failed: Dict[str, str] = {}
         """Static key -> error of a plan-time run that failed in this synth (not run again)."""
+        self._cold: Set[GroupKey] = set()
+        """Groups that had a plan-time run in this synth (the next one takes the siblings)."""
+        self._cold_failed: Dict[GroupKey, Tuple[BuildFailed, List[BuildRequest]]] = {}
+        """Group -> the plan-time run of it that failed to compile, and the requests it fails."""
 
     def add(self, request: BuildRequest) -> None:
         self.requests.append(request)
@@ -801,17 +841,30 @@ class BuildQueue:
             found = inputs.previous_record(ws, request.slot)
         return found
 
-    def build_now(self, request: BuildRequest, siblings: Sequence[BuildRequest] = ()) -> None:
+    def build_now(
+        self,
+        request: BuildRequest,
+        siblings: Callable[[], Sequence[BuildRequest]] = lambda: (),
+    ) -> None:
         """Plan time, for a binary with no record of what it reads: build it now, so its asset
-        hash covers every input from this synth on. ``siblings`` (the workspace's other
-        binaries without a record) share the run, so a new machine builds a workspace once.
-        A failure is reported by the construct's validation (as for any build), with the
-        static inputs as its hash."""
+        hash covers every input from this synth on. A failure is reported by the construct's
+        validation (as for any build), with the static inputs as its hash.
+
+        The first such binary of a group (workspace, target, settings) builds ALONE: an app
+        that deploys one binary of a workspace builds just that one. The second builds with
+        ``siblings()`` (the workspace's other binaries without a record), so the app's further
+        functions of the workspace find records and artifacts: at most two cargo runs per
+        group on a new machine, and none for binaries the app cannot use when it uses one."""
         failed = self._failed.get(request.inputs.static_key)
         if failed is not None:  # it was in a run that failed earlier in this synth
             request.error, request.reports_error, request.done = failed, False, True
             return
-        batch = [request, *siblings]
+        if self._fails_the_same_way(request):
+            return
+        first = request.group_key not in self._cold
+        self._cold.add(request.group_key)
+        others = [] if first else list(siblings())
+        batch = [request, *others]
         ws = request.workspace
         try:
             with _locked(_build_dir(ws) / ".lock"):
@@ -824,13 +877,13 @@ class BuildQueue:
                 _say(
                     f"{request.construct_path}: no record yet of the files and variables its "
                     "build reads: building it now"
-                    + (f", with the workspace's {len(siblings)} other binaries" if siblings else "")
+                    + (f", with the workspace's {len(others)} other binaries" if others else "")
                 )
                 try:
                     _build_batch(batch)
                 except BuildFailed as exc:
                     own = {node.name for node in request.graph.nodes}
-                    if not siblings or (exc.packages and exc.packages <= own):
+                    if not others or (exc.packages and exc.packages <= own):
                         raise  # its own code failed: building it alone would fail the same way
                     _say(
                         "the workspace-wide build failed (above); building "
@@ -841,11 +894,29 @@ class BuildQueue:
         except (ConstructsRustError, OSError) as exc:
             for failed_request in batch:
                 self._failed[failed_request.inputs.static_key] = str(exc)
+            if isinstance(exc, BuildFailed) and exc.packages:
+                self._cold_failed[request.group_key] = (exc, [request])
             request.error = str(exc)
             request.done = True
             return
         if self.remote is not None:
             self._upload(batch)
+
+    def _fails_the_same_way(self, request: BuildRequest) -> bool:
+        """A later cold function of a group whose plan-time run could not compile a package
+        this one depends on fails the same way: no second run, no second diagnostic; the
+        first function's error names both (it is reported once, by the first)."""
+        found = self._cold_failed.get(request.group_key)
+        if found is None:
+            return False
+        exc, failed = found
+        if not exc.packages & {node.name for node in request.graph.nodes}:
+            return False
+        failed.append(request)
+        failure = _failure(failed, exc.code, exc.lines)
+        failed[0].error = str(failure)
+        request.error, request.reports_error, request.done = str(failure), False, True
+        return True
 
     def _upload(self, built: Sequence[BuildRequest]) -> None:
         """Step 4 (read-write mode only): one concurrent upload of everything built here."""
@@ -896,7 +967,7 @@ class BuildQueue:
         by_build_dir: Dict[Path, Dict[str, Tuple[Path, str]]] = {}
         for r in pending:
             final = artifact_dir(r.workspace, r.fingerprint)
-            if not (final / r.artifact_name).is_file():
+            if not cached_intact(r):
                 entry = (final, r.artifact_name)
                 by_build_dir.setdefault(_build_dir(r.workspace), {})[r.fingerprint] = entry
         if not by_build_dir:
@@ -918,7 +989,7 @@ class BuildQueue:
         built: List[List[BuildRequest]] = []
 
         def cached(request: BuildRequest) -> bool:
-            return (artifact_dir(ws, request.fingerprint) / request.artifact_name).is_file()
+            return cached_intact(request)
 
         verify = verifying()
         try:

@@ -199,7 +199,9 @@ def plan_bundle(
     else:
         # An extension's run builds only the extension: the other binaries, built with
         # --extension, would be of no use to the workspace's functions.
-        siblings = _siblings(request, tools, source) if request.unified and not extension else []
+        def siblings() -> List[BuildRequest]:
+            return _siblings(request, tools, source) if request.unified and not extension else []
+
         queue.build_now(request, siblings)
     request.inputs = replace(request.inputs, zip=zip_lines)
     request.extra_files = tuple(extra)

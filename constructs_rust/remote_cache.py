@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from . import artifacts
 from .cache import digest
 from .errors import ConfigurationError
 from .inputs import Record
@@ -182,24 +183,12 @@ def _file_entry(path: Path, rel: str) -> Dict[str, Any]:
     return {"path": rel, "sha256": h.hexdigest(), "size": size, "executable": executable}
 
 
-def artifact_files(directory: Path) -> List[Tuple[str, Path]]:
-    """Every regular file under ``directory`` as (relative posix path, path), sorted."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(directory):
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            if path.is_file():
-                found.append((path.relative_to(directory).as_posix(), path))
-    return sorted(found)
-
-
 def build_manifest(fingerprint: str, directory: Path, inputs: Sequence[str]) -> Dict[str, Any]:
     toolchain = [line[len("toolchain ") :] for line in inputs if line.startswith("toolchain ")]
     return {
         "format": FORMAT,
         "fingerprint": fingerprint,
-        "files": [_file_entry(path, rel) for rel, path in artifact_files(directory)],
+        "files": [_file_entry(path, rel) for rel, path in artifacts.artifact_files(directory)],
         "inputs": list(inputs),
         "toolchain": toolchain[0] if toolchain else "",
         "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -457,6 +446,7 @@ class RemoteCache:
                     dest.parent.mkdir(parents=True, exist_ok=True)
                     dest.write_bytes(data)
                     os.chmod(dest, 0o755 if entry.get("executable") else 0o644)
+                artifacts.seal(tmp)
                 try:
                     os.rename(tmp, final)
                 except OSError:

@@ -11,7 +11,7 @@ import shlex
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Sequence, Set, Tuple
 
 import aws_cdk as cdk
 import pytest
@@ -116,6 +116,12 @@ def calls(tmp_path, monkeypatch) -> Calls:
     return shims
 
 
+def bins(run: str) -> Set[str]:
+    """The ``--bin`` names of one logged cargo-lambda call."""
+    words = run.split()
+    return {words[i + 1] for i, word in enumerate(words[:-1]) if word == "--bin"}
+
+
 def _new_process() -> None:
     """Forget in-process memos: the next app behaves like a new `cdk synth` process."""
     cargo.forget_memo()
@@ -157,7 +163,11 @@ def test_no_lock_no_churn_and_a_new_dependency_changes_one_hash(tmp_path, calls,
     h1, _ = synth(ws, "abc", tmp_path / "out1")
     assert (ws / "Cargo.lock").is_file()
     assert "cargo created" in capfd.readouterr().err, "one stderr line says cargo wrote the lock"
-    assert len(Calls.builds(calls.take())) == 1, "one build for the three binaries"
+    runs = Calls.builds(calls.take())
+    assert [bins(run) for run in runs] == [{"a"}, {"b", "c"}], (
+        "a new machine: the first function builds alone, the second with the workspace's rest,"
+        f" the third finds its record: {runs}"
+    )
 
     h2, _ = synth(ws, "abc", tmp_path / "out2")
     assert h2 == h1, "the lock cargo wrote is not a change"
@@ -231,9 +241,13 @@ def test_one_cargo_run_per_workspace_and_bytes_never_depend_on_the_app(tmp_path,
     h_alone, b_alone = synth(alone, "a", tmp_path / "o1")
     runs = Calls.builds(calls.take())
     assert len(runs) == 1 and "--workspace" in runs[0], runs
+    assert bins(runs[0]) == {"a"}, f"an app of one binary builds that binary only: {runs}"
     h_together, b_together = synth(together, "ab", tmp_path / "o2")
     runs = Calls.builds(calls.take())
-    assert len(runs) == 1, f"a and b (and c) share one cargo run, got {runs}"
+    assert [bins(run) for run in runs] == [{"a"}, {"b", "c"}], (
+        f"a alone, then b with the rest (c); got {runs}"
+    )
+    assert all("--workspace" in run for run in runs), "features unified over every member"
     assert h_together["a"] == h_alone["a"]
     assert b_together["a"] == b_alone["a"], "a's bootstrap does not depend on the app"
 

@@ -148,3 +148,36 @@ def test_watched_dirs_skipped_folders_and_host_env_deps_reach_the_binary(
         assert again == after, f"{what}: a re-synth of the same edit changed the hash"
         assert not calls.builds(calls.take()), f"{what}: a re-synth of the same edit ran cargo"
         before = after
+
+
+def test_a_damaged_cached_artifact_is_rebuilt_never_staged(
+    tmp_path,
+    calls: Calls,  # noqa: F811
+    monkeypatch,
+    capfd,
+):
+    """Issue #28 item 4: bytes flipped in the local store (same size, same name) are caught by
+    the digest stored with the artifact: a warning, a rebuild, the right binary staged."""
+    for name in ("CRT_PM_VAR", "CRT_BUILD_SRC_VAR"):
+        monkeypatch.delenv(name, raising=False)
+    ws = make_workspace(tmp_path / "ws")
+    first, printed = synth(ws, tmp_path / "o1")
+    store = ws / "target" / "constructs-rust" / "artifacts"
+    (stored,) = [d / "bootstrap" for d in store.iterdir() if (d / "bootstrap").is_file()]
+    good = stored.read_bytes()
+    middle = len(good) // 2
+    stored.write_bytes(
+        good[:middle] + bytes(b ^ 0xFF for b in good[middle : middle + 64]) + good[middle + 64 :]
+    )
+    assert stored.stat().st_size == len(good)
+    calls.take()
+    capfd.readouterr()
+    again, printed_again = synth(ws, tmp_path / "o2")
+    err = capfd.readouterr().err
+    assert "does not match the digest stored with it" in err and "S/a" in err, err
+    assert calls.builds(calls.take()), "the damaged artifact was staged instead of rebuilt"
+    assert printed_again == printed and again == first
+    assert stored.read_bytes() == good, "the store holds the rebuilt binary again"
+    third, _ = synth(ws, tmp_path / "o3")
+    assert third == first and not calls.builds(calls.take())
+    assert "digest" not in capfd.readouterr().err, "an intact artifact is served silently"
