@@ -193,6 +193,34 @@ def _run_hooks(hook_commands: Sequence[str], *, cwd: Path, env: Dict[str, str], 
             )
 
 
+_native_warned: Set[str] = set()
+
+
+def _warn_native_once(what: str, instead: str) -> None:
+    """Say once per process that a host-tuning flag was replaced for the Lambda CPU."""
+    if what in _native_warned:
+        return
+    _native_warned.add(what)
+    _say(
+        f"WARNING {what} would tune the Lambda binary to this build machine (SIGILL on Lambda "
+        f"hosts with an older CPU): building with {instead} instead; name an explicit CPU to "
+        "choose another"
+    )
+
+
+def tame_c_flags(environ: Dict[str, str], target: Target) -> Dict[str, str]:
+    """The C/C++ flag variables of ``environ`` (those cc-rs reads for ``target``) whose
+    ``-march/-mcpu/-mtune=native`` must become the Lambda CPU, with their new values."""
+    changed: Dict[str, str] = {}
+    for name in commands.c_flag_variables(target.triple):
+        if name in environ:
+            value, replaced = commands.without_native_c_flags(environ[name], target.rust_arch)
+            if replaced:
+                changed[name] = value
+                _warn_native_once(f"-m…=native in {name}", "the Lambda CPU's -march/-mcpu")
+    return changed
+
+
 def _rustflags(
     options: BundlingOptions,
     target: Target,
@@ -211,7 +239,14 @@ def _rustflags(
     files = cargo_config.config_files(root, include_outside=not use_docker)
     cfgs = cargo_config.target_cfgs(toolchain.rustc_command(), target.triple)
     user = cargo_config.effective_rustflags(files, triple=target.triple, environ=environ, cfgs=cfgs)
+    if commands.without_native_cpu(user, target.target_cpu)[1]:
+        _warn_native_once(
+            "target-cpu=native (in RUSTFLAGS, a CARGO_*RUSTFLAGS variable or a config file's "
+            "rustflags)",
+            f"-C target-cpu={target.target_cpu}",
+        )
     return commands.encoded_rustflags(
+        lambda_cpu=target.target_cpu,
         remaps=remaps,
         target_cpu=target.target_cpu if options.profile == "release" else "",
         user_flags=user,
@@ -264,6 +299,7 @@ def local_invocation(
     env = dict(os.environ)
     env.update(first.options.environment)
     env.update(zig.env)
+    env.update(tame_c_flags(env, first.target))
     env["CARGO_ENCODED_RUSTFLAGS"] = _rustflags(
         first.options,
         first.target,
@@ -385,6 +421,7 @@ def docker_invocation(
         else commands.CONTAINER_TARGET_DIR
     )
     environment = first.options.container_environment()
+    environment.update(tame_c_flags(environment, first.target))
     environment.update(
         {
             "CARGO_HOME": cargo_home,

@@ -7,7 +7,7 @@ see ``mount_spec``). User command hooks are the only shell commands (see build.p
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence
+from typing import List, Mapping, Optional, Sequence
 
 #: Where the workspace, the cargo home and the construct's build dir appear inside Docker,
 #: and what host paths are remapped to in the binary (``--remap-path-prefix``).
@@ -69,18 +69,71 @@ def cargo_lambda_build_argv(
     return argv
 
 
+def without_native_cpu(flags: Sequence[str], lambda_cpu: str) -> tuple[List[str], bool]:
+    """``flags`` with every ``target-cpu=native`` (``-C target-cpu=native``,
+    ``-Ctarget-cpu=native``, ``--codegen target-cpu=native``, ``--codegen=target-cpu=native``)
+    replaced by the Lambda CPU, and whether one was. A binary tuned to the build machine dies
+    with SIGILL on Lambda hosts of an older CPU; an explicit CPU the user names stays theirs."""
+    out: List[str] = []
+    replaced = False
+    codegen_next = False
+    for flag in flags:
+        for prefix in ("", "-C", "--codegen="):
+            if flag == f"{prefix}target-cpu=native" and (prefix or codegen_next):
+                flag = f"{prefix}target-cpu={lambda_cpu}"
+                replaced = True
+        codegen_next = flag in ("-C", "--codegen")
+        out.append(flag)
+    return out, replaced
+
+
+#: The C compiler's spelling of each Lambda CPU (cc-rs passes CFLAGS to gcc/clang/zig cc):
+#: the value for ``-march``, and for ``-mcpu``/``-mtune``.
+_C_CPU = {
+    "aarch64": ("armv8.2-a", "neoverse-n1"),
+    "x86_64": ("haswell", "haswell"),
+}
+#: The variables cc-rs reads C/C++ flags from, without the per-target spellings
+#: (``CFLAGS_<triple>``, ``CFLAGS_<triple_with_underscores>``), which ``c_flag_variables`` adds.
+_C_FLAG_VARIABLES = ("CFLAGS", "CXXFLAGS", "TARGET_CFLAGS", "TARGET_CXXFLAGS")
+
+
+def c_flag_variables(triple: str) -> List[str]:
+    """Every variable cc-rs takes C and C++ flags for ``triple`` from."""
+    names = list(_C_FLAG_VARIABLES)
+    for base in ("CFLAGS", "CXXFLAGS"):
+        names += [f"{base}_{triple}", f"{base}_{triple.replace('-', '_')}"]
+    return names
+
+
+def without_native_c_flags(value: str, rust_arch: str) -> tuple[str, bool]:
+    """A C flags value with ``-march=native``/``-mcpu=native``/``-mtune=native`` replaced by
+    the Lambda CPU of ``rust_arch`` (zig cc, gcc and clang would otherwise tune C
+    dependencies to the build machine); and whether one was."""
+    march, cpu = _C_CPU[rust_arch]
+    wanted = {"-march=native": f"-march={march}", "-mcpu=native": f"-mcpu={cpu}"}
+    wanted["-mtune=native"] = f"-mtune={cpu}"
+    words = value.split()
+    out = [wanted.get(word, word) for word in words]
+    if out == words:
+        return value, False
+    return " ".join(out), True
+
+
 def encoded_rustflags(
     *,
     remaps: Sequence[tuple[str, str]],
     target_cpu: str = "",
     user_flags: Sequence[str] = (),
+    lambda_cpu: str = "",
 ) -> str:
     """``CARGO_ENCODED_RUSTFLAGS`` (0x1f-separated, so paths may contain spaces).
 
     cargo prefers this variable over RUSTFLAGS, so the ``-C target-cpu`` cargo-lambda would add
-    to RUSTFLAGS for release builds is added here instead.
+    to RUSTFLAGS for release builds is added here instead. A user's ``target-cpu=native``
+    becomes ``lambda_cpu`` (default: ``target_cpu``), in every profile.
     """
-    flags = list(user_flags)
+    flags, _ = without_native_cpu(user_flags, lambda_cpu or target_cpu)
     if target_cpu and not any("target-cpu=" in f for f in flags):
         flags += ["-C", f"target-cpu={target_cpu}"]
     for host, mapped in remaps:

@@ -227,6 +227,7 @@ def render_in_docker_dockerfile(
             commands.encoded_rustflags(
                 remaps=(),
                 target_cpu=cpu if release else "",
+                lambda_cpu=cpu,
                 user_flags=user_rustflags.get(triple, ()),
             ).split("\x1f")
         )

@@ -72,9 +72,9 @@ def test_encoded_rustflags_keep_spaces_and_add_target_cpu_once():
         "--remap-path-prefix=/home/me/my crates=/workspace",
     ]
     user_cpu = commands.encoded_rustflags(
-        remaps=[], target_cpu="haswell", user_flags=["-Ctarget-cpu=native"]
+        remaps=[], target_cpu="haswell", user_flags=["-Ctarget-cpu=znver3"]
     )
-    assert user_cpu.split("\x1f") == ["-Ctarget-cpu=native"]
+    assert user_cpu.split("\x1f") == ["-Ctarget-cpu=znver3"], "the user's explicit CPU stays"
 
 
 def test_docker_argv_runs_as_user_on_native_platform_with_mounts():
@@ -188,3 +188,51 @@ def test_plain_mount_paths_are_unchanged():
     plain = "/home/me/my lambdas: v2/it's=ok"
     argv = _docker_argv(mounts=[(plain, "/workspace", False)])
     assert _flag_values(argv, "--mount") == [f"type=bind,source={plain},target=/workspace"]
+
+
+def test_target_cpu_native_never_reaches_a_lambda_binary_in_any_spelling():
+    from constructs_rust.commands import without_native_cpu
+
+    spellings = [
+        (["-C", "target-cpu=native"], ["-C", "target-cpu=neoverse-n1"]),
+        (["-Ctarget-cpu=native"], ["-Ctarget-cpu=neoverse-n1"]),
+        (["--codegen", "target-cpu=native"], ["--codegen", "target-cpu=neoverse-n1"]),
+        (["--codegen=target-cpu=native"], ["--codegen=target-cpu=neoverse-n1"]),
+    ]
+    for flags, want in spellings:
+        assert without_native_cpu(flags, "neoverse-n1") == (want, True), flags
+    kept = ["-C", "target-cpu=neoverse-v1", "-C", "target-feature=+sve", "--cfg", "native"]
+    assert without_native_cpu(kept, "neoverse-n1") == (kept, False), "the user's explicit CPU"
+    assert without_native_cpu(["target-cpu=native"], "x") == (["target-cpu=native"], False), (
+        "not a codegen option on its own"
+    )
+
+
+def test_encoded_rustflags_replaces_native_in_debug_too_and_keeps_an_explicit_cpu():
+    from constructs_rust.commands import encoded_rustflags
+
+    debug = encoded_rustflags(
+        remaps=(), user_flags=["-C", "target-cpu=native"], lambda_cpu="haswell"
+    )
+    assert debug.split("\x1f") == ["-C", "target-cpu=haswell"]
+    release = encoded_rustflags(
+        remaps=(), target_cpu="haswell", user_flags=["-Ctarget-cpu=native", "-Copt-level=2"]
+    )
+    assert release.split("\x1f") == ["-Ctarget-cpu=haswell", "-Copt-level=2"], "no second cpu"
+    mine = encoded_rustflags(remaps=(), target_cpu="haswell", user_flags=["-Ctarget-cpu=znver3"])
+    assert mine.split("\x1f") == ["-Ctarget-cpu=znver3"]
+
+
+def test_native_c_flags_become_the_lambda_cpu_for_every_variable_cc_reads():
+    from constructs_rust.commands import c_flag_variables, without_native_c_flags
+
+    assert without_native_c_flags("-O2 -march=native -mtune=native", "x86_64") == (
+        "-O2 -march=haswell -mtune=haswell",
+        True,
+    )
+    assert without_native_c_flags("-mcpu=native", "aarch64") == ("-mcpu=neoverse-n1", True)
+    assert without_native_c_flags("-O2 -march=znver3", "x86_64") == ("-O2 -march=znver3", False)
+    names = c_flag_variables("aarch64-unknown-linux-gnu")
+    for name in ("CFLAGS", "CXXFLAGS", "TARGET_CFLAGS", "CFLAGS_aarch64-unknown-linux-gnu"):
+        assert name in names
+    assert "CFLAGS_aarch64_unknown_linux_gnu" in names
