@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from .assembly import LocalError
 
@@ -82,8 +84,16 @@ def _overrides(pairs: Sequence[str]) -> Dict[str, str]:
     return out
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = parser().parse_args(argv)
+    # SIGTERM (kill, a CI timeout) stops the functions and emulators as Ctrl-C does; Python's
+    # default would exit at once and leave them running.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         overrides = _overrides(args.env)
         if args.action == "invoke":

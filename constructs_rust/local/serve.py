@@ -51,9 +51,10 @@ class Served:
                 self.processes.pop(path).stop()
                 changes.append(f"{path}: no longer served")
             for path, function in sorted(wanted.items()):
-                for warning in unresolved_warnings(function, self.overrides):
-                    _say(warning)
                 process = self.processes.get(path)
+                if process is None or process.function != function:
+                    for warning in unresolved_warnings(function, self.overrides):
+                        _say(warning)
                 if process is None:
                     process = FunctionProcess(function, self.overrides, prefixed(path))
                     self.processes[path] = process
