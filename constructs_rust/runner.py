@@ -52,7 +52,7 @@ def _sigterm_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def stop(proc: "subprocess.Popen[str]") -> None:
+def stop(proc: "subprocess.Popen[Any]") -> None:
     """Stop ``proc`` and everything it started (its own process group)."""
     for sig, wait in ((signal.SIGTERM, GRACE_SECONDS), (signal.SIGKILL, GRACE_SECONDS)):
         try:
