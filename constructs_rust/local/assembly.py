@@ -129,12 +129,24 @@ class Assembly:
         candidates = [f.path for f in self.functions] + [f.logical_id for f in self.functions]
         close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.5)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        raise LocalError(f"no function {wanted!r} in {self.directory}: {hint}" + self._known())
+        raise LocalError(
+            f"no function {wanted!r} in {shown(self.directory)}: {hint}" + self._known()
+        )
 
     def _known(self) -> str:
         if not self.functions:
             return "the assembly has no function with a staged bootstrap"
         return "known functions: " + ", ".join(f.path for f in self.functions)
+
+
+def shown(path: Optional[Path]) -> str:
+    """``path`` relative to the current directory when it is under it (shorter lines)."""
+    if path is None:
+        return "-"
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _exact_names(function: LocalFunction) -> Tuple[str, ...]:
@@ -215,11 +227,18 @@ def _resources(template_file: Path, stack: str, paths: Mapping[str, str]) -> Lis
                 directory=template_file.parent,
             )
         )
-        nested = metadata.get("aws:asset:path")
-        if resource.get("Type") == "AWS::CloudFormation::Stack" and nested:
-            nested_file = template_file.parent / nested
-            if nested_file.is_file():  # its resources carry their own aws:cdk:path
-                out += _resources(nested_file, f"{stack}/{logical_id}", {})
+        if resource.get("Type") == "AWS::CloudFormation::Stack":
+            nested = metadata.get("aws:asset:path")
+            url = json.dumps((resource.get("Properties") or {}).get("TemplateURL"))
+            digest = re.search(r"([0-9a-f]{64})\.json", url)
+            nested_file = (
+                template_file.parent / nested
+                if isinstance(nested, str)
+                else _asset_source(template_file.parent, digest.group(1) if digest else "")
+            )
+            if nested_file is not None and nested_file.is_file():
+                # the parent's metadata holds the nested resources' construct paths too
+                out += _resources(nested_file, f"{stack}/{logical_id}", paths)
     return out
 
 
@@ -301,8 +320,12 @@ def _asset_from_key(directory: Path, code: Mapping[str, Any]) -> Optional[Path]:
     key = code.get("S3Key")
     if not isinstance(key, str) or not key.endswith(".zip"):
         return None
-    digest = key[: -len(".zip")].rsplit("/", 1)[-1]
-    for manifest in directory.glob("*.assets.json"):
+    return _asset_source(directory, key[: -len(".zip")].rsplit("/", 1)[-1])
+
+
+def _asset_source(directory: Path, digest: str) -> Optional[Path]:
+    """The staged file or directory of the asset ``digest``, from the asset manifests."""
+    for manifest in sorted(directory.glob("*.assets.json")):
         entry = (_read_json(manifest).get("files") or {}).get(digest)
         if entry and (entry.get("source") or {}).get("path"):
             return directory / str(entry["source"]["path"])

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import BinaryIO, Mapping, Optional
 
-from .assembly import LocalError, load
+from .assembly import LocalError, load, shown
 from .process import FunctionProcess, prefixed, unresolved_warnings
 from .synth import find_app, synth
 
@@ -52,7 +52,7 @@ def invoke(
         print(f"constructs-rust: {warning}", file=sys.stderr)
     print(
         f"constructs-rust: invoking {function.path} ({function.architecture}, "
-        f"{function.memory_size} MB) with {function.bootstrap}",
+        f"{function.memory_size} MB) with {shown(function.bootstrap)}",
         file=sys.stderr,
         flush=True,
     )

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Tuple
 
 from ..http_events import http_response
-from .assembly import LocalError, LocalFunction, load
+from .assembly import LocalError, LocalFunction, load, shown
 from .process import FunctionProcess, prefixed, unresolved_warnings
 from .routes import Endpoint, endpoints, event, match, table
 from .synth import App, find_app, synth
@@ -61,7 +61,7 @@ class Served:
                     process.start()
                 elif process.function != function:
                     process.restart(function)
-                    changes.append(f"{path}: restarted with {function.bootstrap}")
+                    changes.append(f"{path}: restarted with {shown(function.bootstrap)}")
             self.endpoints = endpoints(list(wanted.values()))
         return changes
 

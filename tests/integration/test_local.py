@@ -283,7 +283,7 @@ def test_serve_answers_http_streams_and_reloads_after_an_edit(app):
         main = app / "lambdas" / "hello_http" / "src" / "main.rs"
         word = f"Howdy{time.time_ns()}"  # never built before: a real compile every run
         main.write_text(main.read_text().replace('"Hello {name},', f'"{word} {{name}},'))
-        deadline = time.monotonic() + 600
+        deadline = time.monotonic() + 300
         while not _get(f"{base}/Local/Hello/?name=Bob")[2].startswith(f"{word} Bob"):
             assert time.monotonic() < deadline, server.err[-4000:]
             time.sleep(1)
