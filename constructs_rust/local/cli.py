@@ -90,9 +90,12 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parser().parse_args(argv)
-    # SIGTERM (kill, a CI timeout) stops the functions and emulators as Ctrl-C does; Python's
-    # default would exit at once and leave them running.
+    # SIGINT and SIGTERM stop the functions, emulators and a running synth, then exit: also
+    # when SIGINT came in ignored (a `&` job of a script), where Python would not raise
+    # KeyboardInterrupt, and for SIGTERM (kill, a CI timeout), where it would exit at once and
+    # leave the children running.
     if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _interrupt)
         signal.signal(signal.SIGTERM, _interrupt)
     try:
         overrides = _overrides(args.env)

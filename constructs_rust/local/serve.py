@@ -23,7 +23,7 @@ from ..http_events import http_response
 from .assembly import LocalError, LocalFunction, load, shown
 from .process import FunctionProcess, prefixed, unresolved_warnings
 from .routes import Endpoint, endpoints, event, match, table
-from .synth import App, find_app, synth
+from .synth import App, find_app, stop_synths, synth
 from .watcher import Watcher
 
 _HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive"}
@@ -41,12 +41,15 @@ class Served:
         self.lock = threading.Lock()
         self.endpoints: List[Endpoint] = []
         self.processes: Dict[str, FunctionProcess] = {}
+        self.stopped = False
 
     def update(self, functions: List[LocalFunction]) -> List[str]:
         """Serve ``functions`` (those with a URL or route); returns what changed."""
         wanted = {f.path: f for f in functions if f.url_invoke_mode or f.routes}
-        changes = []
+        changes: List[str] = []
         with self.lock:
+            if self.stopped:
+                return changes
             for path in sorted(set(self.processes) - set(wanted)):
                 self.processes.pop(path).stop()
                 changes.append(f"{path}: no longer served")
@@ -67,6 +70,7 @@ class Served:
 
     def stop(self) -> None:
         with self.lock:
+            self.stopped = True
             for process in self.processes.values():
                 process.stop()
             self.processes.clear()
@@ -102,11 +106,11 @@ def serve(
     poll_seconds: float = 0.5,
 ) -> int:
     server = bind(host, port)
+    served = Served(overrides)
     try:
         app = find_app(app_dir)
         if not no_synth:
             synth(app)
-        served = Served(overrides)
         served.update(load(app.outdir).functions)
         if not served.endpoints:
             raise LocalError(
@@ -128,10 +132,10 @@ def serve(
             server.serve_forever(poll_interval=0.2)
         except KeyboardInterrupt:
             _say("stopping")
-        finally:
-            served.stop()
         return 0
     finally:
+        stop_synths()  # a reload's: it fails, and its update is skipped
+        served.stop()  # waits for an update in progress; later ones start nothing
         server.server_close()
 
 

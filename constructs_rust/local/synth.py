@@ -6,10 +6,12 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Set
 
+from .. import runner
 from .assembly import LocalError
 
 
@@ -68,13 +70,42 @@ def synth_argv(app: App) -> List[str]:
     return [*cdk_cli(app.directory), "synth", "--quiet", "--output", str(app.outdir)]
 
 
+#: Synths running now (``stop_synths`` ends them when the command stops).
+_running: Set["subprocess.Popen[bytes]"] = set()
+_lock = threading.Lock()
+
+
 def synth(app: App) -> None:
     """Run the synth; its output goes to stderr (stdout is the caller's). LocalError when it
-    fails."""
-    argv = synth_argv(app)
-    proc = subprocess.run(argv, cwd=app.directory, stdin=subprocess.DEVNULL, stdout=sys.stderr)
+    fails. The CLI runs in its own process group, stopped (with the app it runs) when this is
+    interrupted or ``stop_synths`` is called."""
+    proc = subprocess.Popen(
+        synth_argv(app),
+        cwd=app.directory,
+        stdin=subprocess.DEVNULL,
+        stdout=sys.stderr,
+        start_new_session=True,
+    )
+    with _lock:
+        _running.add(proc)
+    try:
+        proc.wait()
+    except BaseException:
+        runner.stop(proc)
+        raise
+    finally:
+        with _lock:
+            _running.discard(proc)
     if proc.returncode != 0:
         raise LocalError(
             f"`cdk synth` failed (exit {proc.returncode}) in {app.directory}; its output is "
             "above. Fix the app, or run on the existing assembly with --no-synth"
         )
+
+
+def stop_synths() -> None:
+    """Stop every synth still running (a reload's, when serve stops)."""
+    with _lock:
+        running = list(_running)
+    for proc in running:
+        runner.stop(proc)

@@ -190,6 +190,9 @@ class _Serve:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            # as a `cmd &` job of a shell script starts it: SIGINT ignored (Python then raises
+            # no KeyboardInterrupt by itself)
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
         )
         self.lines: List[str] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -293,8 +296,34 @@ def test_serve_answers_http_streams_and_reloads_after_an_edit(app):
         assert "Local/Stream: restarted" not in server.err, "only the edited function restarts"
         assert server.err.count("Compiling hello_http") == 1
         assert server.err.count("constructs_rust: built hello_http for x86_64") == 1
+        children = _children(server.proc.pid)  # emulators and bootstraps
+        assert len(children) >= 4, children
     finally:
+        stopped_at = time.monotonic()
         server.proc.send_signal(signal.SIGINT)  # Ctrl-C
         code = server.proc.wait(timeout=60)
+    assert time.monotonic() - stopped_at < 30, "Ctrl-C stops serve promptly"
     assert code == 0, server.err[-3000:]
     assert "stopping" in server.err
+    left = [pid for pid in children if _alive(pid)]
+    assert left == [], f"still running after serve stopped: {left}"
+
+
+def _children(parent: int) -> List[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
