@@ -916,9 +916,10 @@ class BuildQueue:
         if not exc.packages & {node.name for node in request.graph.nodes}:
             return False
         failed.append(request)
-        failure = _failure(failed, exc.code, exc.lines)
-        failed[0].error = str(failure)
-        request.error, request.reports_error, request.done = str(failure), False, True
+        message = str(_failure(failed, exc.code, exc.lines))
+        for one in failed:  # the queued copies of the requests read it from here (``ensure``)
+            self._failed[one.inputs.static_key] = message
+        request.error, request.reports_error, request.done = message, False, True
         return True
 
     def _upload(self, built: Sequence[BuildRequest]) -> None:
@@ -939,7 +940,9 @@ class BuildQueue:
             self.run_pending()
         if request.error is not None and request.asset_dir != Path():
             shutil.rmtree(request.asset_dir, ignore_errors=True)  # never a half-written asset
-        return request.error if request.reports_error else None
+        if request.error is None or not request.reports_error:
+            return None
+        return self._failed.get(request.inputs.static_key, request.error)
 
     def run_pending(self) -> None:
         groups: Dict[GroupKey, List[BuildRequest]] = {}

@@ -1,33 +1,12 @@
 """Every input of a Rust asset's hash, in one place: the hash and its "why it changed" come
 from one list of lines (``Inputs.lines``), and nothing else decides an asset hash.
 
-A binary's inputs are what cargo's own freshness check covers. They come in two parts:
-
-STATIC lines, known before any build:
-
-- ``tree <dir>=…`` the source trees of the path packages of the binary's resolved graph (its
-  own package, shared crates, path dependencies outside the workspace), symlinks followed;
-- ``dep …`` every registry and git package of that graph (name, version, source, checksum,
-  enabled features) and ``path <dir> features=[…]`` the features each path package is
-  compiled with (they may come from ``[workspace.dependencies]``);
-- ``root …`` the workspace manifest's output-changing sections and toolchain files;
-- ``config <file> [<table>]=…`` the output-changing tables of every cargo config file cargo
-  reads from the workspace root (parents and ``$CARGO_HOME`` included; ``[env]``, ``[build]``,
-  ``[target]``, ``[profile]``, ``[patch]``, ``[source]``…, not ``[net]``/``[alias]``…);
-- ``setting …`` how it is built (target, profile, features, flags, environment NAMES with
-  digests of values, output-changing host variables) and ``toolchain …``;
-- ``source git commit=…`` the commit of a git source (``GitSource``; never its URL).
-
-ASSET lines, which change the asset but not the binary (``Inputs.zip``, not in the binary's
-fingerprint, so no rebuild): ``include <name>=…`` the extra files of the zip (extra_files.py).
-
-DISCOVERED lines, from cargo's own records of the last build of the same static inputs (a
-``Record``): ``read <file>=…`` every file rustc or a build script read that no static line
-covers (``#[path]`` modules, ``include_str!``/``include_bytes!`` of files outside the package,
-``cargo:rerun-if-changed`` targets), and ``env <NAME>=…`` every variable a compiled crate read
-with ``env!``/``option_env!`` or a build script named in ``cargo:rerun-if-env-changed``. They are
-taken from the top-level dep-info file cargo writes per binary, the ``# env-dep:`` lines of
-rustc's dep-info files and build-script ``output`` files (see ``discover``).
+A binary's inputs are what cargo's own freshness check covers: STATIC lines known before
+any build (``tree``, ``dep``, ``path``, ``root``, ``config``, ``setting``, ``toolchain``,
+``source``), ASSET lines that change the zip but not the binary (``include``), and DISCOVERED
+lines from cargo's records of the last build of the same static inputs (``read`` for files
+and watched directories, ``env``; see ``discover``). What each line covers, and why, is
+written once, for users, in docs/bundling.md ("The asset hash: everything cargo reads").
 
 A binary with no record yet (a new machine, no shared record) is built at plan time, so its
 hash includes the discovered lines from its first synth on (see ``bundling.plan_bundle``).

@@ -171,7 +171,9 @@ class Libc(enum.Enum):
 
 @dataclass(frozen=True, kw_only=True)
 class BundlingOptions:
-    """How the Rust binary is built. Every field is part of the asset fingerprint."""
+    """How the Rust binary is built. Every field that can change the binary's bytes is part
+    of the asset fingerprint; those that cannot (the Docker run's network, volumes, user and
+    security options, ``bundling_file_access``) say so in their own docstring."""
 
     profile: str = "release"
     """Cargo profile. ``release`` uses cargo-lambda's release optimisations (it fills
