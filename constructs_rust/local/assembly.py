@@ -89,6 +89,8 @@ class Assembly:
 
     directory: Path
     functions: List[LocalFunction] = field(default_factory=list)
+    unbuilt: List[LocalFunction] = field(default_factory=list)
+    """Functions whose staged asset directory holds no bootstrap (their stack not bundled)."""
     resources: List[_Resource] = field(default_factory=list)
 
     def find(self, wanted: str) -> LocalFunction:
@@ -107,6 +109,14 @@ class Assembly:
                     + ", ".join(f.path for f in hits)
                     + "; give the construct path"
                 )
+        unbuilt = [f for f in self.unbuilt if key in _exact_names(f) + _short_names(f)]
+        if unbuilt:
+            raise LocalError(
+                f"{unbuilt[0].path} has no staged bootstrap in "
+                f"{shown(unbuilt[0].asset_dir)}: its stack was synthesized without bundling "
+                "(bundling skipped, or `cdk synth --exclusively` of another stack); synthesize "
+                "it (drop --no-synth)"
+            )
         other = [r for r in self.resources if key in (r.path, r.path + "/Resource", r.logical_id)]
         other += [r for r in self.resources if r.path == key + "/Resource"]
         if other:
@@ -134,9 +144,10 @@ class Assembly:
         )
 
     def _known(self) -> str:
-        if not self.functions:
+        names = [f.path for f in self.functions] + [f"{f.path} (not built)" for f in self.unbuilt]
+        if not names:
             return "the assembly has no function with a staged bootstrap"
-        return "known functions: " + ", ".join(f.path for f in self.functions)
+        return "known functions: " + ", ".join(names)
 
 
 def shown(path: Optional[Path]) -> str:
@@ -174,8 +185,11 @@ def load(directory: Path) -> Assembly:
             resource
         )
     for resources in by_template.values():
-        assembly.functions += _functions(resources)
+        for function in _functions(resources):
+            built = function.bootstrap is not None
+            (assembly.functions if built else assembly.unbuilt).append(function)
     assembly.functions.sort(key=lambda f: f.path)
+    assembly.unbuilt.sort(key=lambda f: f.path)
     return assembly
 
 
@@ -306,7 +320,7 @@ def _functions(resources: Mapping[str, _Resource]) -> List[LocalFunction]:
             url_invoke_mode=urls.get(resource.logical_id),
             routes=tuple(routes.get(resource.logical_id, ())),
         )
-        if function.bootstrap is not None:
+        if asset_dir is not None:
             out.append(function)
     return out
 

@@ -60,6 +60,10 @@ def assembly(tmp_path_factory):
     nested = cdk.NestedStack(stack, "Inner")
     _function(nested, "Worker", code)
     _function(cdk.Stack(app, "Top"), "Api", code)
+    empty = root / "empty"  # a staged asset without a bootstrap: its stack was not bundled
+    empty.mkdir()
+    (empty / "README").write_text("no bootstrap\n")
+    _function(cdk.Stack(app, "Cold"), "Fn", empty)
     app.synth()
     return load(outdir)
 
@@ -133,3 +137,11 @@ def test_bad_names_are_one_line_errors_with_the_known_paths(assembly):
 def test_no_assembly_is_a_clear_error(tmp_path):
     with pytest.raises(LocalError, match="no cloud assembly"):
         load(tmp_path)
+
+
+def test_a_function_whose_stack_was_not_bundled_is_named_so(assembly):
+    assert [f.path for f in assembly.unbuilt] == ["Cold/Fn"]
+    with pytest.raises(LocalError, match=r"Cold/Fn has no staged bootstrap in .*asset\.\w+: its "):
+        assembly.find("Cold/Fn")
+    with pytest.raises(LocalError, match=r"known functions: .*Top/Api, Cold/Fn \(not built\)"):
+        assembly.find("Nothing/Here")
