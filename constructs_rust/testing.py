@@ -381,8 +381,7 @@ class LambdaEmulator:
         the start and for each event. Default: 120. ``memory_size``: MB reported to the
         runtime. Default: 128."""
         out = []
-        with _BootstrapProcess(
-            self.port,
+        with self.start(
             bootstrap,
             architecture=architecture,
             environment=environment,
@@ -450,8 +449,7 @@ class LambdaEmulator:
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
                 failures.append(exc)
 
-        with _BootstrapProcess(
-            self.port,
+        with self.start(
             bootstrap,
             architecture=architecture,
             environment=env,
@@ -515,8 +513,7 @@ class LambdaEmulator:
         ``invoke_many``."""
         import http.client
 
-        with _BootstrapProcess(
-            self.port,
+        with self.start(
             bootstrap,
             architecture=architecture,
             environment=environment,

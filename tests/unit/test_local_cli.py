@@ -38,28 +38,25 @@ def test_no_cdk_json_is_one_line(capsys, tmp_path):
     assert err.startswith("constructs-rust: error: no cdk.json in ") and err.count("\n") == 1
 
 
+#: One file the watch settings below cover, then one in each place never watched.
+FILES = (
+    "lambdas/a/src/main.rs",
+    "lambdas/target/x",
+    "cdk.out/m.json",
+    "README.md",
+    "lambdas/.git/HEAD",
+    "lambdas/node_modules/p",
+)
+
+
 def test_the_watcher_sees_what_cdk_json_watches_and_never_builds_or_the_assembly(tmp_path):
-    for rel in (
-        "lambdas/a/src/main.rs",
-        "lambdas/target/x",
-        "cdk.out/m.json",
-        "README.md",
-        "lambdas/.git/HEAD",
-        "lambdas/node_modules/p",
-    ):
+    for rel in FILES:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("1")
     watcher = Watcher(tmp_path, {"include": ["lambdas/**"]}, exclude=[tmp_path / "cdk.out"])
     assert watcher.changed() == []
     time.sleep(0.01)
-    for rel in (
-        "lambdas/a/src/main.rs",
-        "lambdas/target/x",
-        "cdk.out/m.json",
-        "README.md",
-        "lambdas/.git/HEAD",
-        "lambdas/node_modules/p",
-    ):
+    for rel in FILES:
         (tmp_path / rel).write_text("22")
     (tmp_path / "lambdas" / "a" / "src" / "new.rs").write_text("")
     assert watcher.changed() == ["lambdas/a/src/main.rs", "lambdas/a/src/new.rs"]
