@@ -163,23 +163,34 @@ class FunctionProcess:
                     headers={"Content-Type": "application/json"},
                 )
                 response = connection.getresponse()
-                mode = response.getheader("Lambda-Runtime-Function-Response-Mode", "")
-                headers = [
-                    (k, v) for k, v in response.getheaders() if k.lower() not in _EMULATOR_HEADERS
-                ]
+            except (OSError, http.client.HTTPException) as exc:
+                connection.close()
+                raise self._failed(exc) from None
+            mode = response.getheader("Lambda-Runtime-Function-Response-Mode", "")
+            headers = [
+                (k, v) for k, v in response.getheaders() if k.lower() not in _EMULATOR_HEADERS
+            ]
 
-                def chunks() -> Iterator[bytes]:
+            def chunks() -> Iterator[bytes]:
+                try:
                     while True:
                         data = response.read1(65536)
                         if not data:
                             return
                         yield data
+                except (OSError, http.client.HTTPException) as exc:
+                    raise self._failed(exc) from None
 
+            try:
                 yield Answer(response.status, headers, mode.lower() == "streaming", chunks())
-            except (OSError, http.client.HTTPException) as exc:
-                raise LocalError(f"{self.function.path}: the invoke failed: {exc}") from None
             finally:
                 connection.close()
+
+    def _failed(self, exc: BaseException) -> LocalError:
+        """An invoke that got no (whole) answer: the process may have crashed or hung, so the
+        next event gets a fresh one, as Lambda replaces a failed execution environment."""
+        self.stop()
+        return LocalError(f"{self.function.path}: the invoke failed ({exc}); restarting it")
 
 
 def prefixed(path: str) -> Callable[[str], None]:

@@ -178,6 +178,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
 
     def _handle(self) -> None:
+        self._streaming = False
         path, _, raw_query = self.path.partition("?")
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
@@ -213,7 +214,10 @@ class _Handler(BaseHTTPRequestHandler):
                     self._buffered(b"".join(answer.chunks))
         except LocalError as exc:
             _say(str(exc))
-            self._plain(502, '{"message":"Internal Server Error"}', "application/json")
+            if self._streaming:  # the status is out: cut the body short
+                self.close_connection = True
+            else:
+                self._plain(502, '{"message":"Internal Server Error"}', "application/json")
 
     def _plain(self, status: int, text: str, content_type: str = "text/plain") -> None:
         data = text.encode()
@@ -247,6 +251,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
+        self._streaming = True
         for chunk in chunks:
             self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             self.wfile.flush()
