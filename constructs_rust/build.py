@@ -754,6 +754,7 @@ def _run_once(
             cwd=ws.root,
             env=env,
             on_interrupt=(lambda: _kill_container(container, env)) if container else None,
+            cargo=True,
         )
         if code != 0:
             raise _failure(batch, code, lines)
@@ -916,6 +917,7 @@ class BuildQueue:
                     "build reads: building it now"
                     + (f", with the workspace's {len(others)} other binaries" if others else "")
                 )
+                started = time.monotonic()
                 try:
                     _build_batch(batch)
                 except BuildFailed as exc:
@@ -928,6 +930,7 @@ class BuildQueue:
                     )
                     batch = [request]
                     _build_batch(batch)
+                _built(batch, started, "at plan time")
         except (ConstructsRustError, OSError) as exc:
             for failed_request in batch:
                 self._failed[failed_request.inputs.static_key] = str(exc)
@@ -987,8 +990,9 @@ class BuildQueue:
             self._fetch_remote([r for group in groups.values() for r in group])
         built: List[BuildRequest] = []
         runs: Dict[str, List[BuildRequest]] = {}
-        for group in groups.values():
-            for batch in self._run_group(group):
+        for index, group in enumerate(groups.values(), 1):
+            position = f"group {index} of {len(groups)}" if len(groups) > 1 else ""
+            for batch in self._run_group(group, position):
                 built += batch
                 runs.setdefault(str(batch[0].workspace.root), []).append(batch[0])
         for firsts in runs.values():
@@ -1022,9 +1026,9 @@ class BuildQueue:
         except OSError as exc:
             _say(f"WARNING remote build cache not used: {exc}; building locally")
 
-    def _run_group(self, group: List[BuildRequest]) -> List[List[BuildRequest]]:
+    def _run_group(self, group: List[BuildRequest], position: str = "") -> List[List[BuildRequest]]:
         """Local cache (after the remote fetch) → one build per batch; returns the batches
-        built."""
+        built. ``position``: e.g. ``"group 2 of 3"``, for the progress line."""
         ws = group[0].workspace
         built: List[List[BuildRequest]] = []
 
@@ -1039,7 +1043,9 @@ class BuildQueue:
                     if verify or not cached(request):
                         misses.setdefault((request.package.name, request.binary), request)
                 for batch in _batches(list(misses.values())):
+                    started = time.monotonic()
                     _build_batch(batch, verify=verify)
+                    _built(batch, started, position)
                     if not verify:  # a verifying synth never writes the shared cache
                         built.append(batch)
         except (ConstructsRustError, OSError) as exc:
@@ -1057,6 +1063,16 @@ class BuildQueue:
             if request.error is not None:
                 shutil.rmtree(request.asset_dir, ignore_errors=True)
         return built
+
+
+def _built(batch: Sequence[BuildRequest], started: float, position: str) -> None:
+    """The one line a finished cargo run gets (progress in a log: which binaries, how long,
+    how far along the synth's groups)."""
+    where = f" ({position})" if position else ""
+    _say(
+        f"built {', '.join(sorted({r.binary for r in batch}))} for "
+        f"{batch[0].target.cargo_lambda_target} in {time.monotonic() - started:.1f} s{where}"
+    )
 
 
 def _fail(failed: Sequence[BuildRequest], message: str) -> None:

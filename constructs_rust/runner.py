@@ -11,14 +11,16 @@ most, and the next synth is correct.
 
 from __future__ import annotations
 
+import codecs
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 #: Seconds the child group gets between SIGTERM and SIGKILL.
 GRACE_SECONDS = 5.0
@@ -50,7 +52,7 @@ def _sigterm_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def stop(proc: "subprocess.Popen[str]") -> None:
+def stop(proc: "subprocess.Popen[Any]") -> None:
     """Stop ``proc`` and everything it started (its own process group)."""
     for sig, wait in ((signal.SIGTERM, GRACE_SECONDS), (signal.SIGKILL, GRACE_SECONDS)):
         try:
@@ -69,16 +71,41 @@ def stop(proc: "subprocess.Popen[str]") -> None:
             continue
 
 
+def _cargo_progress(env: Dict[str, str], terminal: bool) -> Dict[str, str]:
+    """cargo's progress bar on a terminal (cargo cannot tell through the pipe: forced, at the
+    terminal's width), never elsewhere (a CI log gets no carriage-return redraws, whatever
+    the user's cargo config says)."""
+    if not terminal:
+        return {**env, "CARGO_TERM_PROGRESS_WHEN": "never"}
+    width = shutil.get_terminal_size(fallback=(100, 24)).columns
+    return {**env, "CARGO_TERM_PROGRESS_WHEN": "always", "CARGO_TERM_PROGRESS_WIDTH": str(width)}
+
+
+def _is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def stream(
     argv: Sequence[str],
     *,
     cwd: Path,
     env: Dict[str, str],
     on_interrupt: Optional[Callable[[], None]] = None,
+    cargo: bool = False,
 ) -> Tuple[int, List[str]]:
-    """Run argv, echo its output to stderr as it comes (cargo's progress), keep the lines.
-    Interrupted (SIGINT, SIGTERM), it stops the child group (and calls ``on_interrupt``, e.g.
-    to kill a container) before the interrupt goes on."""
+    """Run argv, echo its output to stderr as it comes, keep the lines. Interrupted (SIGINT,
+    SIGTERM), it stops the child group (and calls ``on_interrupt``, e.g. to kill a container)
+    before the interrupt goes on.
+
+    ``cargo``: the child runs cargo. When stderr is a terminal its progress bar is shown
+    (passed through as it is drawn; the kept lines hold what is left of each line once
+    redrawn), elsewhere it is turned off. Default: False (the environment as given)."""
+    terminal = cargo and _is_terminal()
+    if cargo:
+        env = _cargo_progress(env, terminal)
     lines: List[str] = []
     with _sigterm_raises():
         proc = subprocess.Popen(
@@ -88,15 +115,18 @@ def stream(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
             start_new_session=True,
         )
         try:
             assert proc.stdout is not None
-            for line in proc.stdout:
-                sys.stderr.write(line)
-                lines.append(line)
+            if terminal:
+                _relay_drawn(proc.stdout, lines)
+            else:
+                decode = codecs.getincrementaldecoder("utf-8")(errors="replace")
+                for raw in proc.stdout:
+                    line = decode.decode(raw)
+                    sys.stderr.write(line)
+                    lines.append(line)
             return proc.wait(), lines
         except BaseException:
             if on_interrupt is not None:
@@ -106,3 +136,23 @@ def stream(
                     pass
             stop(proc)
             raise
+
+
+def _relay_drawn(pipe: IO[bytes], lines: List[str]) -> None:
+    """Pass output through as it comes (a progress bar redrawn with ``\\r`` included); keep
+    each finished line as a terminal would show it (the text after its last ``\\r``)."""
+    decode = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pending = ""
+    while True:
+        data = os.read(pipe.fileno(), 65536)
+        text = decode.decode(data, final=not data)
+        if text:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+        pending += text
+        *done, pending = pending.split("\n")
+        lines += [line.rsplit("\r", 1)[-1].rstrip() + "\n" for line in done]
+        if not data:
+            if pending.rsplit("\r", 1)[-1].strip():
+                lines.append(pending.rsplit("\r", 1)[-1].rstrip() + "\n")
+            return

@@ -306,8 +306,34 @@ class LambdaEmulator:
             self._dir.cleanup()
             self._dir = None
 
+    #: The path of the emulator's Invoke API for the function its bootstraps serve.
+    invocations_path = f"/2015-03-31/functions/{_DEFAULT_FUNCTION}/invocations"
+
+    def start(
+        self,
+        bootstrap: Path,
+        *,
+        architecture: Optional[str] = None,
+        environment: Optional[Mapping[str, str]] = None,
+        timeout: float = 120,
+        memory_size: int = 128,
+    ) -> "_BootstrapProcess":
+        """``bootstrap`` against this emulator, left running: a context manager whose entry
+        waits until the runtime asks for its first event and whose exit stops it. Send it
+        events with POST to ``invocations_path`` on ``port`` (one at a time, as Lambda does);
+        its ``read_new()`` is what it wrote since the last call. Keyword arguments: as for
+        ``invoke_many``."""
+        return _BootstrapProcess(
+            self.port,
+            bootstrap,
+            architecture=architecture,
+            environment=environment,
+            memory_size=memory_size,
+            timeout=timeout,
+        )
+
     def _post(self, body: bytes, timeout: float) -> str:
-        url = f"http://127.0.0.1:{self.port}/2015-03-31/functions/{_DEFAULT_FUNCTION}/invocations"
+        url = f"http://127.0.0.1:{self.port}{self.invocations_path}"
         request = urllib.request.Request(
             url, data=body, method="POST", headers={"Content-Type": "application/json"}
         )
@@ -355,8 +381,7 @@ class LambdaEmulator:
         the start and for each event. Default: 120. ``memory_size``: MB reported to the
         runtime. Default: 128."""
         out = []
-        with _BootstrapProcess(
-            self.port,
+        with self.start(
             bootstrap,
             architecture=architecture,
             environment=environment,
@@ -424,8 +449,7 @@ class LambdaEmulator:
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
                 failures.append(exc)
 
-        with _BootstrapProcess(
-            self.port,
+        with self.start(
             bootstrap,
             architecture=architecture,
             environment=env,
@@ -489,8 +513,7 @@ class LambdaEmulator:
         ``invoke_many``."""
         import http.client
 
-        with _BootstrapProcess(
-            self.port,
+        with self.start(
             bootstrap,
             architecture=architecture,
             environment=environment,

@@ -70,16 +70,28 @@ def _matches(patterns: Iterable[str], path: str) -> bool:
     return any(_pattern(g).match(q) for g in globs if g for q in prefixes)
 
 
+def _globs(watch: Dict[str, Any], key: str, default: List[str]) -> List[str]:
+    value = watch.get(key) or default
+    return [value] if isinstance(value, str) else list(value)
+
+
+def watches(watch: Dict[str, Any], rel: str, *, directory: bool = False) -> bool:
+    """Do cdk.json's watch settings (``include``, ``exclude``) cover the file at ``rel``
+    ('/'-separated, relative to the app directory)? ``directory``: may files under the
+    directory ``rel`` be covered (it is not excluded)? Default: False."""
+    if _matches(_globs(watch, "exclude", []), rel):
+        return False
+    return directory or _matches(_globs(watch, "include", ["**"]), rel)
+
+
 def watched(target_dir: Path, app_dir: Path, watch: Dict[str, Any]) -> bool:
     """Would ``cdk watch`` with these settings see files written under ``target_dir``?"""
     try:
         rel = target_dir.resolve().relative_to(app_dir.resolve()).as_posix()
     except ValueError:
         return False  # outside the app directory: never watched
-    include = watch.get("include") or ["**"]
-    include = [include] if isinstance(include, str) else list(include)
-    exclude = watch.get("exclude") or []
-    exclude = [exclude] if isinstance(exclude, str) else list(exclude)
+    include = _globs(watch, "include", ["**"])
+    exclude = _globs(watch, "exclude", [])
     # Any file under the target dir: an include like "**" or "lambdas/**" reaches it.
     probe = f"{rel}/x"
     if not (_matches(include, probe) or _matches(include, rel)):

@@ -126,6 +126,7 @@ def test_the_wheel_installs_and_synthesizes_in_a_fresh_venv(
     names = zipfile.ZipFile(wheel).namelist()
     assert "constructs_rust/py.typed" in names
     assert "constructs_rust/testing.py" in names
+    assert "constructs_rust/local/cli.py" in names and "constructs_rust/__main__.py" in names
     for harness_file in ("Cargo.toml", "Cargo.lock", "src/main.rs"):  # ExtensionSimulator's
         assert f"constructs_rust/extension_harness/{harness_file}" in names
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
@@ -164,3 +165,21 @@ def test_the_wheel_installs_and_synthesizes_in_a_fresh_venv(
     assert function["Properties"]["Runtime"] == "provided.al2023"
     assert function["Properties"]["Architectures"] == ["arm64"]
     assert any(r["Type"] == "AWS::Lambda::Url" for r in template["Resources"].values())
+
+    # The console script the wheel installs, reading the app's assembly (#30).
+    (app_dir / "cdk.json").write_text('{"app": "python app.py"}')
+    command = subprocess.run(
+        [
+            str(env_dir / "bin" / "constructs-rust"),
+            "local",
+            "invoke",
+            "UserStack/Nope",
+            "--no-synth",
+        ],
+        cwd=app_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert command.returncode == 2, command.stderr
+    assert "known functions: UserStack/Api (not built)" in command.stderr, command.stderr

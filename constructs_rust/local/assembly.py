@@ -1,0 +1,375 @@
+"""The functions of a synthesized cloud assembly (``cdk.out``), as ``constructs-rust local``
+runs them: construct path, staged ``bootstrap``, architecture, memory, timeout, environment
+variables, function URL, HTTP API routes.
+
+Read from the manifest (stacks, nested assemblies of stages, each stack's metadata file: the
+construct path → logical id map) and the templates (``aws:cdk:path`` and ``aws:asset:path``
+metadata, nested stack templates). Nothing is deployed, so a value CloudFormation computes at
+deploy time (a ``Ref`` to a queue, ``Fn::GetAtt``) has no value here: such an environment
+variable is kept as ``unresolved`` for the caller to report.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+
+from ..errors import ConstructsRustError
+
+#: What the local runs give the pseudo parameters (the emulator's region and a fixed account).
+PSEUDO_PARAMETERS = {
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::NoValue": "",
+}
+_LAMBDA = "AWS::Lambda::Function"
+
+
+class LocalError(ConstructsRustError):
+    """Bad input to ``constructs-rust local``: printed as one line, exit status 2."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """An HTTP API route (payload format 2.0) integrated with a function."""
+
+    api_path: str
+    """Construct path of the ``HttpApi``."""
+    route_key: str
+    """``"GET /items/{id}"``, ``"ANY /{proxy+}"`` or ``"$default"``."""
+
+
+@dataclass(frozen=True)
+class LocalFunction:
+    path: str
+    """Construct path (``Stack/Function``), without the trailing ``/Resource``."""
+    logical_id: str
+    stack: str
+    """The stack's artifact display name (``Stage/Stack`` inside a stage)."""
+    asset_dir: Optional[Path]
+    """The staged asset directory, None when the code is not a file asset."""
+    architecture: str
+    memory_size: int
+    timeout: int
+    runtime: str
+    environment: Dict[str, str]
+    unresolved: Dict[str, Any]
+    """Variables whose template value is only known once deployed (name → template value)."""
+    url_invoke_mode: Optional[str] = None
+    """``BUFFERED`` or ``RESPONSE_STREAM`` when the function has a function URL."""
+    routes: Tuple[Route, ...] = ()
+
+    @property
+    def bootstrap(self) -> Optional[Path]:
+        if self.asset_dir is None or not (self.asset_dir / "bootstrap").is_file():
+            return None
+        return self.asset_dir / "bootstrap"
+
+
+@dataclass
+class _Resource:
+    path: str
+    logical_id: str
+    type: str
+    properties: Dict[str, Any]
+    metadata: Dict[str, Any]
+    stack: str
+    directory: Path
+
+
+@dataclass
+class Assembly:
+    """Every resource of the assembly's stacks, and the runnable functions among them."""
+
+    directory: Path
+    functions: List[LocalFunction] = field(default_factory=list)
+    unbuilt: List[LocalFunction] = field(default_factory=list)
+    """Functions whose staged asset directory holds no bootstrap (their stack not bundled)."""
+    resources: List[_Resource] = field(default_factory=list)
+
+    def find(self, wanted: str) -> LocalFunction:
+        """The function named by construct path, ``Stack/LogicalId``, logical id or (when
+        unique) its construct id. LocalError for anything else, with the known paths."""
+        key = wanted.strip().strip("/")
+        if key.endswith("/Resource"):
+            key = key[: -len("/Resource")]
+        for names in (_exact_names, _short_names):
+            hits = [f for f in self.functions if key in names(f)]
+            if len(hits) == 1:
+                return hits[0]
+            if len(hits) > 1:
+                raise LocalError(
+                    f"{wanted!r} names {len(hits)} functions: "
+                    + ", ".join(f.path for f in hits)
+                    + "; give the construct path"
+                )
+        unbuilt = [f for f in self.unbuilt if key in _exact_names(f) + _short_names(f)]
+        if unbuilt:
+            raise LocalError(
+                f"{unbuilt[0].path} has no staged bootstrap in "
+                f"{shown(unbuilt[0].asset_dir)}: its stack was synthesized without bundling "
+                "(bundling skipped, or `cdk synth --exclusively` of another stack); synthesize "
+                "it (drop --no-synth)"
+            )
+        other = [r for r in self.resources if key in (r.path, r.path + "/Resource", r.logical_id)]
+        other += [r for r in self.resources if r.path == key + "/Resource"]
+        if other:
+            found = other[0]
+            reason = (
+                "it has no staged bootstrap (not a RustFunction's file asset)"
+                if found.type == _LAMBDA
+                else f"it is an {found.type}"
+            )
+            raise LocalError(
+                f"{wanted!r} is not a function this command can run: {reason}. " + self._known()
+            )
+        inside = [f.path for f in self.functions if f.path.startswith(key + "/")]
+        if inside:
+            raise LocalError(
+                f"{wanted!r} is a construct with {len(inside)} functions inside: "
+                + ", ".join(inside)
+                + "; name one of them"
+            )
+        candidates = [f.path for f in self.functions] + [f.logical_id for f in self.functions]
+        close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.5)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise LocalError(
+            f"no function {wanted!r} in {shown(self.directory)}: {hint}" + self._known()
+        )
+
+    def _known(self) -> str:
+        names = [f.path for f in self.functions] + [f"{f.path} (not built)" for f in self.unbuilt]
+        if not names:
+            return "the assembly has no function with a staged bootstrap"
+        return "known functions: " + ", ".join(names)
+
+
+def shown(path: Optional[Path]) -> str:
+    """``path`` relative to the current directory when it is under it (shorter lines)."""
+    if path is None:
+        return "-"
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _exact_names(function: LocalFunction) -> Tuple[str, ...]:
+    return (function.path, function.logical_id, f"{function.stack}/{function.logical_id}")
+
+
+def _short_names(function: LocalFunction) -> Tuple[str, ...]:
+    return (function.path.rsplit("/", 1)[-1],)
+
+
+def load(directory: Path) -> Assembly:
+    """Read the cloud assembly in ``directory`` (LocalError when there is none)."""
+    manifest = directory / "manifest.json"
+    if not manifest.is_file():
+        raise LocalError(
+            f"no cloud assembly in {directory} (no manifest.json): synthesize the app first "
+            "(drop --no-synth, or run `cdk synth`)"
+        )
+    assembly = Assembly(directory=directory)
+    for stack, template, logical_paths in _stacks(directory):
+        assembly.resources += _resources(template, stack, logical_paths)
+    by_template: Dict[Tuple[str, Path], Dict[str, _Resource]] = {}
+    for resource in assembly.resources:
+        by_template.setdefault((resource.stack, resource.directory), {})[resource.logical_id] = (
+            resource
+        )
+    for resources in by_template.values():
+        for function in _functions(resources):
+            built = function.bootstrap is not None
+            (assembly.functions if built else assembly.unbuilt).append(function)
+    assembly.functions.sort(key=lambda f: f.path)
+    assembly.unbuilt.sort(key=lambda f: f.path)
+    return assembly
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise LocalError(f"cannot read {path}: {exc}") from None
+
+
+def _stacks(directory: Path) -> Iterator[Tuple[str, Path, Dict[str, str]]]:
+    """(display name, template file, logical id → construct path) of every stack, stages'
+    nested assemblies included."""
+    manifest = _read_json(directory / "manifest.json")
+    for artifact_id, artifact in (manifest.get("artifacts") or {}).items():
+        kind = artifact.get("type")
+        properties = artifact.get("properties") or {}
+        if kind == "cdk:cloud-assembly" and properties.get("directoryName"):
+            yield from _stacks(directory / properties["directoryName"])
+        elif kind == "aws:cloudformation:stack" and properties.get("templateFile"):
+            metadata = dict(artifact.get("metadata") or {})
+            extra = artifact.get("additionalMetadataFile")
+            if extra and (directory / extra).is_file():
+                metadata.update(_read_json(directory / extra))
+            paths = {
+                entry["data"]: path.strip("/")
+                for path, entries in metadata.items()
+                for entry in entries
+                if entry.get("type") == "aws:cdk:logicalId" and isinstance(entry.get("data"), str)
+            }
+            name = artifact.get("displayName") or artifact_id
+            yield name, directory / properties["templateFile"], paths
+
+
+def _resources(template_file: Path, stack: str, paths: Mapping[str, str]) -> List[_Resource]:
+    template = _read_json(template_file)
+    out = []
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        metadata = resource.get("Metadata") or {}
+        path = metadata.get("aws:cdk:path") or paths.get(logical_id) or f"{stack}/{logical_id}"
+        out.append(
+            _Resource(
+                path=path[: -len("/Resource")] if path.endswith("/Resource") else path,
+                logical_id=logical_id,
+                type=str(resource.get("Type")),
+                properties=resource.get("Properties") or {},
+                metadata=metadata,
+                stack=stack,
+                directory=template_file.parent,
+            )
+        )
+        if resource.get("Type") == "AWS::CloudFormation::Stack":
+            nested = metadata.get("aws:asset:path")
+            url = json.dumps((resource.get("Properties") or {}).get("TemplateURL"))
+            digest = re.search(r"([0-9a-f]{64})\.json", url)
+            nested_file = (
+                template_file.parent / nested
+                if isinstance(nested, str)
+                else _asset_source(template_file.parent, digest.group(1) if digest else "")
+            )
+            if nested_file is not None and nested_file.is_file():
+                # the parent's metadata holds the nested resources' construct paths too
+                out += _resources(nested_file, f"{stack}/{logical_id}", paths)
+    return out
+
+
+def _target(value: Any) -> Optional[str]:
+    """The logical id a ``Fn::GetAtt [X, Arn]`` / ``Ref X`` / ``integrations/${X}`` names."""
+    if isinstance(value, dict):
+        if "Fn::GetAtt" in value:
+            return str(value["Fn::GetAtt"][0])
+        if "Ref" in value:
+            return str(value["Ref"])
+        if "Fn::Join" in value:
+            for part in value["Fn::Join"][1]:
+                found = _target(part)
+                if found:
+                    return found
+    return None
+
+
+def _functions(resources: Mapping[str, _Resource]) -> List[LocalFunction]:
+    urls: Dict[str, str] = {}
+    routes: Dict[str, List[Route]] = {}
+    for resource in resources.values():
+        props = resource.properties
+        if resource.type == "AWS::Lambda::Url":
+            target = _target(props.get("TargetFunctionArn"))
+            if target:
+                urls[target] = str(props.get("InvokeMode") or "BUFFERED")
+        elif resource.type == "AWS::ApiGatewayV2::Route":
+            integration = resources.get(_target(props.get("Target")) or "")
+            api = resources.get(_target(props.get("ApiId")) or "")
+            if integration is None or api is None:
+                continue
+            target = _target(integration.properties.get("IntegrationUri"))
+            if target and integration.properties.get("PayloadFormatVersion") == "2.0":
+                routes.setdefault(target, []).append(Route(api.path, str(props["RouteKey"])))
+    out = []
+    for resource in resources.values():
+        if resource.type != _LAMBDA:
+            continue
+        props = resource.properties
+        asset = resource.metadata.get("aws:asset:path")
+        asset_dir = resource.directory / asset if isinstance(asset, str) else None
+        if asset_dir is None:
+            asset_dir = _asset_from_key(resource.directory, props.get("Code") or {})
+        variables = ((props.get("Environment") or {}).get("Variables")) or {}
+        environment: Dict[str, str] = {}
+        unresolved: Dict[str, Any] = {}
+        for name, value in variables.items():
+            resolved = resolve(value, resource.stack)
+            if resolved is None:
+                unresolved[name] = value
+            else:
+                environment[name] = resolved
+        function = LocalFunction(
+            path=resource.path,
+            logical_id=resource.logical_id,
+            stack=resource.stack,
+            asset_dir=asset_dir,
+            architecture=str((props.get("Architectures") or ["x86_64"])[0]),
+            memory_size=_int(props.get("MemorySize"), 128),
+            timeout=_int(props.get("Timeout"), 3),
+            runtime=str(props.get("Runtime") or ""),
+            environment=environment,
+            unresolved=unresolved,
+            url_invoke_mode=urls.get(resource.logical_id),
+            routes=tuple(routes.get(resource.logical_id, ())),
+        )
+        if asset_dir is not None:
+            out.append(function)
+    return out
+
+
+def _int(value: Any, default: int) -> int:
+    return int(value) if isinstance(value, (int, str)) and str(value).isdigit() else default
+
+
+def _asset_from_key(directory: Path, code: Mapping[str, Any]) -> Optional[Path]:
+    """Without asset metadata: the S3 key ``<hash>.zip`` looked up in the asset manifests."""
+    key = code.get("S3Key")
+    if not isinstance(key, str) or not key.endswith(".zip"):
+        return None
+    return _asset_source(directory, key[: -len(".zip")].rsplit("/", 1)[-1])
+
+
+def _asset_source(directory: Path, digest: str) -> Optional[Path]:
+    """The staged file or directory of the asset ``digest``, from the asset manifests."""
+    for manifest in sorted(directory.glob("*.assets.json")):
+        entry = (_read_json(manifest).get("files") or {}).get(digest)
+        if entry and (entry.get("source") or {}).get("path"):
+            return directory / str(entry["source"]["path"])
+    return None
+
+
+_SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
+
+
+def resolve(value: Any, stack: str = "") -> Optional[str]:
+    """A template value as the string Lambda would see, or None when only a deploy knows it:
+    plain strings and numbers, pseudo parameters, ``Fn::Join`` and ``Fn::Sub`` of those."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    if not isinstance(value, dict) or len(value) != 1:
+        return None
+    pseudo = {**PSEUDO_PARAMETERS, "AWS::StackName": stack.rsplit("/", 1)[-1]}
+    ((function, argument),) = value.items()
+    if function == "Ref":
+        return pseudo.get(str(argument))
+    if function == "Fn::Join" and isinstance(argument, list) and len(argument) == 2:
+        parts = [resolve(part, stack) for part in argument[1]]
+        if any(part is None for part in parts):
+            return None
+        return str(argument[0]).join(str(part) for part in parts)
+    if function == "Fn::Sub" and isinstance(argument, str):
+        names = _SUB_VARIABLE.findall(argument)
+        if any(name not in pseudo for name in names):
+            return None
+        return _SUB_VARIABLE.sub(lambda m: pseudo[m.group(1)], argument)
+    return None

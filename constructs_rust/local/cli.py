@@ -1,0 +1,126 @@
+"""The ``constructs-rust`` command (also ``python -m constructs_rust``)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from .assembly import LocalError
+
+PROG = "constructs-rust"
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog=PROG,
+        description="Run the Rust functions of the CDK app in the current directory locally.",
+    )
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    local = commands.add_parser(
+        "local", help="invoke or serve the synthesized app's functions on this machine"
+    )
+    actions = local.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--app-dir",
+            type=Path,
+            default=Path("."),
+            help="the CDK app's directory (with cdk.json). Default: the current directory",
+        )
+        sub.add_argument(
+            "--no-synth",
+            action="store_true",
+            help="use the existing cloud assembly (cdk.json's output, cdk.out) as it is",
+        )
+        sub.add_argument(
+            "--env",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="set an environment variable of the function(s), e.g. one the template sets "
+            "to a deploy-time value (repeatable)",
+        )
+
+    invoke = actions.add_parser(
+        "invoke",
+        help="invoke one function once: payload on stdout, logs on stderr",
+        description="Synthesize the app (building what is stale), invoke the staged bootstrap "
+        "of one function with its template's environment, print the payload on stdout and the "
+        "function's logs on stderr. Exit status 1 when the function returns an error.",
+    )
+    invoke.add_argument(
+        "function", help="construct path (Stack/Function), Stack/LogicalId or logical id"
+    )
+    invoke.add_argument(
+        "--event", metavar="FILE", help="the JSON event: a file, or - for stdin. Default: {}"
+    )
+    common(invoke)
+    serve = actions.add_parser(
+        "serve",
+        help="serve the function URLs and HTTP API routes on localhost, reloading on edits",
+        description="Serve every function with a function URL (at /<construct path>/) and "
+        "every HTTP API route (at /<API construct path>/<route>) on localhost; an edit of a "
+        "watched file re-synthesizes the app and restarts the functions that changed.",
+    )
+    serve.add_argument("--port", type=int, default=3000, help="Default: 3000")
+    serve.add_argument("--host", default="127.0.0.1", help="Default: 127.0.0.1")
+    serve.add_argument("--no-watch", action="store_true", help="do not reload on edits")
+    common(serve)
+    return top
+
+
+def _overrides(pairs: Sequence[str]) -> Dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise LocalError(f"--env {pair!r}: give NAME=VALUE")
+        out[name] = value
+    return out
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parser().parse_args(argv)
+    # SIGINT and SIGTERM stop the functions, emulators and a running synth, then exit: also
+    # when SIGINT came in ignored (a `&` job of a script), where Python would not raise
+    # KeyboardInterrupt, and for SIGTERM (kill, a CI timeout), where it would exit at once and
+    # leave the children running.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _interrupt)
+        signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        overrides = _overrides(args.env)
+        if args.action == "invoke":
+            from .invoke import invoke
+
+            return invoke(
+                args.function,
+                event=args.event,
+                app_dir=args.app_dir,
+                no_synth=args.no_synth,
+                overrides=overrides,
+            )
+        from .serve import serve
+
+        return serve(
+            host=args.host,
+            port=args.port,
+            app_dir=args.app_dir,
+            no_synth=args.no_synth,
+            overrides=overrides,
+            watch=not args.no_watch,
+        )
+    except LocalError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,147 @@
+"""What ``constructs-rust local`` reads from a cloud assembly (#30), on real synthesized
+assemblies (plain ``lambda.Function``s with a file asset holding a ``bootstrap``: no Rust):
+construct paths across stages and nested stacks, the staged bootstrap, architecture, memory,
+environment (resolved and deploy-time values), function URLs, HTTP API routes; the errors."""
+
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_apigatewayv2 as apigw
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
+
+from constructs_rust.local.assembly import LocalError, load, resolve
+from constructs_rust.local.routes import endpoints, event, match
+
+
+def _function(scope, id, code_dir: Path, **kwargs) -> lambda_.Function:
+    return lambda_.Function(
+        scope,
+        id,
+        runtime=lambda_.Runtime.PROVIDED_AL2023,
+        handler="bootstrap",
+        code=lambda_.Code.from_asset(str(code_dir)),
+        **kwargs,
+    )
+
+
+@pytest.fixture(scope="module")
+def assembly(tmp_path_factory):
+    root = tmp_path_factory.mktemp("local")
+    code = root / "code"
+    code.mkdir()
+    (code / "bootstrap").write_text("#!/bin/sh\n")
+    outdir = root / "cdk.out"
+    app = cdk.App(outdir=str(outdir))
+    stage = cdk.Stage(app, "Prod")
+    stack = cdk.Stack(stage, "Svc")
+    queue = sqs.Queue(stack, "Queue")
+    api_fn = _function(
+        stack,
+        "Api",
+        code,
+        architecture=lambda_.Architecture.ARM_64,
+        memory_size=512,
+        environment={
+            "PLAIN": "v",
+            "QUEUE": queue.queue_url,
+            "REGION_JOINED": cdk.Fn.join("-", ["r", cdk.Aws.REGION]),
+        },
+    )
+    api_fn.add_function_url(invoke_mode=lambda_.InvokeMode.RESPONSE_STREAM)
+    http = apigw.HttpApi(stack, "Http")
+    http.add_routes(
+        path="/items/{id}",
+        methods=[apigw.HttpMethod.GET],
+        integration=integrations.HttpLambdaIntegration("I", api_fn),
+    )
+    nested = cdk.NestedStack(stack, "Inner")
+    _function(nested, "Worker", code)
+    _function(cdk.Stack(app, "Top"), "Api", code)
+    empty = root / "empty"  # a staged asset without a bootstrap: its stack was not bundled
+    empty.mkdir()
+    (empty / "README").write_text("no bootstrap\n")
+    _function(cdk.Stack(app, "Cold"), "Fn", empty)
+    app.synth()
+    return load(outdir)
+
+
+def test_functions_are_found_by_path_logical_id_and_short_id(assembly):
+    paths = [f.path for f in assembly.functions]
+    assert paths == ["Prod/Svc/Api", "Prod/Svc/Inner/Worker", "Top/Api"]
+    api = assembly.find("Prod/Svc/Api")
+    assert assembly.find("/Prod/Svc/Api/Resource") is api
+    top = assembly.find("Top/Api")
+    assert top.logical_id == api.logical_id and assembly.find(f"Top/{top.logical_id}") is top
+    with pytest.raises(LocalError, match="names 2 functions"):
+        assembly.find(api.logical_id)  # in two stacks: ambiguous
+    worker = assembly.find("Worker")  # inside the nested stack
+    assert worker.path == "Prod/Svc/Inner/Worker" and assembly.find(worker.logical_id) is worker
+    assert api.bootstrap is not None and api.bootstrap.read_text() == "#!/bin/sh\n"
+    assert (api.architecture, api.memory_size) == ("arm64", 512)
+
+
+def test_environment_plain_and_pseudo_values_resolve_deploy_time_ones_do_not(assembly):
+    api = assembly.find("Prod/Svc/Api")
+    assert api.environment == {"PLAIN": "v", "REGION_JOINED": "r-us-east-1"}
+    assert list(api.unresolved) == ["QUEUE"] and "Ref" in api.unresolved["QUEUE"]
+    assert resolve({"Fn::Sub": "arn:${AWS::Partition}:x"}) == "arn:aws:x"
+    assert resolve({"Fn::Sub": "${Queue.Arn}"}) is None
+    assert resolve({"Fn::GetAtt": ["Q", "Arn"]}) is None
+
+
+def test_function_url_and_http_api_route_are_read(assembly):
+    api = assembly.find("Prod/Svc/Api")
+    assert api.url_invoke_mode == "RESPONSE_STREAM"
+    assert [(r.api_path, r.route_key) for r in api.routes] == [("Prod/Svc/Http", "GET /items/{id}")]
+    served = endpoints(assembly.functions)
+    assert [(e.prefix, e.route_key) for e in served] == [
+        ("/Prod/Svc/Api", None),
+        ("/Prod/Svc/Http", "GET /items/{id}"),
+    ]
+    found = match(served, "GET", "/Prod/Svc/Http/items/7")
+    assert found is not None and found[1:] == ("/items/7", {"id": "7"})
+    assert match(served, "POST", "/Prod/Svc/Http/items/7") is None
+    assert match(served, "GET", "/Prod/Svc/Api")[1] == "/"
+    request = event(
+        found[0],
+        method="GET",
+        path="/items/7",
+        raw_query="a=1&a=2&b=%20",
+        headers=[("Cookie", "s=1; t=2"), ("X-A", "1"), ("X-A", "2")],
+        body=b"",
+        source_ip="127.0.0.1",
+        path_parameters=found[2],
+    )
+    assert request["routeKey"] == "GET /items/{id}" and request["pathParameters"] == {"id": "7"}
+    assert request["rawQueryString"] == "a=1&a=2&b=%20"
+    assert request["queryStringParameters"] == {"a": "1,2", "b": " "}
+    assert request["cookies"] == ["s=1", "t=2"] and request["headers"]["x-a"] == "1,2"
+
+
+def test_bad_names_are_one_line_errors_with_the_known_paths(assembly):
+    with pytest.raises(LocalError, match=r"did you mean 'Prod/Svc/Api'\? known functions: "):
+        assembly.find("Prod/Svc/Apy")
+    with pytest.raises(LocalError, match="not a function this command can run: it is an AWS::SQS"):
+        assembly.find("Prod/Svc/Queue")
+    with pytest.raises(LocalError, match="names 2 functions: Prod/Svc/Api, Top/Api"):
+        assembly.find("Api")
+    with pytest.raises(LocalError, match="a construct with 2 functions inside"):
+        assembly.find("Prod/Svc")
+    for error in (LocalError("x"),):
+        assert "\n" not in str(error)
+
+
+def test_no_assembly_is_a_clear_error(tmp_path):
+    with pytest.raises(LocalError, match="no cloud assembly"):
+        load(tmp_path)
+
+
+def test_a_function_whose_stack_was_not_bundled_is_named_so(assembly):
+    assert [f.path for f in assembly.unbuilt] == ["Cold/Fn"]
+    with pytest.raises(LocalError, match=r"Cold/Fn has no staged bootstrap in .*asset\.\w+: its "):
+        assembly.find("Cold/Fn")
+    with pytest.raises(LocalError, match=r"known functions: .*Top/Api, Cold/Fn \(not built\)"):
+        assembly.find("Nothing/Here")
