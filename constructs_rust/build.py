@@ -755,6 +755,7 @@ def _run_once(
             env=env,
             on_interrupt=(lambda: _kill_container(container, env)) if container else None,
             cargo=True,
+            if_orphaned=["docker", "kill", container] if container else (),
         )
         if code != 0:
             raise _failure(batch, code, lines)

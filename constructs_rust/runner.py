@@ -4,7 +4,10 @@ A synth may be stopped while cargo runs: Ctrl-C (SIGINT to the terminal's proces
 SIGINT/SIGTERM to the synthesizing Python process ALONE (a CI runner's timeout, ``kill``).
 Children run in their own session, so a signal meant for the synth never half-kills them
 behind its back; instead the synth stops the whole child group itself (SIGTERM, then SIGKILL
-after a grace period), and a Docker build's container by name. Outputs are only ever moved
+after a grace period), and a Docker build's container by name. Should the synth be killed
+outright (SIGKILL: the OOM killer, a CI runner's hard kill), a small guard process started
+with each child notices (its pipe from the synth closes) and stops the child group and the
+container the same way, so no cargo, rustc or build script outlives it. Outputs are only ever moved
 into place complete (see build.py), so what an interrupted build leaves is a temp dir at
 most, and the next synth is correct.
 """
@@ -71,6 +74,45 @@ def stop(proc: "subprocess.Popen[Any]") -> None:
             continue
 
 
+#: The orphan guard (a separate process): it blocks on a pipe only the synth holds open; EOF
+#: means the synth is gone, however it died (SIGKILL, the OOM killer, a CI runner's hard
+#: kill), or is done. Then it stops the child's whole process group (SIGTERM, then SIGKILL)
+#: and runs its extra argv (``docker kill <name>``: a container is the engine's, not ours).
+_GUARD = """
+import os, signal, subprocess, sys, time
+fd, group, extra = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+while os.read(fd, 4096):
+    pass
+for sig in (signal.SIGTERM, signal.SIGKILL):
+    try:
+        os.killpg(group, sig)
+    except OSError:
+        break
+    time.sleep(3)
+if extra:
+    subprocess.run(extra, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=60, check=False)
+"""
+
+
+def _guard(
+    group: int, read_end: int, extra: Sequence[str], env: Dict[str, str]
+) -> Optional["subprocess.Popen[bytes]"]:
+    """Start the orphan guard of the process group ``group`` (POSIX only)."""
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _GUARD, str(read_end), str(group), *extra],
+            pass_fds=(read_end,),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C of the terminal is the synth's to handle
+        )
+    except OSError:
+        return None  # no guard: the child still stops with an interrupt, as before
+
+
 def _cargo_progress(env: Dict[str, str], terminal: bool) -> Dict[str, str]:
     """cargo's progress bar on a terminal (cargo cannot tell through the pipe: forced, at the
     terminal's width), never elsewhere (a CI log gets no carriage-return redraws, whatever
@@ -95,6 +137,7 @@ def stream(
     env: Dict[str, str],
     on_interrupt: Optional[Callable[[], None]] = None,
     cargo: bool = False,
+    if_orphaned: Sequence[str] = (),
 ) -> Tuple[int, List[str]]:
     """Run argv, echo its output to stderr as it comes, keep the lines. Interrupted (SIGINT,
     SIGTERM), it stops the child group (and calls ``on_interrupt``, e.g. to kill a container)
@@ -102,7 +145,11 @@ def stream(
 
     ``cargo``: the child runs cargo. When stderr is a terminal its progress bar is shown
     (passed through as it is drawn; the kept lines hold what is left of each line once
-    redrawn), elsewhere it is turned off. Default: False (the environment as given)."""
+    redrawn), elsewhere it is turned off. Default: False (the environment as given).
+
+    Should the synth itself die without a chance to stop them (SIGKILL), a guard process
+    stops the child group and runs ``if_orphaned`` (an argv, e.g. ``docker kill <name>``).
+    Default: no extra command."""
     terminal = cargo and _is_terminal()
     if cargo:
         env = _cargo_progress(env, terminal)
@@ -117,6 +164,11 @@ def stream(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        guard = None
+        if os.name == "posix":
+            read_end, write_end = os.pipe()
+            guard = _guard(proc.pid, read_end, if_orphaned, env)
+            os.close(read_end)
         try:
             assert proc.stdout is not None
             if terminal:
@@ -136,6 +188,9 @@ def stream(
                     pass
             stop(proc)
             raise
+        finally:
+            if os.name == "posix":
+                _release(guard, write_end)
 
 
 def _relay_drawn(pipe: IO[bytes], lines: List[str]) -> None:
@@ -156,3 +211,11 @@ def _relay_drawn(pipe: IO[bytes], lines: List[str]) -> None:
             if pending.rsplit("\r", 1)[-1].strip():
                 lines.append(pending.rsplit("\r", 1)[-1].rstrip() + "\n")
             return
+
+
+def _release(guard: Optional["subprocess.Popen[bytes]"], write_end: int) -> None:
+    """The child is done (or stopped): let the guard go without running its extra argv."""
+    if guard is not None:
+        guard.kill()  # before the EOF: a normal end is not an orphaning
+        guard.wait()
+    os.close(write_end)
