@@ -47,7 +47,7 @@ import run as bench  # noqa: E402
 
 import deploy_local  # noqa: E402
 import moto_gaps  # noqa: E402
-from constructs_rust.watch import CDK_INIT_WATCH  # noqa: E402
+from constructs_rust._support.watch_config import CDK_INIT_WATCH  # noqa: E402
 
 REPO = bench.REPO
 STACK = bench.STACK

@@ -57,13 +57,18 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 from typing_extensions import Unpack
 
-from . import cargo, cargo_config, commands, inputs, toolchain
-from .build import check_docker_mountable
-from .bundling import register_build
-from .cache import atomic_write, cache_root, digest
+from ._build import commands
+from ._build.engine import check_docker_mountable
+from ._cargo import cargo_config, metadata, toolchain
+from ._cargo.targets import _ARCHES, Target, resolve_target
+from ._construct.bundling import register_build
+from ._construct.managed_instances import check_capacity_provider
+from ._construct.rust_code import construct_path, plan_rust_code, warn_hooks
+from ._construct.wiring import RustFunctionWiring, finish_function, prepare_function_props
+from ._fingerprint import inputs
+from ._support import paths
+from ._support.disk_memo import atomic_write, cache_root, digest
 from .errors import ConfigurationError, ConstructsRustError
-from .function import _construct_path, plan_rust_code, warn_hooks
-from .managed_instances import check_capacity_provider
 from .options import (
     DEFAULT_DOCKER_IMAGE,
     BundlingOptions,
@@ -72,8 +77,6 @@ from .options import (
     UrlOptions,
     validate_binary_name,
 )
-from .targets import _ARCHES, Target, resolve_target
-from .wiring import RustFunctionWiring, finish_function, prepare_function_props
 
 #: Runtime base image: AWS's OS-only Lambda image (it ships the Runtime Interface Emulator, so
 #: ``docker run -p 9000:8080`` answers invokes locally). Pinned by tag AND multi-arch index digest
@@ -100,9 +103,9 @@ DEFAULT_BUILD_IMAGE = DEFAULT_DOCKER_IMAGE
 #: Generated contexts live in ``<target dir>/constructs-rust/<IMAGE_CONTEXT_DIR>/``.
 IMAGE_CONTEXT_DIR = "image-context"
 #: Directory names kept out of an IN_DOCKER context at any depth (CDK ``exclude`` + BuildKit).
-CONTEXT_EXCLUDED_DIRS = tuple(sorted(cargo.IGNORED_DIRS))
+CONTEXT_EXCLUDED_DIRS = tuple(sorted(metadata.IGNORED_DIRS))
 #: Where the IN_DOCKER build stage builds and leaves the binary (inside the build container).
-IN_DOCKER_TARGET_DIR = commands.CONTAINER_TARGET_DIR
+IN_DOCKER_TARGET_DIR = paths.CONTAINER_TARGET_DIR
 #: zig's compiled libc stubs and compiler-rt (minutes to build): a BuildKit cache mount.
 IN_DOCKER_TOOL_CACHE = "/constructs-rust/tool-cache"
 IN_DOCKER_LAMBDA_DIR = "/constructs-rust/lambda"
@@ -238,9 +241,7 @@ def render_in_docker_dockerfile(
         f"triple={triple}; set -- {flags_of(triple, cpu)} ;; \\\n"
         for platform, triple, cpu in _platform_cases()
     )
-    remap = (
-        f'"--remap-path-prefix=${{CARGO_HOME:-/usr/local/cargo}}={commands.CONTAINER_CARGO_HOME}"'
-    )
+    remap = f'"--remap-path-prefix=${{CARGO_HOME:-/usr/local/cargo}}={paths.CONTAINER_CARGO_HOME}"'
     rustflags = (
         f'    set -- "$@" {remap}; \\\n'
         '    CARGO_ENCODED_RUSTFLAGS=; sep=; for flag in "$@"; do '
@@ -390,7 +391,7 @@ def _check_in_docker_bundling(options: BundlingOptions) -> None:
             )
 
 
-def _dockerfile_home(workspace: cargo.Workspace) -> Tuple[Path, Optional[str]]:
+def _dockerfile_home(workspace: metadata.Workspace) -> Tuple[Path, Optional[str]]:
     """Where an IN_DOCKER Dockerfile can live (the target dir when it is inside the workspace,
     else ``<workspace>/target``) and the target dir relative to the root (None when outside)."""
     base = workspace.target_dir
@@ -398,7 +399,7 @@ def _dockerfile_home(workspace: cargo.Workspace) -> Tuple[Path, Optional[str]]:
         relative: Optional[str] = base.resolve().relative_to(workspace.root.resolve()).as_posix()
     except ValueError:
         base, relative = workspace.root / "target", None
-    return base / "constructs-rust" / IMAGE_CONTEXT_DIR, relative
+    return paths.image_context_dir(base, IMAGE_CONTEXT_DIR), relative
 
 
 def _network_mode(bundling: BundlingOptions) -> Optional[ecr_assets.NetworkMode]:
@@ -449,7 +450,7 @@ class RustDockerImageFunction(RustFunctionWiring, lambda_.DockerImageFunction):
     ) -> None:
         architecture = architecture or lambda_.Architecture.ARM_64
         bundling = bundling or BundlingOptions()
-        path = _construct_path(scope, id)
+        path = construct_path(scope, id)
         plan = None
         build_args: Optional[Dict[str, str]] = None
         try:
@@ -509,7 +510,7 @@ class RustDockerImageFunction(RustFunctionWiring, lambda_.DockerImageFunction):
             try:
                 validate_binary_name(binary_name)
                 if manifest_path is not None:
-                    cargo.normalize_manifest_path(manifest_path)
+                    metadata.normalize_manifest_path(manifest_path)
             except ConstructsRustError as exc:
                 raise exc.at(path) from None
             code = lambda_.DockerImageCode.from_ecr(repository, tag_or_digest=tag_or_digest)
@@ -527,7 +528,8 @@ class RustDockerImageFunction(RustFunctionWiring, lambda_.DockerImageFunction):
             self.binary_name = plan.binary
             if plan.request is not None:
                 fingerprint = plan.request.fingerprint
-                parent = plan.request.workspace.target_dir / "constructs-rust" / IMAGE_CONTEXT_DIR
+                target_dir = plan.request.workspace.target_dir
+                parent = paths.image_context_dir(target_dir, IMAGE_CONTEXT_DIR)
             else:
                 fingerprint = "standin-" + inputs.standin(
                     binary_name=binary_name, options=bundling, target=target, kind=[]
@@ -615,7 +617,7 @@ class RustDockerImageFunction(RustFunctionWiring, lambda_.DockerImageFunction):
             validate_binary_name(binary_name)
             bundling.validate()
             _check_in_docker_bundling(bundling)
-            manifest = cargo.normalize_manifest_path(manifest_path)
+            manifest = metadata.normalize_manifest_path(manifest_path)
             if not cdk.Stack.of(scope).bundling_required:
                 text = render_in_docker_dockerfile(
                     base_image=base_image, build_image=build_image, options=bundling
@@ -630,8 +632,8 @@ class RustDockerImageFunction(RustFunctionWiring, lambda_.DockerImageFunction):
                 )
                 args = {"PACKAGE": "", "BINARY": binary_name or ""}
                 return context, "Dockerfile", ["**/target"], args
-            workspace = cargo.load_workspace(manifest, bundling.cargo_lambda_flags)
-            package, binary = cargo.resolve_binary(workspace, manifest, binary_name)
+            workspace = metadata.load_workspace(manifest, bundling.cargo_lambda_flags)
+            package, binary = metadata.resolve_binary(workspace, manifest, binary_name)
             # The context is the workspace root: nothing outside it reaches `docker build`.
             check_docker_mountable(workspace)
             text = render_in_docker_dockerfile(
@@ -653,7 +655,7 @@ class RustDockerImageFunction(RustFunctionWiring, lambda_.DockerImageFunction):
 
 
 def in_docker_user_rustflags(
-    workspace: cargo.Workspace, options: BundlingOptions
+    workspace: metadata.Workspace, options: BundlingOptions
 ) -> Dict[str, List[str]]:
     """Per target triple, the rustflags a build inside the image reads from the workspace's
     own config file and ``options.environment`` (the image sees nothing of the host)."""

@@ -24,12 +24,12 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct, IValidation
 from typing_extensions import Unpack
 
-from .build import queue_for
-from .bundling import register_build
+from ._build.engine import queue_for
+from ._construct.bundling import register_build
+from ._construct.rust_code import construct_path, plan_rust_code, warn_hooks
+from ._support.reporting import note_validation_error
 from .errors import ConfigurationError
-from .function import _construct_path, plan_rust_code, warn_hooks
 from .options import BundlingOptions
-from .reporting import note_validation_error
 
 #: Lambda's limit on a function's unzipped code plus all its layers (bytes; "250 MB").
 UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024
@@ -222,7 +222,7 @@ class RustExtension(lambda_.LayerVersion):
     ) -> None:
         architecture = architecture or lambda_.Architecture.ARM_64
         bundling = bundling or BundlingOptions()
-        path = _construct_path(scope, id)
+        path = construct_path(scope, id)
         options: Dict[str, Any] = dict(layer_options)
         _check_layer_options(options, path)
         options.setdefault("compatible_runtimes", list(DEFAULT_COMPATIBLE_RUNTIMES))

@@ -11,71 +11,18 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 from typing_extensions import Unpack
 
-from . import extra_files
-from .bundling import BundlePlan, plan_bundle, register_build
-from .errors import ConstructsRustError
-from .managed_instances import check_capacity_provider
+from ._cargo.targets import DEPRECATED_RUNTIME_WARNING, function_runtime
+from ._construct.bundling import register_build
+from ._construct.managed_instances import check_capacity_provider
+from ._construct.rust_code import construct_path, plan_rust_code, warn_hooks
+from ._construct.wiring import RustFunctionWiring, finish_function, prepare_function_props
 from .options import (
     BundlingOptions,
     ExtraFile,
     FunctionOptions,
     GitSource,
     UrlOptions,
-    validate_binary_name,
 )
-from .targets import DEPRECATED_RUNTIME_WARNING, function_runtime, resolve_target
-from .wiring import RustFunctionWiring, finish_function, prepare_function_props
-
-
-def _construct_path(scope: Construct, id: str) -> str:
-    return f"{scope.node.path}/{id}" if scope.node.path else id
-
-
-def warn_hooks(construct: Construct, options: BundlingOptions) -> None:
-    if options.command_hooks and (
-        options.command_hooks.before_build or options.command_hooks.after_build
-    ):
-        cdk.Annotations.of(construct).add_warning_v2(
-            "constructs_rust:command-hooks",
-            "bundling.command_hooks run arbitrary shell commands on the synthesizing machine: "
-            + "; ".join([*options.command_hooks.before_build, *options.command_hooks.after_build]),
-        )
-
-
-def plan_rust_code(
-    scope: Construct,
-    id: str,
-    *,
-    manifest_path: str,
-    binary_name: Optional[str],
-    architecture: lambda_.Architecture,
-    runtime: lambda_.Runtime,
-    bundling: BundlingOptions,
-    extension: bool = False,
-    extra: Sequence[Union[str, ExtraFile]] = (),
-    git: Optional[GitSource] = None,
-) -> BundlePlan:
-    """Validate the Rust-specific props and plan the asset (shared with the container variant
-    and RustExtension, which sets ``extension``)."""
-    path = _construct_path(scope, id)
-    try:
-        validate_binary_name(binary_name)
-        bundling.validate()
-        target = resolve_target(architecture, runtime, musl=bundling.musl)
-        resolved = extra_files.resolve(extra)
-        return plan_bundle(
-            scope,
-            manifest_path=manifest_path,
-            binary_name=binary_name,
-            target=target,
-            options=bundling,
-            construct_path=path,
-            extension=extension,
-            extra=resolved,
-            git=git,
-        )
-    except ConstructsRustError as exc:
-        raise exc.at(path) from None
 
 
 class RustFunction(RustFunctionWiring, lambda_.Function):
@@ -128,7 +75,7 @@ class RustFunction(RustFunctionWiring, lambda_.Function):
         **function_options: Unpack[FunctionOptions],
     ) -> None:
         runtime, runtime_warning = function_runtime(
-            _construct_path(scope, id),
+            construct_path(scope, id),
             runtime,
             acknowledge_deprecated_runtime=acknowledge_deprecated_runtime,
         )
@@ -145,7 +92,7 @@ class RustFunction(RustFunctionWiring, lambda_.Function):
             extra=extra_files or (),
             git=git,
         )
-        props, wiring = prepare_function_props(_construct_path(scope, id), dict(function_options))
+        props, wiring = prepare_function_props(construct_path(scope, id), dict(function_options))
         super().__init__(
             scope,
             id,

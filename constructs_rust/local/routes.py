@@ -8,7 +8,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..http_events import function_url_request, http_request
+from ..testing.events import function_url_request, http_request
 from .assembly import LocalFunction
 
 #: Content types whose bodies function URLs pass as text (others base64-encoded).

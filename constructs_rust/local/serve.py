@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Tuple
 
-from ..http_events import http_response
+from ..testing.events import http_response
 from .assembly import LocalError, LocalFunction, load, shown
 from .process import FunctionProcess, prefixed, unresolved_warnings
 from .routes import Endpoint, endpoints, event, match, table

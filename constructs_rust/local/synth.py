@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Set
 
-from .. import runner
+from .._support import processes
 from .assembly import LocalError
 
 
@@ -91,7 +91,7 @@ def synth(app: App) -> None:
     try:
         proc.wait()
     except BaseException:
-        runner.stop(proc)
+        processes.stop(proc)
         raise
     finally:
         with _lock:
@@ -108,4 +108,4 @@ def stop_synths() -> None:
     with _lock:
         running = list(_running)
     for proc in running:
-        runner.stop(proc)
+        processes.stop(proc)

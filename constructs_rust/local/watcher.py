@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
 
-from ..watch import watches
+from .._support.watch_config import watches
 
 #: Directory names never watched (written by builds, installs and synths).
 SKIPPED_DIRS = ("target", "node_modules", "__pycache__")

@@ -8,19 +8,16 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 
-from constructs_rust import (
-    DEFAULT_DOCKER_IMAGE,
-    BundlingOptions,
-    build,
-    cargo,
-    commands,
-    toolchain,
-)
-from constructs_rust.build import BuildRequest
-from constructs_rust.depgraph import Graph
+from constructs_rust import DEFAULT_DOCKER_IMAGE, BundlingOptions
+from constructs_rust._build import commands
+from constructs_rust._build import engine as build
+from constructs_rust._build.engine import BuildRequest
+from constructs_rust._cargo import metadata as cargo
+from constructs_rust._cargo import toolchain
+from constructs_rust._cargo.depgraph import Graph
+from constructs_rust._cargo.targets import Target, host_docker_platform
+from constructs_rust._fingerprint.inputs import Inputs
 from constructs_rust.errors import ConfigurationError
-from constructs_rust.inputs import Inputs
-from constructs_rust.targets import Target, host_docker_platform
 
 
 def _request(crate: Path, options: BundlingOptions) -> BuildRequest:

@@ -10,16 +10,12 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 
-from constructs_rust import (
-    BundlingOptions,
-    ConfigurationError,
-    DockerVolume,
-    build,
-    inputs,
-    toolchain,
-    volume_copy,
-)
-from constructs_rust.targets import Target
+from constructs_rust import BundlingOptions, ConfigurationError, DockerVolume
+from constructs_rust._build import engine as build
+from constructs_rust._build import volume_copy
+from constructs_rust._cargo import toolchain
+from constructs_rust._cargo.targets import Target
+from constructs_rust._fingerprint import inputs
 
 from .test_docker_bundling import _request
 

@@ -15,9 +15,11 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Annotations, Match, Template
 
-from constructs_rust import RustDockerImageFunction, RustFunction, cargo, depgraph
-from constructs_rust.depgraph import Graph, Node
-from constructs_rust.managed_instances import (
+from constructs_rust import RustDockerImageFunction, RustFunction
+from constructs_rust._cargo import depgraph
+from constructs_rust._cargo import metadata as cargo
+from constructs_rust._cargo.depgraph import Graph, Node
+from constructs_rust._construct.managed_instances import (
     SEQUENTIAL_WARNING,
     check_capacity_provider,
     concurrent_runtime,

@@ -13,7 +13,10 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
 
-from constructs_rust import RustFunction, cargo, depgraph, inputs
+from constructs_rust import RustFunction
+from constructs_rust._cargo import depgraph
+from constructs_rust._cargo import metadata as cargo
+from constructs_rust._fingerprint import inputs
 from constructs_rust.testing import no_bundling_app, normalize_template, snapshot_template
 
 from ..conftest import CDK_JSON_CONTEXT

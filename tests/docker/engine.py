@@ -289,7 +289,7 @@ def _venv_tools() -> Dict[str, Path]:
     """cargo-lambda and zig as the test venv installed them from PyPI."""
     import ziglang
 
-    from constructs_rust.toolchain import find_cargo_lambda
+    from constructs_rust._cargo.toolchain import find_cargo_lambda
 
     cargo_lambda = find_cargo_lambda()
     if not cargo_lambda:

@@ -19,7 +19,10 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
-from constructs_rust import BundlingOptions, RustFunction, cargo, inputs, runner
+from constructs_rust import BundlingOptions, RustFunction
+from constructs_rust._cargo import metadata as cargo
+from constructs_rust._fingerprint import inputs
+from constructs_rust._support import processes as runner
 from constructs_rust.testing import bootstrap_path
 
 pytestmark = [pytest.mark.docker, pytest.mark.build]

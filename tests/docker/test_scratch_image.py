@@ -16,9 +16,9 @@ import certifi
 import pytest
 
 from constructs_rust import SCRATCH, BundlingOptions, Libc
+from constructs_rust._cargo.targets import Target
+from constructs_rust._cargo.toolchain import rust_std_installed
 from constructs_rust.container import RustDockerImageFunction, prebuilt_bootstrap_path
-from constructs_rust.targets import Target
-from constructs_rust.toolchain import rust_std_installed
 from tests.docker.test_container_images import ARCHES, _docker_build, _run_image
 from tests.elf import linkage
 

@@ -14,7 +14,7 @@ import aws_cdk as cdk
 import pytest
 
 from constructs_rust import RustFunction
-from constructs_rust.build import artifact_dir
+from constructs_rust._build.engine import artifact_dir
 from constructs_rust.container import (
     RustDockerImageFunction,
     prebuilt_bootstrap_path,

@@ -14,7 +14,11 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
-from constructs_rust import GitSource, RustFunction, cargo, git_source, inputs, runner
+from constructs_rust import GitSource, RustFunction
+from constructs_rust._cargo import git_source
+from constructs_rust._cargo import metadata as cargo
+from constructs_rust._fingerprint import inputs
+from constructs_rust._support import processes as runner
 from constructs_rust.testing import bootstrap_path
 
 from ..conftest import FIXTURES

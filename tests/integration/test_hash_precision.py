@@ -17,8 +17,13 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
-from constructs_rust import RustFunction, build, cargo, commands, depgraph, inputs
-from constructs_rust.targets import Target
+from constructs_rust import RustFunction
+from constructs_rust._build import commands
+from constructs_rust._build import engine as build
+from constructs_rust._cargo import depgraph
+from constructs_rust._cargo import metadata as cargo
+from constructs_rust._cargo.targets import Target
+from constructs_rust._fingerprint import inputs
 from constructs_rust.testing import bootstrap_path
 
 from ..conftest import FIXTURES

@@ -19,7 +19,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Annotations, Match
 
 from constructs_rust import BundlingOptions, RustFunction
-from constructs_rust.managed_instances import SEQUENTIAL_WARNING
+from constructs_rust._construct.managed_instances import SEQUENTIAL_WARNING
 from constructs_rust.testing import EmulationUnavailable, bootstrap_path
 
 from ..conftest import LAMBDAS

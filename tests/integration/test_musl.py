@@ -9,9 +9,9 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 
 from constructs_rust import BundlingOptions, Libc, RustFunction
-from constructs_rust.targets import Target
+from constructs_rust._cargo.targets import Target
+from constructs_rust._cargo.toolchain import rust_std_installed
 from constructs_rust.testing import EmulationUnavailable, LambdaEmulator, bootstrap_path
-from constructs_rust.toolchain import rust_std_installed
 from tests.elf import linkage
 
 pytestmark = [pytest.mark.build, pytest.mark.invoke]

@@ -14,8 +14,9 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
-from constructs_rust import BundlingOptions, RustFunction, UrlOptions, toolchain
-from constructs_rust.build import PLACEHOLDER
+from constructs_rust import BundlingOptions, RustFunction, UrlOptions
+from constructs_rust._build.engine import PLACEHOLDER
+from constructs_rust._cargo import toolchain
 from constructs_rust.testing import LambdaEmulator, bootstrap_path
 
 from ..conftest import FIXTURES, ROOT

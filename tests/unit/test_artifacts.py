@@ -2,7 +2,7 @@
 
 import os
 
-from constructs_rust import artifacts
+from constructs_rust._store import artifacts
 
 
 def _artifact(root):

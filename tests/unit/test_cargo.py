@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from constructs_rust import cargo
+from constructs_rust._cargo import metadata as cargo
 from constructs_rust.errors import CargoError, ConfigurationError
 
 from ..conftest import FIXTURES

@@ -1,6 +1,6 @@
 """The one argv builder shared by local and Docker bundling (no CDK involved)."""
 
-from constructs_rust import commands
+from constructs_rust._build import commands
 
 
 def test_release_build_of_several_binaries():
@@ -191,7 +191,7 @@ def test_plain_mount_paths_are_unchanged():
 
 
 def test_target_cpu_native_never_reaches_a_lambda_binary_in_any_spelling():
-    from constructs_rust.commands import without_native_cpu
+    from constructs_rust._build.commands import without_native_cpu
 
     spellings = [
         (["-C", "target-cpu=native"], ["-C", "target-cpu=neoverse-n1"]),
@@ -209,7 +209,7 @@ def test_target_cpu_native_never_reaches_a_lambda_binary_in_any_spelling():
 
 
 def test_encoded_rustflags_replaces_native_in_debug_too_and_keeps_an_explicit_cpu():
-    from constructs_rust.commands import encoded_rustflags
+    from constructs_rust._build.commands import encoded_rustflags
 
     debug = encoded_rustflags(
         remaps=(), user_flags=["-C", "target-cpu=native"], lambda_cpu="haswell"
@@ -224,7 +224,7 @@ def test_encoded_rustflags_replaces_native_in_debug_too_and_keeps_an_explicit_cp
 
 
 def test_native_c_flags_become_the_lambda_cpu_for_every_variable_cc_reads():
-    from constructs_rust.commands import c_flag_variables, without_native_c_flags
+    from constructs_rust._build.commands import c_flag_variables, without_native_c_flags
 
     assert without_native_c_flags("-O2 -march=native -mtune=native", "x86_64") == (
         "-O2 -march=haswell -mtune=haswell",

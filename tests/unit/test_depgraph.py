@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from constructs_rust import build, cargo, depgraph, history, inputs
+from constructs_rust._build import engine as build
+from constructs_rust._cargo import depgraph
+from constructs_rust._cargo import metadata as cargo
+from constructs_rust._cargo.targets import Target
+from constructs_rust._fingerprint import history, inputs
 from constructs_rust.options import BundlingOptions
-from constructs_rust.targets import Target
 
 WS = cargo.Workspace(
     root=Path("/src/ws"),

@@ -4,19 +4,19 @@ from pathlib import Path
 
 import pytest
 
-from constructs_rust import commands
-from constructs_rust.build import BuildRequest
-from constructs_rust.cargo import parse_metadata
-from constructs_rust.depgraph import Graph
+from constructs_rust._build import commands
+from constructs_rust._build.engine import BuildRequest
+from constructs_rust._cargo.depgraph import Graph
+from constructs_rust._cargo.metadata import parse_metadata
+from constructs_rust._cargo.targets import Target
+from constructs_rust._fingerprint.inputs import Inputs
 from constructs_rust.errors import ConfigurationError
 from constructs_rust.extension import (
     UNZIPPED_LIMIT_BYTES,
     architecture_mismatch,
     unzipped_size_warning,
 )
-from constructs_rust.inputs import Inputs
 from constructs_rust.options import BundlingOptions
-from constructs_rust.targets import Target
 
 
 def test_extension_argv_adds_extension_flag_once():

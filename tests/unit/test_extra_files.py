@@ -9,9 +9,10 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 
-from constructs_rust import ConfigurationError, ExtraFile, RustFunction, extra_files
+from constructs_rust import ConfigurationError, ExtraFile, RustFunction
+from constructs_rust._fingerprint import extra_files
+from constructs_rust._fingerprint.inputs import Inputs
 from constructs_rust.errors import ConstructsRustError
-from constructs_rust.inputs import Inputs
 
 from ..conftest import FIXTURES, skip_bundling_app
 

@@ -1,8 +1,10 @@
 """Asset hashes come from the inputs: stable across checkout paths, precise about changes."""
 
-from constructs_rust import cargo, depgraph, inputs
+from constructs_rust._cargo import depgraph
+from constructs_rust._cargo import metadata as cargo
+from constructs_rust._cargo.targets import Target
+from constructs_rust._fingerprint import inputs
 from constructs_rust.options import BundlingOptions
-from constructs_rust.targets import Target
 
 
 def _fp(root, manifest_rel, binary, options=None, toolchain="tc"):

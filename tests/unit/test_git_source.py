@@ -11,7 +11,8 @@ from typing import List
 import aws_cdk as cdk
 import pytest
 
-from constructs_rust import ConfigurationError, GitSource, RustFunction, errors, git_source
+from constructs_rust import ConfigurationError, GitSource, RustFunction, errors
+from constructs_rust._cargo import git_source
 
 from ..conftest import skip_bundling_app
 

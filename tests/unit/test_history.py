@@ -2,8 +2,8 @@
 removed; dependency versions; settings), each input's old line before its new one, in the order
 of the input list, whatever the digests."""
 
-from constructs_rust import history, inputs
-from constructs_rust.cache import digest
+from constructs_rust._fingerprint import history, inputs
+from constructs_rust._support.disk_memo import digest
 
 # A reverted edit: the new digest sorts before the old one (the order bug of issue 21).
 OLD_TREE = "tree api=c280aaaa"

@@ -3,8 +3,10 @@ records from untrusted sources."""
 
 from pathlib import Path
 
-from constructs_rust import cargo, cargo_config, inputs
-from constructs_rust.cargo_config import ConfigFile, cfg_matches, effective_rustflags
+from constructs_rust._cargo import cargo_config
+from constructs_rust._cargo import metadata as cargo
+from constructs_rust._cargo.cargo_config import ConfigFile, cfg_matches, effective_rustflags
+from constructs_rust._fingerprint import inputs
 
 LINUX_X86 = frozenset(
     {("target_os", "linux"), ("target_arch", "x86_64"), ("unix", None), ("target_env", "gnu")}

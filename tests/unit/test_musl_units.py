@@ -3,10 +3,12 @@
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
-from constructs_rust import BundlingOptions, ConfigurationError, Libc, commands, toolchain
+from constructs_rust import BundlingOptions, ConfigurationError, Libc
+from constructs_rust._build import commands
+from constructs_rust._cargo import toolchain
+from constructs_rust._cargo.targets import Target, resolve_target, target_for_platform
+from constructs_rust._fingerprint.inputs import build_settings, standin
 from constructs_rust.errors import ToolchainError
-from constructs_rust.inputs import build_settings, standin
-from constructs_rust.targets import Target, resolve_target, target_for_platform
 
 
 def test_musl_targets_for_both_architectures_and_any_runtime():

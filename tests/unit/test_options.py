@@ -7,6 +7,7 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 
 from constructs_rust import BundlingOptions, CommandHooks
+from constructs_rust._cargo.targets import AL2_GLIBC, resolve_target, target_for_platform
 from constructs_rust.errors import ConfigurationError
 from constructs_rust.options import (
     UNSUPPORTED_FUNCTION_OPTIONS,
@@ -16,7 +17,6 @@ from constructs_rust.options import (
     validate_binary_name,
     validate_function_environment,
 )
-from constructs_rust.targets import AL2_GLIBC, resolve_target, target_for_platform
 
 
 @pytest.mark.parametrize(

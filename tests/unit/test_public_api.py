@@ -6,12 +6,7 @@ import typing
 import typing_extensions
 
 import constructs_rust
-from constructs_rust import (
-    RustBuildCache,
-    RustDockerImageFunction,
-    RustExtension,
-    RustFunction,
-)
+from constructs_rust import RustBuildCache, RustDockerImageFunction, RustExtension, RustFunction
 
 CONSTRUCTS = (RustFunction, RustDockerImageFunction, RustExtension, RustBuildCache)
 

@@ -7,9 +7,9 @@ import sys
 import pytest
 
 from constructs_rust import BundlingOptions, ConfigurationError
-from constructs_rust.cache import digest
-from constructs_rust.inputs import build_settings, secret_digest
-from constructs_rust.remote_cache import (
+from constructs_rust._cargo.targets import Target
+from constructs_rust._fingerprint.inputs import build_settings, secret_digest
+from constructs_rust._store.remote import (
     CONTEXT_MODE,
     CONTEXT_URL,
     ENV_MODE,
@@ -22,7 +22,7 @@ from constructs_rust.remote_cache import (
     resolve_config,
     safe_relpath,
 )
-from constructs_rust.targets import Target
+from constructs_rust._support.disk_memo import digest
 
 INPUT_LINES = ["constructs-rust-fingerprint-v3", "setting x", "toolchain rustc 1.95|cl"]
 FP = digest(INPUT_LINES)

@@ -8,7 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from constructs_rust import ConfigurationError, reporting
+from constructs_rust import ConfigurationError
+from constructs_rust._support import reporting
 
 from ..conftest import LAMBDAS, ROOT
 

@@ -25,7 +25,7 @@ TREE = (
 SYNTH = """
 import sys
 from pathlib import Path
-from constructs_rust import runner
+from constructs_rust._support import processes as runner
 pids, marker, tree = sys.argv[1:4]
 runner.stream([sys.executable, "-c", tree, pids], cwd=Path("."), env=dict(__import__("os").environ),
               if_orphaned=["touch", marker])

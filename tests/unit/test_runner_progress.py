@@ -7,7 +7,7 @@ import io
 import sys
 from pathlib import Path
 
-from constructs_rust import runner
+from constructs_rust._support import processes as runner
 
 CHILD = r"""
 import os, sys, time

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from constructs_rust import watch
+from constructs_rust._support import watch_config as watch
 
 INIT = watch.CDK_INIT_WATCH
 

@@ -14,14 +14,15 @@ import json
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .cache import atomic_write, digest
+from .._support import paths
+from .._support.disk_memo import atomic_write, digest
 
 #: How many changed lines are printed per function (the rest are counted).
 MAX_LINES = 20
 
 
 def _dir(target_dir: Path) -> Path:
-    return target_dir / "constructs-rust"
+    return paths.build_dir(target_dir)
 
 
 def inputs_of(target_dir: Path, fingerprint: str) -> Optional[List[str]]:

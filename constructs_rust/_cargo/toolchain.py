@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from . import cache
-from .errors import ToolchainError
+from .._support import disk_memo
+from ..errors import ToolchainError
 from .targets import Target
 
 FIX_CARGO_LAMBDA = "pip install cargo-lambda ziglang (or see https://www.cargo-lambda.info)"
@@ -27,19 +27,19 @@ FIX_DOCKER = "start a Docker engine, or install cargo-lambda locally"
 
 def _stat_key(path: str) -> str:
     st = os.stat(path)
-    return cache.digest([os.path.realpath(path), st.st_size, st.st_mtime_ns])
+    return disk_memo.digest([os.path.realpath(path), st.st_size, st.st_mtime_ns])
 
 
 def cached_version(path: str, argv: List[str]) -> str:
     """First line of ``argv``'s output, cached by the executable's identity."""
     key = _stat_key(path)
-    entry = cache.read_json("tools", key)
+    entry = disk_memo.read_json("tools", key)
     if entry and isinstance(entry.get("version"), str):
         return str(entry["version"])
     proc = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     version = (proc.stdout or proc.stderr).strip().splitlines()[0] if proc.returncode == 0 else ""
     if version:
-        cache.write_json("tools", key, {"version": version})
+        disk_memo.write_json("tools", key, {"version": version})
     return version
 
 

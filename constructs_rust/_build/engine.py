@@ -20,7 +20,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 import weakref
@@ -42,25 +41,18 @@ from typing import (
 
 import filelock
 
-from . import (
-    artifacts,
-    cargo_config,
-    commands,
-    extra_files,
-    inputs,
-    remote_cache,
-    runner,
-    timing,
-    toolchain,
-    volume_copy,
-)
-from .cargo import Package, Workspace
-from .depgraph import Graph, conflicts
-from .errors import ConfigurationError, ConstructsRustError, ToolchainError
-from .inputs import Inputs, Record
-from .options import BundlingOptions
-from .remote_cache import RemoteCache
-from .targets import Target, host_docker_platform
+from .._cargo import cargo_config, toolchain
+from .._cargo.depgraph import Graph, conflicts
+from .._cargo.metadata import Package, Workspace
+from .._cargo.targets import Target, host_docker_platform
+from .._fingerprint import extra_files, inputs
+from .._fingerprint.inputs import Inputs, Record
+from .._store import artifacts, remote
+from .._store.remote import RemoteCache
+from .._support import log, paths, processes, settings, timing
+from ..errors import ConfigurationError, ConstructsRustError, ToolchainError
+from ..options import BundlingOptions
+from . import commands, volume_copy
 
 #: Left in a staged asset directory until the real bootstrap replaces it.
 PLACEHOLDER = ".constructs-rust-pending"
@@ -161,7 +153,7 @@ class BuildRequest:
 
 
 def _build_dir(workspace: Workspace) -> Path:
-    return workspace.target_dir / "constructs-rust"
+    return paths.build_dir(workspace.target_dir)
 
 
 def artifact_dir(workspace: Workspace, fingerprint: str) -> Path:
@@ -177,14 +169,13 @@ def _locked(path: Path) -> Iterator[None]:
         yield
 
 
-def _say(message: str) -> None:
-    print(f"constructs_rust: {message}", file=sys.stderr, flush=True)
+_say = log.say
 
 
 def _run_hooks(hook_commands: Sequence[str], *, cwd: Path, env: Dict[str, str], what: str) -> None:
     for command in hook_commands:
         _say(f"{what} hook: {command}")
-        code, _ = runner.stream(["sh", "-c", command], cwd=cwd, env=env)
+        code, _ = processes.stream(["sh", "-c", command], cwd=cwd, env=env)
         if code != 0:
             raise ConstructsRustError(
                 f"{what} hook `{command}` exited with {code}; its output is printed above",
@@ -281,12 +272,12 @@ def local_remaps(ws: Workspace, target_dir: Optional[Path] = None) -> List[Tuple
     and the target dir (generated sources), so no host path ends up in the binary and a build in
     another target dir (``CONSTRUCTS_RUST_VERIFY``) gives the same bytes. rustc applies the LAST
     matching pair, so the most specific (longest) host paths come last."""
-    pairs = [(str(cargo_config.cargo_home()), commands.CONTAINER_CARGO_HOME)]
-    pairs.append((str(ws.root), commands.CONTAINER_WORKSPACE))
+    pairs = [(str(cargo_config.cargo_home()), paths.CONTAINER_CARGO_HOME)]
+    pairs.append((str(ws.root), paths.CONTAINER_WORKSPACE))
     for outside in ws.outside_roots():
         rel = Path(os.path.relpath(outside, ws.root)).as_posix()
-        pairs.append((str(outside), f"{commands.CONTAINER_WORKSPACE}/{rel}"))
-    pairs.append((str(target_dir or ws.target_dir), commands.CONTAINER_TARGET_DIR))
+        pairs.append((str(outside), f"{paths.CONTAINER_WORKSPACE}/{rel}"))
+    pairs.append((str(target_dir or ws.target_dir), paths.CONTAINER_TARGET_DIR))
     return sorted(pairs, key=lambda pair: len(pair[0]))
 
 
@@ -380,10 +371,10 @@ def docker_invocation(
         mounts: List[Tuple[str, str, bool]] = []
         volumes = session.mounts
     else:
-        container_out = f"{commands.CONTAINER_BUILD_DIR}/{out.relative_to(build_dir).as_posix()}"
+        container_out = f"{paths.CONTAINER_BUILD_DIR}/{out.relative_to(build_dir).as_posix()}"
         mounts = [
-            (str(ws.root), commands.CONTAINER_WORKSPACE, (ws.root / "Cargo.lock").is_file()),
-            (str(build_dir), commands.CONTAINER_BUILD_DIR, False),
+            (str(ws.root), paths.CONTAINER_WORKSPACE, (ws.root / "Cargo.lock").is_file()),
+            (str(build_dir), paths.CONTAINER_BUILD_DIR, False),
         ]
         volumes = []
     # The user's own volumes (caches: not fingerprinted).
@@ -396,29 +387,29 @@ def docker_invocation(
             assert volume.volume_name is not None
             volumes.append((volume.volume_name, volume.container_path, volume.read_only))
     command = _command(
-        batch, container_out, f"{commands.CONTAINER_WORKSPACE}/Cargo.toml", in_image=True
+        batch, container_out, f"{paths.CONTAINER_WORKSPACE}/Cargo.toml", in_image=True
     )
     if first.options.docker_cargo_cache:
-        from .cache import cache_root
+        from .._support.disk_memo import cache_root
 
-        cargo_home = commands.CONTAINER_CARGO_HOME
+        cargo_home = paths.CONTAINER_CARGO_HOME
         if session is None:  # (a VOLUME_COPY session mounts its cargo-home volume there)
             cargo_cache = cache_root() / "docker-cargo"
             cargo_cache.mkdir(parents=True, exist_ok=True)
             mounts.append((str(cargo_cache), cargo_home, False))
     else:
-        cargo_home = commands.CONTAINER_SCRATCH_CARGO_HOME
+        cargo_home = paths.CONTAINER_SCRATCH_CARGO_HOME
     # zig (and cargo-zigbuild) build their libc stubs and compiler-rt into a cache on first
     # use: keep it on a mount, or every container run pays for it again (minutes).
     tool_cache = (
         f"{cargo_home}/tool-cache"
         if first.options.docker_cargo_cache
-        else f"{commands.CONTAINER_BUILD_DIR}/tool-cache"
+        else f"{paths.CONTAINER_BUILD_DIR}/tool-cache"
     )
     container_target = (
-        f"{commands.CONTAINER_BUILD_DIR}/{target_dir.relative_to(build_dir).as_posix()}"
+        f"{paths.CONTAINER_BUILD_DIR}/{target_dir.relative_to(build_dir).as_posix()}"
         if target_dir is not None
-        else commands.CONTAINER_TARGET_DIR
+        else paths.CONTAINER_TARGET_DIR
     )
     environment = first.options.container_environment()
     environment.update(tame_c_flags(environment, first.target))
@@ -437,8 +428,8 @@ def docker_invocation(
                 [
                     (inside, mapped)
                     for inside, mapped in (
-                        (cargo_home, commands.CONTAINER_CARGO_HOME),
-                        (container_target, commands.CONTAINER_TARGET_DIR),
+                        (cargo_home, paths.CONTAINER_CARGO_HOME),
+                        (container_target, paths.CONTAINER_TARGET_DIR),
                     )
                     if inside != mapped
                 ],
@@ -506,7 +497,7 @@ def _failure(batch: Sequence[BuildRequest], code: int, lines: Sequence[str]) -> 
     fix = "fix the error cargo printed above this message"
     if first.use_docker and any(m in line for line in lines for m in _OUTSIDE_FILE_ERRORS):
         fix += (
-            f". In Docker only the workspace root is visible (at {commands.CONTAINER_WORKSPACE}): "
+            f". In Docker only the workspace root is visible (at {paths.CONTAINER_WORKSPACE}): "
             "a #[path], include!() or include_str!() reaching outside it cannot be read; move "
             "the file under the workspace root, or build locally with cargo-lambda"
         )
@@ -596,12 +587,12 @@ def _store(request: BuildRequest, built: Path) -> None:
 
 #: ``CONSTRUCTS_RUST_VERIFY=1``: every function is rebuilt from clean (a fresh target dir) and
 #: compared with its cached artifact (local or remote); a difference fails the synth.
-ENV_VERIFY = "CONSTRUCTS_RUST_VERIFY"
+ENV_VERIFY = settings.VERIFY
 _MAX_ATTEMPTS = 3
 
 
 def verifying() -> bool:
-    return os.environ.get(ENV_VERIFY, "").strip().lower() not in ("", "0", "false", "no", "off")
+    return settings.verify()
 
 
 def _cargo_target_dir(request: BuildRequest, verify_dir: Optional[Path]) -> Path:
@@ -609,7 +600,7 @@ def _cargo_target_dir(request: BuildRequest, verify_dir: Optional[Path]) -> Path
     if verify_dir is not None:
         return verify_dir
     if request.use_docker:
-        return _build_dir(request.workspace) / Path(commands.CONTAINER_TARGET_DIR).name
+        return _build_dir(request.workspace) / Path(paths.CONTAINER_TARGET_DIR).name
     return request.workspace.target_dir
 
 
@@ -749,7 +740,7 @@ def _run_once(
         )
         started = time.time()
         container = argv[argv.index("--name") + 1] if first.use_docker else None
-        code, lines = runner.stream(
+        code, lines = processes.stream(
             argv,
             cwd=ws.root,
             env=env,
@@ -761,9 +752,9 @@ def _run_once(
             raise _failure(batch, code, lines)
         if session is not None:  # the outputs and cargo's records, back from the volumes
             container_target = (
-                commands.CONTAINER_TARGET_DIR
+                paths.CONTAINER_TARGET_DIR
                 if verify_dir is None
-                else f"{commands.CONTAINER_BUILD_DIR}/{verify_dir.name}"
+                else f"{paths.CONTAINER_BUILD_DIR}/{verify_dir.name}"
             )
             where = f"{first.target.triple}/{inputs.profile_dir(first.options)}"
             session.copy_back(
@@ -806,7 +797,7 @@ def _run_once(
     finally:
         shutil.rmtree(out, ignore_errors=True)
         if session is not None and started_session:
-            kept = [f"{commands.CONTAINER_BUILD_DIR}/{verify_dir.name}"] if verify_dir else []
+            kept = [f"{paths.CONTAINER_BUILD_DIR}/{verify_dir.name}"] if verify_dir else []
             session.remove(kept)
 
 
@@ -1099,5 +1090,5 @@ def queue_for(root: object) -> BuildQueue:
     if queue is None:
         node = getattr(root, "node", None)
         context = node.try_get_context if node is not None else (lambda key: None)
-        queue = _queues[root] = BuildQueue(remote_cache.from_environment(context))
+        queue = _queues[root] = BuildQueue(remote.from_environment(context))
     return queue

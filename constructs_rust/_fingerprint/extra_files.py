@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import List, Sequence, Set, Tuple, Union
 
-from .errors import ConfigurationError, ConstructsRustError
+from ..errors import ConfigurationError, ConstructsRustError
 from .inputs import file_digest
 
 #: Names the construct itself writes at the zip root.
@@ -54,7 +54,7 @@ def _name_problem(name: str) -> str:
 def resolve(entries: Sequence[Union[str, object]]) -> Tuple[Resolved, ...]:
     """Check every entry (``str`` or ``ExtraFile``) and resolve its source against the working
     directory. Raises ConfigurationError naming the entry and the fix."""
-    from .options import ExtraFile
+    from ..options import ExtraFile
 
     resolved: List[Resolved] = []
     names: Set[str] = set()

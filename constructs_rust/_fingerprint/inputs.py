@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
-from . import cargo_config, commands
-from .cache import atomic_write, digest
-from .cargo import IGNORED_DIRS, Package, Workspace
-from .depgraph import Graph, Lock, read_lock, read_manifest
-from .options import BundlingOptions
-from .targets import Target
+from .._cargo import cargo_config
+from .._cargo.depgraph import Graph, Lock, read_lock, read_manifest
+from .._cargo.metadata import IGNORED_DIRS, Package, Workspace
+from .._cargo.targets import Target
+from .._support import paths
+from .._support.disk_memo import atomic_write, digest
+from ..options import BundlingOptions
 
 VERSION = "constructs-rust-fingerprint-v3"
 #: Files of the workspace root that count as a whole.
@@ -465,7 +466,7 @@ def static_inputs(
 
 
 def _store(workspace: Workspace) -> Path:
-    return workspace.target_dir / "constructs-rust" / "records"
+    return paths.records_dir(workspace.target_dir)
 
 
 def slot(package: Package, binary: str, settings: Sequence[str]) -> str:
@@ -678,8 +679,8 @@ def build_place(
         return BuildPlace(
             out_dir=out_dir,
             host_dir=host_dir,
-            workspace_prefix=commands.CONTAINER_WORKSPACE,
-            skip_prefixes=(commands.CONTAINER_BUILD_DIR,),
+            workspace_prefix=paths.CONTAINER_WORKSPACE,
+            skip_prefixes=(paths.CONTAINER_BUILD_DIR,),
         )
     skips = [str(cargo_config.cargo_home()), str(workspace.target_dir), str(target_dir)]
     if sysroot:

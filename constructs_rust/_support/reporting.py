@@ -22,7 +22,8 @@ import traceback
 from types import TracebackType
 from typing import Callable, Optional, Set, Type
 
-from .errors import ConstructsRustError, redact
+from ..errors import ConstructsRustError, redact
+from . import settings
 
 #: Validation errors returned to CDK by this library's constructs (their text, exactly).
 _validation_errors: Set[str] = set()
@@ -51,7 +52,7 @@ def is_ours(exc: BaseException) -> bool:
 
 def _user_frame(tb: Optional[TracebackType]) -> Optional[str]:
     """The innermost frame of the user's own code (not the library, jsii or site-packages)."""
-    ours = os.path.dirname(os.path.abspath(__file__))
+    ours = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # constructs_rust/
     found = None
     for frame in traceback.extract_tb(tb):
         path = os.path.abspath(frame.filename)
@@ -75,7 +76,7 @@ def report(exc: BaseException, tb: Optional[TracebackType]) -> str:
 
 
 def _hook(exc_type: Type[BaseException], exc: BaseException, tb: Optional[TracebackType]) -> None:
-    if os.environ.get("CONSTRUCTS_RUST_TRACEBACK") or not is_ours(exc):
+    if settings.traceback() or not is_ours(exc):
         (_previous or sys.__excepthook__)(exc_type, exc, tb)
         return
     print(report(exc, tb), file=sys.stderr)
@@ -88,6 +89,3 @@ def install() -> None:
         return
     _previous = sys.excepthook
     sys.excepthook = _hook
-
-
-install()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import atexit
 import functools
-import os
 import sys
 import time
 from contextlib import contextmanager
@@ -14,16 +13,22 @@ from typing import Callable, Iterator, TypeVar
 
 from typing_extensions import ParamSpec
 
+from . import settings
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
 _total = 0.0
 _functions = 0
+_registered = False
 
 
 @contextmanager
 def measure(*, function: bool = False) -> Iterator[None]:
-    global _total, _functions
+    global _total, _functions, _registered
+    if not _registered:  # the exit report is armed by the first measurement, not by import
+        _registered = True
+        atexit.register(_report)
     start = time.perf_counter()
     try:
         yield
@@ -44,13 +49,10 @@ def per_function(fn: Callable[P, R]) -> Callable[P, R]:
 
 
 def _report() -> None:
-    if os.environ.get("CONSTRUCTS_RUST_TIMING") and _functions:
+    if settings.timing() and _functions:
         print(
             f"constructs_rust: timing: {_total * 1000:.1f} ms of library work for "
             f"{_functions} functions ({_total * 1000 / _functions:.2f} ms each)",
             file=sys.stderr,
             flush=True,
         )
-
-
-atexit.register(_report)

@@ -32,7 +32,6 @@ import os
 import re
 import shutil
 import stat
-import sys
 import threading
 import time
 import uuid
@@ -41,14 +40,15 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from .._fingerprint.inputs import Record
+from .._support import log, settings
+from .._support.disk_memo import digest
+from ..errors import ConfigurationError
 from . import artifacts
-from .cache import digest
-from .errors import ConfigurationError
-from .inputs import Record
 
 #: Environment variables (they win over the cdk.json context keys below).
-ENV_URL = "CONSTRUCTS_RUST_REMOTE_CACHE"
-ENV_MODE = "CONSTRUCTS_RUST_REMOTE_CACHE_MODE"
+ENV_URL = settings.REMOTE_CACHE
+ENV_MODE = settings.REMOTE_CACHE_MODE
 #: cdk.json ``context`` keys (or ``cdk synth -c key=value``).
 CONTEXT_URL = "constructs-rust:remoteCache"
 CONTEXT_MODE = "constructs-rust:remoteCacheMode"
@@ -76,8 +76,7 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
-def _say(message: str) -> None:
-    print(f"constructs_rust: {message}", file=sys.stderr, flush=True)
+_say = log.say
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Set
+
+from . import log
 
 #: The line the warning asks for (matches a `target` dir at any depth).
 EXCLUDE_LINE = "**/target"
@@ -123,5 +124,5 @@ def warn_if_watched(target_dir: Path, *, app_dir: Optional[Path] = None) -> Opti
         "dir): every build there makes `cdk watch` synthesize once more. Add "
         f'"{EXCLUDE_LINE}" to "watch": {{"exclude": [...]}} in cdk.json.'
     )
-    print(message, file=sys.stderr)
+    log.say(message, prefix=False)
     return message

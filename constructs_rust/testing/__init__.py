@@ -40,11 +40,12 @@ import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3_assets as s3_assets
 
-from ._snapshot import normalize_template, snapshot_template
-from ._unit_app import BUNDLING_STACKS_CONTEXT, no_bundling_app
-from .build import PLACEHOLDER
-from .http_events import HttpResponse, function_url_request, http_request, http_response
-from .toolchain import find_cargo_lambda
+from .._build.engine import PLACEHOLDER
+from .._cargo.toolchain import find_cargo_lambda
+from .._support import settings
+from .events import HttpResponse, function_url_request, http_request, http_response
+from .snapshot import normalize_template, snapshot_template
+from .unit_app import BUNDLING_STACKS_CONTEXT, no_bundling_app
 
 __all__ = [
     "BUNDLING_STACKS_CONTEXT",
@@ -699,7 +700,7 @@ def bootstrap_path(function: lambda_.Function) -> Path:
 # --- Extensions: function + external extensions against lambda-simulator -----------------------
 
 #: The harness crate shipped with this package (see extension_harness/src/main.rs).
-_HARNESS_SOURCE = Path(__file__).resolve().parent / "extension_harness"
+_HARNESS_SOURCE = Path(__file__).resolve().parent.parent / "extension_harness"
 _HARNESS_BIN = "constructs-rust-extension-harness"
 
 
@@ -756,7 +757,7 @@ class ExtensionRun:
 def _harness_dir() -> Path:
     # Not cache_root(): tests isolate that per session, and the harness (keyed by the digest of
     # its sources) is a tool worth building once per machine.
-    explicit = os.environ.get("CONSTRUCTS_RUST_HARNESS_DIR")
+    explicit = settings.harness_dir()
     if explicit:
         return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
@@ -765,8 +766,8 @@ def _harness_dir() -> Path:
 
 def harness_binary() -> Path:
     """The extension harness, built with cargo on first use (about 1-3 min) and then reused."""
-    from .build import _locked
-    from .cache import digest
+    from .._build.engine import _locked
+    from .._support.disk_memo import digest
 
     sources = [_HARNESS_SOURCE / "Cargo.toml", _HARNESS_SOURCE / "Cargo.lock"]
     sources += sorted((_HARNESS_SOURCE / "src").glob("*.rs"))
@@ -970,7 +971,7 @@ class ExtensionSimulator:
         self, function: lambda_.Function, events: Sequence[Any], **kwargs: Any
     ) -> ExtensionRun:
         """Run a synthesized RustFunction with every RustExtension layer it lists."""
-        from .extension import RustExtension, _layers_of
+        from ..extension import RustExtension, _layers_of
 
         extensions = [
             extension_path(layer)

@@ -12,7 +12,6 @@ options only.
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, List, Optional, Sequence, Set
@@ -22,24 +21,14 @@ import jsii
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct, IValidation
 
-from . import (
-    cargo,
-    cargo_config,
-    depgraph,
-    extra_files,
-    git_source,
-    history,
-    inputs,
-    reporting,
-    timing,
-    toolchain,
-    watch,
-)
-from .build import PLACEHOLDER, BuildRequest, install_if_cached, queue_for, verifying
-from .cache import cache_root
-from .errors import ConfigurationError, redact
-from .options import BundlingOptions, GitSource
-from .targets import Target
+from .._build.engine import PLACEHOLDER, BuildRequest, install_if_cached, queue_for, verifying
+from .._cargo import cargo_config, depgraph, git_source, metadata, toolchain
+from .._cargo.targets import Target
+from .._fingerprint import extra_files, history, inputs
+from .._support import log, reporting, settings, timing, watch_config
+from .._support.disk_memo import cache_root
+from ..errors import ConfigurationError, redact
+from ..options import BundlingOptions, GitSource
 
 _docker_notice_shown = False
 
@@ -90,10 +79,9 @@ def _use_docker(options: BundlingOptions) -> bool:
         return True
     if toolchain.find_cargo_lambda() is None:
         if not _docker_notice_shown:
-            print(
-                "constructs_rust: cargo-lambda not found; bundling Rust functions in Docker "
-                f"({options.docker_image})",
-                file=sys.stderr,
+            log.say(
+                "cargo-lambda not found; bundling Rust functions in Docker "
+                f"({options.docker_image})"
             )
             _docker_notice_shown = True
         return True
@@ -138,7 +126,7 @@ def plan_bundle(
             commit = git_source.resolve(git)
             root = git_source.checkout(git, commit, construct_path=construct_path)
             try:
-                manifest = cargo.normalize_manifest_path(str(root / inside))
+                manifest = metadata.normalize_manifest_path(str(root / inside))
             except ConfigurationError:
                 raise ConfigurationError(
                     f"there is no Cargo.toml at this path of {redact(git.remote)} at "
@@ -149,7 +137,7 @@ def plan_bundle(
                 ) from None
             source.append(git_source.source_line(commit))
     else:
-        manifest = cargo.normalize_manifest_path(manifest_path)
+        manifest = metadata.normalize_manifest_path(manifest_path)
     if not cdk.Stack.of(scope).bundling_required:
         code = lambda_.Code.from_asset(
             str(manifest.parent),
@@ -163,9 +151,9 @@ def plan_bundle(
             code=code, request=None, binary=binary_name, package_directory=manifest.parent
         )
 
-    workspace = cargo.load_workspace(manifest, options.cargo_lambda_flags)
-    package, binary = cargo.resolve_binary(workspace, manifest, binary_name)
-    watch.warn_if_watched(workspace.target_dir)
+    workspace = metadata.load_workspace(manifest, options.cargo_lambda_flags)
+    package, binary = metadata.resolve_binary(workspace, manifest, binary_name)
+    watch_config.warn_if_watched(workspace.target_dir)
     use_docker = _use_docker(options)
     if use_docker:
         _warn_unseen_config(workspace, construct_path)
@@ -207,10 +195,10 @@ def plan_bundle(
     request.extra_files = tuple(extra)
     fp = request.inputs.asset_hash
     lines = request.inputs.asset_lines
-    if os.environ.get("CONSTRUCTS_RUST_EXPLAIN"):
+    if settings.explain():
         for line in lines:
-            print(f"constructs_rust: {construct_path} fingerprint input: {line}", file=sys.stderr)
-        print(f"constructs_rust: {construct_path} fingerprint: {fp}", file=sys.stderr)
+            log.explain(f"{construct_path} fingerprint input: {line}")
+        log.explain(f"{construct_path} fingerprint: {fp}")
     trees = dict(request.inputs.trees)
     if git is None:
         changed = history.record(workspace.target_dir, construct_path, fp, lines, trees=trees)
@@ -218,7 +206,7 @@ def plan_bundle(
         where = f"{os.getcwd()}\0{construct_path}"
         changed = history.record(git_source.history_dir(), where, fp, lines, trees=trees)
     if changed:
-        print(history.render(construct_path, changed), file=sys.stderr)
+        log.say(history.render(construct_path, changed), prefix=False)
     code = lambda_.Code.from_asset(
         str(package.directory),
         asset_hash=fp,
@@ -231,8 +219,8 @@ def plan_bundle(
 
 
 def _request(
-    workspace: cargo.Workspace,
-    package: cargo.Package,
+    workspace: metadata.Workspace,
+    package: metadata.Package,
     binary: str,
     *,
     graph: depgraph.Graph,
@@ -307,17 +295,16 @@ def _siblings(
 _unseen_warned: Set[Path] = set()
 
 
-def _warn_unseen_config(workspace: cargo.Workspace, construct_path: str) -> None:
+def _warn_unseen_config(workspace: metadata.Workspace, construct_path: str) -> None:
     """Docker builds see the workspace root only: config files above it or in $CARGO_HOME
     that a local build would read are not part of a Docker build (nor of its hash)."""
     unseen = cargo_config.outside_config_files(workspace.root)
     if unseen and workspace.root not in _unseen_warned:
         _unseen_warned.add(workspace.root)
-        print(
-            f"constructs_rust: WARNING {construct_path}: Docker bundling does not read "
+        log.say(
+            f"WARNING {construct_path}: Docker bundling does not read "
             f"{', '.join(c.label for c in unseen)} (outside the mounted workspace root); copy "
-            "what the build needs into the workspace's own .cargo/config.toml",
-            file=sys.stderr,
+            "what the build needs into the workspace's own .cargo/config.toml"
         )
 
 

@@ -14,13 +14,15 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, Iterable, Optional
 
+from . import paths, settings
+
 
 def cache_root() -> Path:
-    explicit = os.environ.get("CONSTRUCTS_RUST_CACHE_DIR")
+    explicit = settings.cache_dir()
     if explicit:
         return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "constructs-rust"
+    return Path(base) / paths.OWN_DIR
 
 
 def digest(parts: Iterable[Any]) -> str:

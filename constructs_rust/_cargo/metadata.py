@@ -17,13 +17,12 @@ import functools
 import json
 import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from . import cache
-from .errors import CargoError, ConfigurationError, ToolchainError
+from .._support import disk_memo, log
+from ..errors import CargoError, ConfigurationError, ToolchainError
 
 #: Directory names never walked: build outputs, VCS data, CDK output, tool environments.
 IGNORED_DIRS = frozenset({"target", ".git", "cdk.out", "node_modules", ".venv", "__pycache__"})
@@ -243,7 +242,7 @@ def run_metadata(
             what = f"created {lock}{how} before fingerprinting (commit it for reproducible builds)"
         else:
             what = f"updated {lock}{how} to match the manifests before fingerprinting"
-        print(f"constructs_rust: cargo {what}", file=sys.stderr, flush=True)
+        log.say(f"cargo {what}")
     return data
 
 
@@ -274,7 +273,7 @@ def _stamp(root: Path, outside: Sequence[Path] = ()) -> str:
                     entries.append(f"{rel}/{name}")
     for var in ("CARGO_TARGET_DIR", "CARGO_BUILD_TARGET_DIR", "CARGO_HOME", "RUSTC"):
         entries.append(f"{var}={os.environ.get(var, '')}")
-    return cache.digest(entries)
+    return disk_memo.digest(entries)
 
 
 def _stamp_of(workspace: Workspace) -> str:
@@ -300,8 +299,8 @@ def load_workspace(manifest_path: Path, lock_flags: Sequence[str] = ()) -> Works
             # would make a synth quadratic in the number of functions).
             _memo[manifest_path] = known
             return known
-    key = cache.digest(["metadata-v2", str(manifest_path), *lock_flags])
-    entry = cache.read_json("metadata", key)
+    key = disk_memo.digest(["metadata-v2", str(manifest_path), *lock_flags])
+    entry = disk_memo.read_json("metadata", key)
     workspace: Optional[Workspace] = None
     if entry and Path(entry["root"]).is_dir():
         cached = parse_metadata(entry["metadata"])
@@ -320,7 +319,7 @@ def load_workspace(manifest_path: Path, lock_flags: Sequence[str] = ()) -> Works
             data = run_metadata(manifest_path, lock_flags, cwd=root)
         workspace = parse_metadata(data)
         stamp = _stamp_of(workspace)  # taken after cargo wrote the lock
-        cache.write_json(
+        disk_memo.write_json(
             "metadata", key, {"root": str(workspace.root), "stamp": stamp, "metadata": data}
         )
     _memo[manifest_path] = workspace

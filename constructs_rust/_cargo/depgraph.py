@@ -36,9 +36,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
-from . import cache, cargo_config
-from .cargo import Package, Workspace, run_cargo
-from .errors import CargoError
+from .._support import disk_memo
+from ..errors import CargoError
+from . import cargo_config
+from .metadata import Package, Workspace, run_cargo
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -274,7 +275,7 @@ def _validity(
             parts.append(json.dumps(entry, sort_keys=True, default=str))
     for rel in sorted(set(dirs)):
         parts.append(f"{rel}={_file_digest(workspace.root / rel / 'Cargo.toml')}")
-    return cache.digest(parts)
+    return disk_memo.digest(parts)
 
 
 def _to_json(graph: Graph) -> List[List[Any]]:
@@ -327,8 +328,8 @@ def _unified_graphs(workspace: Workspace, triple: str, lock: Lock) -> Dict[str, 
     """Every member's graph with workspace-unified features, from the cache while every input
     of ANY member is unchanged (another member's manifest can change the unified features)."""
     portable = (_file_digest(workspace.root_manifest), "workspace", triple)
-    key = cache.digest([FORMAT, *portable])
-    entry = cache.read_json("depgraph", key)
+    key = disk_memo.digest([FORMAT, *portable])
+    entry = disk_memo.read_json("depgraph", key)
     if entry and isinstance(entry.get("members"), dict):
         graphs = {m: _from_json(rows, workspace) for m, rows in entry["members"].items()}
         if entry.get("valid") == _unified_validity(workspace, lock, graphs):
@@ -340,7 +341,7 @@ def _unified_graphs(workspace: Workspace, triple: str, lock: Lock) -> Dict[str, 
         manifest=workspace.root_manifest,
     )
     graphs = parse_workspace_tree(output, workspace)
-    cache.write_json(
+    disk_memo.write_json(
         "depgraph",
         key,
         {
@@ -395,8 +396,8 @@ def dependency_graphs(
             continue
         # On disk: the workspace's identity is its manifest's content, not its absolute path.
         portable = (_file_digest(workspace.root_manifest), *memo_key[1:])
-        key = cache.digest([FORMAT, *map(str, portable)])
-        entry = cache.read_json("depgraph", key)
+        key = disk_memo.digest([FORMAT, *map(str, portable)])
+        entry = disk_memo.read_json("depgraph", key)
         if entry and "nodes" in entry:
             graph = _from_json(entry["nodes"], workspace)
             keys = [(n.name, n.version) for n in graph.nodes]
@@ -415,7 +416,7 @@ def dependency_graphs(
         for (i, memo_key, key, _), graph in zip(todo, graphs_, strict=True):
             keys = [(n.name, n.version) for n in graph.nodes]
             dirs = [n.source for n in graph.nodes if n.path is not None]
-            cache.write_json(
+            disk_memo.write_json(
                 "depgraph",
                 key,
                 {"nodes": _to_json(graph), "valid": _validity(workspace, lock, keys, dirs)},

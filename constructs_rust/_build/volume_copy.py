@@ -29,10 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
+from .._cargo.metadata import IGNORED_DIRS
+from .._support import paths
+from .._support.disk_memo import digest
+from ..errors import ConstructsRustError
 from . import commands
-from .cache import digest
-from .cargo import IGNORED_DIRS
-from .errors import ConstructsRustError
 
 #: Where the outputs (cargo-lambda's --lambda-dir) go inside the container.
 CONTAINER_OUT = "/constructs-rust-out"
@@ -70,12 +71,12 @@ class Session:
     def mounts(self) -> List[Tuple[str, str, bool]]:
         """(volume, container path, read-only) for the build container."""
         found = [
-            (self.workspace_volume, commands.CONTAINER_WORKSPACE, True),
-            (self.build_volume, commands.CONTAINER_BUILD_DIR, False),
+            (self.workspace_volume, paths.CONTAINER_WORKSPACE, True),
+            (self.build_volume, paths.CONTAINER_BUILD_DIR, False),
             (self.out_volume, CONTAINER_OUT, False),
         ]
         if self.cargo_volume:
-            found.append((self.cargo_volume, commands.CONTAINER_CARGO_HOME, False))
+            found.append((self.cargo_volume, paths.CONTAINER_CARGO_HOME, False))
         return found
 
     def docker(self, args: Sequence[str], **kw: object) -> "subprocess.CompletedProcess[bytes]":
@@ -107,7 +108,7 @@ class Session:
         _check(self.docker(argv), "docker create (helper container)")
         with tempfile.TemporaryFile() as errors:
             proc = subprocess.Popen(
-                ["docker", "cp", "-", f"{self.helper}:{commands.CONTAINER_WORKSPACE}"],
+                ["docker", "cp", "-", f"{self.helper}:{paths.CONTAINER_WORKSPACE}"],
                 env=self.env,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,

@@ -37,7 +37,7 @@ import jsii
 from aws_cdk import aws_lambda as lambda_
 from constructs import IConstruct, IValidation
 
-from .depgraph import Graph
+from .._cargo.depgraph import Graph
 
 #: The crate whose feature enables concurrent request handling, and that feature.
 CONCURRENT_RUNTIME_CRATE = "lambda_runtime"

@@ -9,15 +9,9 @@ from __future__ import annotations
 
 from typing import List, Mapping, Optional, Sequence
 
-#: Where the workspace, the cargo home and the construct's build dir appear inside Docker,
-#: and what host paths are remapped to in the binary (``--remap-path-prefix``).
-CONTAINER_WORKSPACE = "/workspace"
-CONTAINER_CARGO_HOME = "/cargo"
-CONTAINER_BUILD_DIR = "/constructs-rust"
-#: cargo's target dir inside Docker (bundling and ContainerBuild.IN_DOCKER alike).
-CONTAINER_TARGET_DIR = f"{CONTAINER_BUILD_DIR}/docker-target"
-#: The container's cargo home when no host cache is mounted (remapped to CONTAINER_CARGO_HOME).
-CONTAINER_SCRATCH_CARGO_HOME = "/tmp/cargo"
+from .._support.paths import (
+    CONTAINER_WORKSPACE,
+)
 
 
 def cargo_lambda_build_argv(

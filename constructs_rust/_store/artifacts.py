@@ -18,10 +18,11 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import sys
 import uuid
 from pathlib import Path
 from typing import List, Tuple
+
+from .._support import log
 
 #: The digest file inside each artifact directory.
 SEAL = ".constructs-rust-sha256"
@@ -77,11 +78,9 @@ def intact(directory: Path, required: str, *, who: str) -> bool:
         if stored
         else "has no digest stored with it (an older release stored it?)"
     )
-    print(
-        f"constructs_rust: WARNING the cached build of {who} ({directory.name[:12]}…) {why}: "
-        "removed, building it again",
-        file=sys.stderr,
-        flush=True,
+    log.say(
+        f"WARNING the cached build of {who} ({directory.name[:12]}…) {why}: "
+        "removed, building it again"
     )
     discard(directory)
     return False

@@ -12,7 +12,7 @@ from typing import Optional, Tuple
 
 from aws_cdk import aws_lambda as lambda_
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 
 #: glibc version of Amazon Linux 2; binaries linked against newer glibc fail there with
 #: ``GLIBC_2.28 not found`` (SAM pins the same version).

@@ -25,16 +25,16 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import uuid
 from pathlib import Path, PurePosixPath
 from typing import Dict, List, Optional, Tuple
 
 import filelock
 
-from .cache import cache_root
-from .errors import ConfigurationError, ToolchainError, redact
-from .options import GitSource
+from .._support import log
+from .._support.disk_memo import cache_root
+from ..errors import ConfigurationError, ToolchainError, redact
+from ..options import GitSource
 
 _COMMIT = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 #: ls-remote and fetch: a dead remote must not hang a synth.
@@ -43,8 +43,7 @@ FETCH_TIMEOUT = 1800
 _resolved: Dict[Tuple[str, Optional[str]], str] = {}
 
 
-def _say(message: str) -> None:
-    print(f"constructs_rust: {redact(message)}", file=sys.stderr, flush=True)
+_say = log.say
 
 
 def _env() -> Dict[str, str]:

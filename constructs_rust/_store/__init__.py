@@ -1,0 +1,1 @@
+"""The artifact store: sealed artifacts on the local disk and the shared S3 cache."""

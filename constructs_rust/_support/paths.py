@@ -1,0 +1,38 @@
+"""Every on-disk and in-container path the library writes or mounts, spelled once.
+
+Host side: a workspace's build state lives under ``<cargo target dir>/constructs-rust/``
+(artifacts, per-function records, history, image contexts); the per-user disk memo under
+``$CONSTRUCTS_RUST_CACHE_DIR`` or ``$XDG_CACHE_HOME/constructs-rust``. Container side: where
+Docker builds see the workspace, the cargo home and the build dir (also what host paths are
+remapped to in the binary with ``--remap-path-prefix``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: The directory name the library owns inside a cargo target dir and the user cache.
+OWN_DIR = "constructs-rust"
+
+CONTAINER_WORKSPACE = "/workspace"
+CONTAINER_CARGO_HOME = "/cargo"
+CONTAINER_BUILD_DIR = "/constructs-rust"
+#: cargo's target dir inside Docker (bundling and ContainerBuild.IN_DOCKER alike).
+CONTAINER_TARGET_DIR = f"{CONTAINER_BUILD_DIR}/docker-target"
+#: The container's cargo home when no host cache is mounted (remapped to CONTAINER_CARGO_HOME).
+CONTAINER_SCRATCH_CARGO_HOME = "/tmp/cargo"
+
+
+def build_dir(target_dir: Path) -> Path:
+    """``<target>/constructs-rust``: artifacts, records, history and image contexts."""
+    return target_dir / OWN_DIR
+
+
+def records_dir(target_dir: Path) -> Path:
+    """Where each function's record of the inputs its last build read is kept."""
+    return build_dir(target_dir) / "records"
+
+
+def image_context_dir(target_dir: Path, name: str) -> Path:
+    """Where an IN_DOCKER image's Dockerfile and context are written."""
+    return build_dir(target_dir) / name
