@@ -367,7 +367,7 @@ def docker_invocation(
     build_dir = _build_dir(ws)
     options = first.options
     if session is not None:
-        container_out = volume_copy.CONTAINER_OUT
+        container_out = paths.CONTAINER_VOLUME_OUT
         mounts: List[Tuple[str, str, bool]] = []
         volumes = session.mounts
     else:

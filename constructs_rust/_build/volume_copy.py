@@ -35,8 +35,6 @@ from .._support.disk_memo import digest
 from ..errors import ConstructsRustError
 from . import commands
 
-#: Where the outputs (cargo-lambda's --lambda-dir) go inside the container.
-CONTAINER_OUT = "/constructs-rust-out"
 PREFIX = "constructs-rust"
 
 
@@ -73,7 +71,7 @@ class Session:
         found = [
             (self.workspace_volume, paths.CONTAINER_WORKSPACE, True),
             (self.build_volume, paths.CONTAINER_BUILD_DIR, False),
-            (self.out_volume, CONTAINER_OUT, False),
+            (self.out_volume, paths.CONTAINER_VOLUME_OUT, False),
         ]
         if self.cargo_volume:
             found.append((self.cargo_volume, paths.CONTAINER_CARGO_HOME, False))
@@ -143,7 +141,7 @@ class Session:
         ``<target>/<triple>/<profile>``) into ``host_dir``."""
         out.mkdir(parents=True, exist_ok=True)
         _check(
-            self.docker(["cp", f"{self.helper}:{CONTAINER_OUT}/.", str(out)]),
+            self.docker(["cp", f"{self.helper}:{paths.CONTAINER_VOLUME_OUT}/.", str(out)]),
             "docker cp (outputs back)",
         )
         found = self._run_helper(

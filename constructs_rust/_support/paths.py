@@ -19,6 +19,8 @@ CONTAINER_CARGO_HOME = "/cargo"
 CONTAINER_BUILD_DIR = "/constructs-rust"
 #: cargo's target dir inside Docker (bundling and ContainerBuild.IN_DOCKER alike).
 CONTAINER_TARGET_DIR = f"{CONTAINER_BUILD_DIR}/docker-target"
+#: Where a VOLUME_COPY build's outputs (cargo-lambda's --lambda-dir) go inside the container.
+CONTAINER_VOLUME_OUT = "/constructs-rust-out"
 #: The container's cargo home when no host cache is mounted (remapped to CONTAINER_CARGO_HOME).
 CONTAINER_SCRATCH_CARGO_HOME = "/tmp/cargo"
 
