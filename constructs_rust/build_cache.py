@@ -23,6 +23,9 @@ from constructs import Construct
 from .errors import ConfigurationError
 
 DEFAULT_PREFIX = "constructs-rust"
+"""The cache's key prefix unless ``prefix`` says otherwise."""
+__all__ = ["RustBuildCache", "DEFAULT_PREFIX"]
+
 _PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$")
 
 
@@ -43,6 +46,21 @@ class RustBuildCache(Construct):
     """An S3 bucket for ``CONSTRUCTS_RUST_REMOTE_CACHE`` and the grants to use it.
 
     ``cache.url`` is the value for ``CONSTRUCTS_RUST_REMOTE_CACHE`` (``s3://<bucket>/<prefix>``).
+    How the bucket is locked down and what each grant allows: the module's description above
+    and [Team cache](../team-cache.md).
+
+    Args:
+        scope: The parent construct (a ``Stack`` or another construct).
+        id: The construct's id, unique within ``scope``.
+        prefix: Key prefix of the cache (the grants cover only it). Default:
+            ``constructs-rust``.
+        expiration: Objects are deleted this long after upload (whole days). Default: 30 days.
+        noncurrent_expiration: Overwritten (noncurrent) versions are kept this long (whole
+            days). Default: 7 days.
+        access_logs_bucket: Where S3 server access logs go (who read and wrote which
+            artifact). Default: none (cdk-nag AwsSolutions-S1 is suppressed with that reason).
+        access_logs_prefix: Prefix of the access logs. Default: ``rust-build-cache/``.
+        removal_policy: What ``cdk destroy`` does with the bucket. Default: RETAIN.
     """
 
     def __init__(
@@ -57,17 +75,6 @@ class RustBuildCache(Construct):
         access_logs_prefix: str = "rust-build-cache/",
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
     ) -> None:
-        """
-        :param prefix: key prefix of the cache (the grants cover only it).
-            Default: ``constructs-rust``.
-        :param expiration: objects are deleted this long after upload. Default: 30 days.
-        :param noncurrent_expiration: overwritten (noncurrent) versions are kept this long.
-            Default: 7 days.
-        :param access_logs_bucket: where S3 server access logs go (who read and wrote which
-            artifact). Default: none (cdk-nag AwsSolutions-S1 is suppressed with that reason).
-        :param access_logs_prefix: prefix of the access logs. Default: ``rust-build-cache/``.
-        :param removal_policy: what ``cdk destroy`` does with the bucket. Default: RETAIN.
-        """
         path = f"{scope.node.path}/{id}" if scope.node.path else id
         if not _PREFIX.match(prefix) or any(p in (".", "..") for p in prefix.split("/")):
             raise ConfigurationError(
@@ -94,8 +101,9 @@ class RustBuildCache(Construct):
                     construct_path=path,
                 )
         super().__init__(scope, id)
-        self.prefix = prefix
-        self.bucket = s3.Bucket(
+        self.prefix: str = prefix
+        """The cache's key prefix in the bucket."""
+        self.bucket: s3.Bucket = s3.Bucket(
             self,
             "Bucket",
             encryption=s3.BucketEncryption.S3_MANAGED,
@@ -117,6 +125,7 @@ class RustBuildCache(Construct):
             server_access_logs_prefix=access_logs_prefix if access_logs_bucket else None,
             removal_policy=removal_policy,
         )
+        """The cache's bucket (SSE-S3, TLS only, versioned, no public access, no ACLs)."""
         if access_logs_bucket is None:
             add_nag_suppression(
                 self.bucket.node.default_child,  # type: ignore[arg-type]

@@ -78,27 +78,27 @@ from .options import (
     validate_binary_name,
 )
 
-#: Runtime base image: AWS's OS-only Lambda image (it ships the Runtime Interface Emulator, so
-#: ``docker run -p 9000:8080`` answers invokes locally). Pinned by tag AND multi-arch index digest
-#: (Docker resolves the digest; the tag documents it). Refresh with
-#: ``docker buildx imagetools inspect public.ecr.aws/lambda/provided:al2023``.
 DEFAULT_BASE_IMAGE = (
     "public.ecr.aws/lambda/provided:al2023.2026.02.27.21"
     "@sha256:9ee3f032d4063febdf42a2a1f15149ce8358130753e48fcaf86eae731fab38ff"
 )
-#: ``base_image=SCRATCH``: an empty base (Docker's reserved ``scratch``; nothing is pulled).
-#: The image holds only ``/bootstrap`` (its entrypoint) and a CA bundle, so it needs a static
-#: binary: ``BundlingOptions(libc=Libc.MUSL)``.
+"""Runtime base image: AWS's OS-only Lambda image (it ships the Runtime Interface Emulator,
+so ``docker run -p 9000:8080`` answers invokes locally). Pinned by tag AND multi-arch index
+digest (Docker resolves the digest; the tag documents it). Refresh with
+``docker buildx imagetools inspect public.ecr.aws/lambda/provided:al2023``."""
 SCRATCH = "scratch"
+"""``base_image=SCRATCH``: an empty base (Docker's reserved ``scratch``; nothing is pulled).
+The image holds only ``/bootstrap`` (its entrypoint) and a CA bundle, so it needs a static
+binary: ``BundlingOptions(libc=Libc.MUSL)``."""
 #: Where a FROM-scratch image has its CA certificates (the path OpenSSL, rustls-native-certs and
 #: the AWS SDK look at on Debian-like systems; ``SSL_CERT_FILE`` points at it as well).
 SCRATCH_CA_PATH = "/etc/ssl/certs/ca-certificates.crt"
 #: The CA bundle's name in a generated context.
 CA_BUNDLE_FILE = "ca-certificates.crt"
 
-#: Build image of ContainerBuild.IN_DOCKER: the same pinned cargo-lambda release as Docker
-#: bundling (it carries the x86_64 and aarch64 Rust std and zig).
 DEFAULT_BUILD_IMAGE = DEFAULT_DOCKER_IMAGE
+"""Build image of ``ContainerBuild.IN_DOCKER``: the same pinned cargo-lambda release as Docker
+bundling (``DEFAULT_DOCKER_IMAGE``; it carries the x86_64 and aarch64 Rust std and zig)."""
 
 #: Generated contexts live in ``<target dir>/constructs-rust/<IMAGE_CONTEXT_DIR>/``.
 IMAGE_CONTEXT_DIR = "image-context"
@@ -110,6 +110,14 @@ IN_DOCKER_TARGET_DIR = paths.CONTAINER_TARGET_DIR
 IN_DOCKER_TOOL_CACHE = "/constructs-rust/tool-cache"
 IN_DOCKER_LAMBDA_DIR = "/constructs-rust/lambda"
 IN_DOCKER_OUTPUT = "/constructs-rust/bootstrap"
+
+__all__ = [
+    "RustDockerImageFunction",
+    "ContainerBuild",
+    "DEFAULT_BASE_IMAGE",
+    "DEFAULT_BUILD_IMAGE",
+    "SCRATCH",
+]
 
 _IMAGE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")
 #: Placeholders in the cargo-lambda argv that the build stage's shell expands.
@@ -412,23 +420,28 @@ def _network_mode(bundling: BundlingOptions) -> Optional[ecr_assets.NetworkMode]
 class RustDockerImageFunction(RustFunctionWiring, lambda_.DockerImageFunction):
     """A Lambda function running a Rust binary from a container image (``PackageType: Image``).
 
-    :param manifest_path: a ``Cargo.toml`` or a directory holding one, as for RustFunction.
-        Optional only with ``repository``.
-    :param binary_name: the binary target. Default: the crate's only binary.
-    :param architecture: ``ARM_64`` (default) or ``X86_64``; also the image platform and the
-        Rust target.
-    :param build: ``ContainerBuild.PREBUILT`` (default) or ``ContainerBuild.IN_DOCKER``.
-    :param bundling: build options. PREBUILT honours all of them (as RustFunction); IN_DOCKER
-        honours profile, features, no_default_features and cargo_lambda_flags.
-    :param repository: use an image already in this ECR repository; nothing is built.
-    :param tag_or_digest: the tag or ``sha256:`` digest in ``repository`` (required with it).
-    :param base_image: the runtime stage's base. Default: ``DEFAULT_BASE_IMAGE``. ``SCRATCH``:
-        an empty image holding only ``/bootstrap`` (the entrypoint) and a CA bundle; it needs
-        ``BundlingOptions(libc=Libc.MUSL)`` and ContainerBuild.PREBUILT.
-    :param build_image: IN_DOCKER's cargo-lambda build image. Default: ``DEFAULT_BUILD_IMAGE``.
-    :param url: add a function URL. Default: none.
-    :param function_options: every other ``aws_lambda.Function`` option, with RustFunction's
-        defaults (256 MB, 10 s, own log group, least-privilege role).
+    Args:
+        scope: The parent construct (a ``Stack`` or another construct).
+        id: The construct's id, unique within ``scope``.
+        manifest_path: A ``Cargo.toml`` or a directory holding one, as for
+            [`RustFunction`][constructs_rust.function.RustFunction]. Optional only with
+            ``repository``.
+        binary_name: The binary target. Default: the crate's only binary.
+        architecture: ``ARM_64`` (default) or ``X86_64``; also the image platform and the
+            Rust target.
+        build: ``ContainerBuild.PREBUILT`` (default) or ``ContainerBuild.IN_DOCKER``.
+        bundling: Build options. PREBUILT honours all of them (as RustFunction); IN_DOCKER
+            honours profile, features, no_default_features and cargo_lambda_flags.
+        repository: Use an image already in this ECR repository; nothing is built.
+        tag_or_digest: The tag or ``sha256:`` digest in ``repository`` (required with it).
+        base_image: The runtime stage's base. Default: ``DEFAULT_BASE_IMAGE``. ``SCRATCH``:
+            an empty image holding only ``/bootstrap`` (the entrypoint) and a CA bundle; it
+            needs ``BundlingOptions(libc=Libc.MUSL)`` and ContainerBuild.PREBUILT.
+        build_image: IN_DOCKER's cargo-lambda build image. Default: ``DEFAULT_BUILD_IMAGE``.
+        url: Add a function URL. Default: none.
+        **function_options: Every other ``aws_lambda.Function`` option
+            ([`FunctionOptions`][constructs_rust.options.FunctionOptions]), with RustFunction's
+            defaults (256 MB, 10 s, own log group, least-privilege role).
     """
 
     def __init__(

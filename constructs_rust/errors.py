@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
+__all__ = ["ConstructsRustError", "ConfigurationError", "CargoError", "ToolchainError"]
+
 #: ``scheme://userinfo@``: the credentials part of a URL (a git remote with a token).
 _USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
 
@@ -20,7 +22,19 @@ def redact(text: str) -> str:
 
 
 class ConstructsRustError(Exception):
-    """Base class of every error this library raises."""
+    """Base class of every error this library raises.
+
+    Its message reads ``[<construct path>] <prop>=<value>: <problem>`` and, on a line of its
+    own, ``Fix: <fix>``; each part is also an attribute.
+
+    Args:
+        problem: What is wrong.
+        prop: The prop or option at fault. Default: none.
+        value: Its value. Default: none.
+        fix: How to fix it. Default: none.
+        construct_path: The construct's path in the app (``Stack/Api``). Default: none (set
+            once the construct is known).
+    """
 
     def __init__(
         self,
@@ -31,11 +45,16 @@ class ConstructsRustError(Exception):
         fix: Optional[str] = None,
         construct_path: Optional[str] = None,
     ) -> None:
-        self.problem = problem
-        self.prop = prop
-        self.value = value
-        self.fix = fix
-        self.construct_path = construct_path
+        self.problem: str = problem
+        """What is wrong."""
+        self.prop: Optional[str] = prop
+        """The prop or option at fault, if any."""
+        self.value: Any = value
+        """Its value, if given."""
+        self.fix: Optional[str] = fix
+        """How to fix it, if known."""
+        self.construct_path: Optional[str] = construct_path
+        """The construct's path in the app, once known."""
         super().__init__(self._render())
 
     def _render(self) -> str:
@@ -49,7 +68,14 @@ class ConstructsRustError(Exception):
         return text
 
     def at(self, construct_path: str) -> "ConstructsRustError":
-        """Return the same error attributed to ``construct_path`` (kept if already set)."""
+        """The same error attributed to a construct.
+
+        Args:
+            construct_path: The construct's path in the app.
+
+        Returns:
+            A copy with ``construct_path`` set; ``self`` when it already names one.
+        """
         if self.construct_path:
             return self
         return type(self)(

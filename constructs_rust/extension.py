@@ -31,17 +31,19 @@ from ._support.reporting import note_validation_error
 from .errors import ConfigurationError
 from .options import BundlingOptions
 
-#: Lambda's limit on a function's unzipped code plus all its layers (bytes; "250 MB").
 UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024
+"""Lambda's limit on a function's unzipped code plus all its layers (bytes; "250 MB")."""
 
-#: The runtimes an extension layer declares by default. An external extension is a process of
-#: its own and works next to any runtime; widen ``compatible_runtimes`` to attach it to, say,
-#: a Python function of the same architecture.
 DEFAULT_COMPATIBLE_RUNTIMES = (lambda_.Runtime.PROVIDED_AL2023, lambda_.Runtime.PROVIDED_AL2)
+"""The runtimes an extension layer declares by default. An external extension is a process of
+its own and works next to any runtime; widen ``compatible_runtimes`` to attach it to, say,
+a Python function of the same architecture."""
 
 #: Extensions are linked against Amazon Linux 2's glibc so that one layer runs on both AL2 and
 #: AL2023 execution environments (the runtime decides which one the extension lands in).
 _EXTENSION_BUILD_RUNTIME = lambda_.Runtime.PROVIDED_AL2
+
+__all__ = ["RustExtension", "LayerOptions", "DEFAULT_COMPATIBLE_RUNTIMES", "UNZIPPED_LIMIT_BYTES"]
 
 
 class LayerOptions(TypedDict, total=False):
@@ -197,16 +199,21 @@ class _AttachmentChecks:
 class RustExtension(lambda_.LayerVersion):
     """A Lambda layer with an external extension built from Rust (``extensions/<binary>``).
 
-    :param manifest_path: a ``Cargo.toml`` or a directory holding one (crate, member or
-        workspace root); relative paths are resolved against the current working directory.
-    :param binary_name: the extension's binary target. Default: the crate's only binary.
-    :param architecture: ``ARM_64`` (default) or ``X86_64``: the build target and the layer's
-        ``compatible_architectures``. Attaching the layer to a function of the other
-        architecture is a synth error.
-    :param bundling: how the binary is built. Default: ``BundlingOptions()``.
-    :param layer_options: every other ``aws_lambda.LayerVersion`` option. Default
-        ``compatible_runtimes``: ``PROVIDED_AL2023`` and ``PROVIDED_AL2`` (an external
-        extension also serves other runtimes: widen the list to attach it to them).
+    Args:
+        scope: The parent construct (a ``Stack`` or another construct).
+        id: The construct's id, unique within ``scope``.
+        manifest_path: A ``Cargo.toml`` or a directory holding one (crate, member or
+            workspace root); relative paths are resolved against the current working
+            directory.
+        binary_name: The extension's binary target. Default: the crate's only binary.
+        architecture: ``ARM_64`` (default) or ``X86_64``: the build target and the layer's
+            ``compatible_architectures``. Attaching the layer to a function of the other
+            architecture is a synth error.
+        bundling: How the binary is built. Default: ``BundlingOptions()``.
+        **layer_options: Every other ``aws_lambda.LayerVersion`` option
+            ([`LayerOptions`][constructs_rust.extension.LayerOptions]). Default
+            ``compatible_runtimes``: ``PROVIDED_AL2023`` and ``PROVIDED_AL2`` (an external
+            extension also serves other runtimes: widen the list to attach it to them).
     """
 
     def __init__(

@@ -24,38 +24,48 @@ from .options import (
     UrlOptions,
 )
 
+__all__ = ["RustFunction"]
+
 
 class RustFunction(RustFunctionWiring, lambda_.Function):
     """A Lambda function running a Rust binary as ``bootstrap`` on an OS-only runtime.
 
-    :param manifest_path: a ``Cargo.toml`` or a directory holding one (crate or workspace root);
-        relative paths are resolved against the current working directory, or with ``git``
-        against the repository's root.
-    :param binary_name: the binary target to deploy. Default: the crate's only binary (an error
-        lists them when there are several).
-    :param runtime: the OS-only runtime. Default: ``PROVIDED_AL2023``. ``PROVIDED_AL2`` (built
-        against glibc 2.26) is deprecated since 2026-07-31 and Lambda blocks creating functions
-        on it from 2027-02-01 and updating them from 2027-03-03: a synth error unless
-        acknowledged.
-    :param acknowledge_deprecated_runtime: synthesize a deprecated ``runtime``
-        (``PROVIDED_AL2``) anyway, with a ``constructs_rust:deprecated-runtime`` warning.
-        Default: False.
-    :param architecture: ``ARM_64`` (default: Graviton is cheaper per GB-second) or ``X86_64``.
-        The one knob: it sets the function's architecture, the build target and Docker platform.
-    :param bundling: how the binary is built. Default: ``BundlingOptions()``.
-    :param url: add a function URL. Default: none.
-    :param git: build from a git repository at a branch, tag or commit
-        (``GitSource(remote=..., reference=...)``). Default: none (a local crate).
-    :param extra_files: files or directories added to the zip next to ``bootstrap``: paths
-        (relative to the working directory; each lands under its own name at the zip root) or
-        ``ExtraFile(source=..., name=...)`` to rename. Their content and names join the asset
-        hash; no rebuild when only they change. Default: none.
-    :param function_options: every other ``aws_lambda.Function`` option, unchanged. Defaults
-        that differ from CDK's: ``memory_size`` 256 (on a capacity provider the smallest size
-        Lambda Managed Instances run, 2048 at 2 GiB per vCPU; see managed_instances.py),
-        ``timeout`` 10 s, a log group with one
-        month retention and RETAIN removal (``log_retention``/``log_removal_policy`` configure
-        it), and a role that may only write to that log group.
+    ``cdk synth`` builds the binary with ``cargo lambda build`` (zig cross-compiles; Docker
+    only when cargo-lambda is missing) and deploys it as a zip on ``provided.al2023``.
+
+    Args:
+        scope: The parent construct (a ``Stack`` or another construct).
+        id: The construct's id, unique within ``scope``.
+        manifest_path: A ``Cargo.toml`` or a directory holding one (crate or workspace root);
+            relative paths are resolved against the current working directory, or with ``git``
+            against the repository's root.
+        binary_name: The binary target to deploy. Default: the crate's only binary (an error
+            lists them when there are several).
+        runtime: The OS-only runtime. Default: ``PROVIDED_AL2023``. ``PROVIDED_AL2`` (built
+            against glibc 2.26) is deprecated since 2026-07-31 and Lambda blocks creating
+            functions on it from 2027-02-01 and updating them from 2027-03-03: a synth error
+            unless acknowledged.
+        acknowledge_deprecated_runtime: Synthesize a deprecated ``runtime``
+            (``PROVIDED_AL2``) anyway, with a ``constructs_rust:deprecated-runtime`` warning.
+            Default: False.
+        architecture: ``ARM_64`` (default: Graviton is cheaper per GB-second) or ``X86_64``.
+            The one knob: it sets the function's architecture, the build target and Docker
+            platform.
+        bundling: How the binary is built. Default: ``BundlingOptions()``.
+        url: Add a function URL. Default: none.
+        extra_files: Files or directories added to the zip next to ``bootstrap``: paths
+            (relative to the working directory; each lands under its own name at the zip root)
+            or ``ExtraFile(source=..., name=...)`` to rename. Their content and names join the
+            asset hash; no rebuild when only they change. Default: none.
+        git: Build from a git repository at a branch, tag or commit
+            (``GitSource(remote=..., reference=...)``). Default: none (a local crate).
+        **function_options: Every other ``aws_lambda.Function`` option, unchanged
+            ([`FunctionOptions`][constructs_rust.options.FunctionOptions] lists them). Defaults
+            that differ from CDK's: ``memory_size`` 256 (on a capacity provider the smallest
+            size Lambda Managed Instances run, 2048 at 2 GiB per vCPU; see
+            [Managed Instances](../managed-instances.md)), ``timeout`` 10 s, a log group with
+            one month retention and RETAIN removal (``log_retention``/``log_removal_policy``
+            configure it), and a role that may only write to that log group.
     """
 
     def __init__(

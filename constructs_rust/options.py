@@ -21,9 +21,21 @@ from aws_cdk.interfaces import aws_logs as logs_refs
 
 from .errors import ConfigurationError
 
-#: Pinned cargo-lambda build image (same release as the PyPI `cargo-lambda` the project uses).
-#: Never `latest`: an untagged image drifts to another rustc and breaks builds.
+__all__ = [
+    "BundlingOptions",
+    "UrlOptions",
+    "GitSource",
+    "ExtraFile",
+    "CommandHooks",
+    "DockerVolume",
+    "Libc",
+    "FunctionOptions",
+    "DEFAULT_DOCKER_IMAGE",
+]
+
 DEFAULT_DOCKER_IMAGE = "ghcr.io/cargo-lambda/cargo-lambda:1.9.2"
+"""Pinned cargo-lambda build image (same release as the PyPI ``cargo-lambda`` the project
+uses). Never ``latest``: an untagged image drifts to another rustc and breaks builds."""
 
 _SHELL_META = ("\n", "\r", ";", "&", "|", "`", "$", "<", ">")
 

@@ -3,7 +3,9 @@
 ``test_docs.py`` proves the build passes and its checks can fail; a page can still pass them
 and render wrong (a fence the Markdown does not accept turns a shell script into a paragraph).
 These tests read the built pages: no literal fence in any rendered text, every command of the
-README walkthrough inside a ``<pre>``.
+README walkthrough inside a ``<pre>``; in the API reference, every public construct and option
+class with a signature and a Parameters table of all its parameters, every module showing
+exactly its ``__all__``, no name starting with ``_``; every link of the site resolving.
 
 The site is built once for the module. ``CONSTRUCTS_RUST_DOCS_SITE=<dir>`` checks a site built
 elsewhere instead (e.g. one of an older commit, to see these tests fail on it).
@@ -11,15 +13,22 @@ elsewhere instead (e.g. one of an older commit, to see these tests fail on it).
 
 from __future__ import annotations
 
+import enum
+import importlib
+import inspect
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Tuple
+from urllib.parse import unquote, urlsplit
 
 import pytest
+
+import constructs_rust
 
 from ..conftest import ROOT
 from ..integration.test_readme_own_app import readme_blocks
@@ -148,6 +157,107 @@ def lines_outside_pre(document: Element, lines: List[str]) -> List[str]:
     return [line for line in lines if not any(line in block for block in blocks)]
 
 
+#: The public modules and their reference pages.
+REFERENCE = {
+    "constructs_rust.function": "reference/function",
+    "constructs_rust.container": "reference/container",
+    "constructs_rust.extension": "reference/extension",
+    "constructs_rust.build_cache": "reference/build_cache",
+    "constructs_rust.options": "reference/options",
+    "constructs_rust.errors": "reference/errors",
+    "constructs_rust.testing": "reference/testing",
+}
+#: A name as it shows in rendered text starting with ``_`` (``_Name``, ``__init__``, ``x._y``);
+#: ``CONSTRUCTS_RUST_CACHE`` and ``${LAMBDA_RUNTIME_DIR}`` are not.
+_PRIVATE_NAME = re.compile(r"(?<![\w$])_\w*[A-Za-z]\w*")
+
+
+PARAMETER_COLUMNS = ("Name", "Type", "Description", "Default")
+
+
+def doc_object(document: Element, identifier: str) -> Element:
+    """The ``<div class="doc doc-object">`` whose heading has this id (``module.Class``)."""
+    headings = [e for e in document.iter() if e.attrs.get("id") == identifier]
+    assert len(headings) == 1, f"{identifier}: {len(headings)} headings"
+    node = headings[0].parent
+    assert node is not None and "doc-object" in node.classes, identifier
+    return node
+
+
+def own_children(obj: Element, tag: str, cls: Optional[str] = None) -> List[Element]:
+    """Elements of ``obj`` that belong to it, not to a member's nested doc-object."""
+    found = []
+    for element in obj.find_all(tag, cls):
+        owner = next(a for a in element.ancestors() if "doc-object" in a.classes)
+        if owner is obj:
+            found.append(element)
+    return found
+
+
+def signature_of(obj: Element) -> str:
+    signatures = own_children(obj, "div", "doc-signature")
+    return " ".join(signatures[0].text().split()) if signatures else ""
+
+
+def parameters_table(
+    obj: Element, title_text: str = "Parameters:", columns: Tuple[str, ...] = PARAMETER_COLUMNS
+) -> List[Tuple[str, ...]]:
+    """The rows (name, type, description, default) of the object's own Parameters table;
+    [] when it has none, or one with other columns."""
+    for title in own_children(obj, "span", "doc-section-title"):
+        if title.text().strip() != title_text:
+            continue
+        assert title.parent is not None and title.parent.parent is not None
+        siblings = [c for c in title.parent.parent.children if isinstance(c, Element)]
+        table = siblings[siblings.index(title.parent) + 1]
+        header = tuple(th.text().strip() for th in table.find_all("th"))
+        if table.tag != "table" or header != columns:
+            return []
+        return [
+            tuple(" ".join(td.text().split()) for td in row.find_all("td"))
+            for row in table.find_all("tr", "doc-section-item")
+        ]
+    return []
+
+
+def private_names(document: Element) -> List[str]:
+    return sorted(
+        {m for _, text in article(document).text_nodes() for m in _PRIVATE_NAME.findall(text)}
+    )
+
+
+def constructor_parameters(cls: type) -> List[str]:
+    """What a user passes: ``__init__``'s parameters as the reference names them
+    (``**function_options``), or a TypedDict's keys."""
+    if hasattr(cls, "__total__"):  # a TypedDict
+        return list(cls.__annotations__)
+    names = []
+    for parameter in inspect.signature(cls.__init__).parameters.values():
+        prefix = "**" if parameter.kind is inspect.Parameter.VAR_KEYWORD else ""
+        names.append(prefix + parameter.name)
+    return names[1:]  # self
+
+
+def public_classes() -> List[type]:
+    """Every class of a public module's ``__all__`` a user constructs or passes keywords of:
+    those defining their own ``__init__`` (constructs, option dataclasses, the base error)
+    and TypedDicts; not enums."""
+    found = []
+    for module_name in REFERENCE:
+        module = importlib.import_module(module_name)
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if (
+                not inspect.isclass(obj)
+                or issubclass(obj, enum.Enum)
+                or obj.__module__ != module_name
+            ):
+                continue
+            if "__init__" in vars(obj) or hasattr(obj, "__total__"):
+                found.append(obj)
+    return found
+
+
 # ----------------------------------------------------------------------------- the site
 
 
@@ -208,6 +318,118 @@ def test_the_walkthrough_files_are_titled_with_their_path(site):
     titles = [e.text() for e in page(site, "getting-started").find_all("span", "filename")]
     files = [file for _, file, _ in readme_blocks((ROOT / "README.md").read_text()) if file]
     assert titles == files
+
+
+def test_the_reference_covers_every_construct_and_option_class():
+    names = {cls.__name__ for cls in public_classes()}
+    assert {"RustFunction", "RustDockerImageFunction", "RustExtension", "RustBuildCache"} <= names
+    assert {"BundlingOptions", "UrlOptions", "GitSource", "ExtraFile", "FunctionOptions"} <= names
+    assert names <= set(constructs_rust.__all__) | {"InvokeResult", "HttpResponse"} | {
+        c.__name__ for c in public_classes() if c.__module__.startswith("constructs_rust.testing")
+    }
+
+
+@pytest.mark.parametrize("cls", public_classes(), ids=lambda cls: cls.__name__)
+def test_a_public_class_has_a_signature_and_a_parameters_table(site, cls):
+    module = cls.__module__
+    if module not in REFERENCE:  # testing.HttpResponse is defined in testing.events
+        module = module.rsplit(".", 1)[0]
+    obj = doc_object(page(site, REFERENCE[module]), f"{module}.{cls.__name__}")
+    parameters = constructor_parameters(cls)
+    if not hasattr(cls, "__total__"):
+        signature = signature_of(obj)
+        assert signature.startswith(f"{cls.__name__}("), signature
+        for name in parameters:
+            assert re.search(rf"(?<![\w*]){re.escape(name)}\b", signature), (name, signature)
+    if hasattr(cls, "__total__"):  # a TypedDict's keys: none is required, none has a default
+        rows = parameters_table(obj, "Keys:", PARAMETER_COLUMNS[:3])
+    else:
+        rows = parameters_table(obj)
+    assert [row[0] for row in rows] == parameters, rows
+    assert all(row[1] for row in rows), f"a type for every parameter: {rows}"
+    if not module.startswith("constructs_rust.testing") and not hasattr(cls, "__total__"):
+        # (the pass-through keys are aws-cdk-lib's, described in its reference; testing's
+        # docstrings do not describe every parameter yet)
+        assert all(row[2] for row in rows), f"a description for every parameter: {rows}"
+
+
+@pytest.mark.parametrize("module_name", REFERENCE)
+def test_a_module_page_shows_exactly_its_all(site, module_name):
+    document = page(site, REFERENCE[module_name])
+    module = importlib.import_module(module_name)
+    shown = {
+        e.attrs["id"][len(module_name) + 1 :]
+        for e in document.iter()
+        if "doc-heading" in e.classes
+        and e.attrs.get("id", "").startswith(module_name + ".")
+        and "." not in e.attrs["id"][len(module_name) + 1 :]
+    }
+    assert shown == set(module.__all__)
+
+
+_PRIVATE_TESTING = pytest.mark.xfail(
+    strict=True,
+    reason="LambdaEmulator.start() is annotated to return the private _BootstrapProcess "
+    "(constructs_rust/testing, owned by the package restructuring: give that class a public "
+    "name there, then remove this mark)",
+)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=_PRIVATE_TESTING) if name.endswith("testing") else name
+        for name in ["reference/constructs_rust", *REFERENCE.values()]
+    ],
+)
+def test_no_private_name_in_the_reference(site, name):
+    assert private_names(page(site, name)) == []
+
+
+def test_the_reference_nav_is_named_after_what_users_import(site):
+    nav = page(site, "").find_all("nav", "md-nav--primary")[0]
+    titles = {
+        a.attrs["href"]: " ".join(a.text().split())
+        for a in nav.find_all("a")
+        if a.attrs.get("href", "").startswith("reference/")
+    }
+    assert titles["reference/function/"] == "RustFunction"
+    assert titles["reference/container/"] == "RustDockerImageFunction"
+    assert titles["reference/extension/"] == "RustExtension"
+    assert titles["reference/build_cache/"] == "RustBuildCache"
+    assert "BundlingOptions" in titles["reference/options/"]
+
+
+def _links(site: Path, path: Path) -> Iterator[Tuple[str, Path, str]]:
+    """(href, target file, fragment) of every link of a page to another place in the site."""
+    for a in parse(path.read_text()).find_all("a"):
+        href = a.attrs.get("href", "")
+        parts = urlsplit(href)
+        if not href or parts.scheme or parts.netloc or href.startswith("mailto:"):
+            continue
+        target = (path.parent / unquote(parts.path)).resolve() if parts.path else path
+        if target.is_dir():
+            target = target / "index.html"
+        yield href, target, parts.fragment
+
+
+def test_every_link_of_the_site_resolves(site):
+    """mkdocs checks the links of Markdown pages; not those in rendered docstrings."""
+    broken = []
+    ids: Dict[Path, set] = {}
+    for path in all_pages(site):
+        for href, target, fragment in _links(site, path):
+            if not target.is_file():
+                broken.append(f"{path.relative_to(site)}: {href}")
+                continue
+            if fragment and target.suffix == ".html":
+                if target not in ids:
+                    ids[target] = {
+                        e.attrs["id"] for e in parse(target.read_text()).iter() if "id" in e.attrs
+                    }
+                if fragment not in ids[target]:
+                    broken.append(f"{path.relative_to(site)}: {href}")
+    assert broken == []
 
 
 # ----------------------------------------------------------------------------- the checks fail
