@@ -65,7 +65,7 @@ from ._construct.bundling import register_build
 from ._construct.managed_instances import check_capacity_provider
 from ._construct.rust_code import construct_path, plan_rust_code, warn_hooks
 from ._construct.wiring import RustFunctionWiring, finish_function, prepare_function_props
-from ._fingerprint import inputs
+from ._fingerprint import lines
 from ._support import paths
 from ._support.disk_memo import atomic_write, cache_root, digest
 from .errors import ConfigurationError, ConstructsRustError
@@ -544,12 +544,12 @@ class RustDockerImageFunction(RustFunctionWiring, lambda_.DockerImageFunction):
                 target_dir = plan.request.workspace.target_dir
                 parent = paths.image_context_dir(target_dir, IMAGE_CONTEXT_DIR)
             else:
-                fingerprint = "standin-" + inputs.standin(
+                fingerprint = "standin-" + lines.standin(
                     binary_name=binary_name, options=bundling, target=target, kind=[]
                 )
                 parent = cache_root() / IMAGE_CONTEXT_DIR
             if base_image == SCRATCH:
-                ca_text, ca_line = inputs.ca_bundle()
+                ca_text, ca_line = lines.ca_bundle()
                 files = {
                     "Dockerfile": render_scratch_dockerfile(
                         binary=plan.binary or "", fingerprint=fingerprint, ca_bundle=ca_line

@@ -168,10 +168,22 @@ class Mover:
     def __init__(self, dry_run: bool) -> None:
         self.dry_run = dry_run
         self.touched: Set[Path] = set()
+        #: what each written file holds now (None: deleted), so a dry run sees its own edits
+        self.overlay: Dict[Path, Optional[str]] = {}
         self.report: List[str] = []
 
     # -- writing -------------------------------------------------------------------------
+    def read(self, path: Path) -> str:
+        text = self.overlay.get(path, "") if path in self.overlay else path.read_text()
+        if text is None:
+            raise FileNotFoundError(path)
+        return text
+
+    def exists(self, path: Path) -> bool:
+        return self.overlay[path] is not None if path in self.overlay else path.exists()
+
     def write(self, path: Path, text: str) -> None:
+        self.overlay[path] = text
         if not self.dry_run:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
@@ -180,7 +192,7 @@ class Mover:
     # -- rename --------------------------------------------------------------------------
     def rename(self, module: str, old: str, new: str) -> None:
         path = module_path(module)
-        text = path.read_text()
+        text = self.read(path)
         if re.search(rf"\b{re.escape(new)}\b", text):
             sys.exit(f"rename: {new} already appears in {path}")
         self.write(path, replace_names(text, {old: new}))
@@ -190,7 +202,7 @@ class Mover:
     # -- split ---------------------------------------------------------------------------
     def split(self, old: str, new: str, names: List[str]) -> None:
         path = module_path(old)
-        source = Source(path, path.read_text())
+        source = Source(path, self.read(path))
         tree = ast.parse(source.text)
         is_package = path.name == "__init__.py"
         owner: Dict[str, ast.stmt] = {}
@@ -223,7 +235,7 @@ class Mover:
         bindings = import_bindings(tree, old, is_package)
         new_path = (
             module_path(new)
-            if module_path(new).exists()
+            if self.exists(module_path(new))
             else (ROOT / Path(*new.split("."))).with_suffix(".py")
         )
         new_is_package = new_path.name == "__init__.py"
@@ -235,8 +247,8 @@ class Mover:
         for stmt in moving:
             first, last = statement_lines(source, stmt)
             chunks.append("".join(source.lines[first - 1 : last]))
-        if new_path.exists():
-            existing = new_path.read_text()
+        if self.exists(new_path):
+            existing = self.read(new_path)
             body = existing.rstrip("\n") + "\n\n\n" + "\n\n\n".join(c.rstrip("\n") for c in chunks)
             body = add_imports(body, imports)
         else:
@@ -256,6 +268,7 @@ class Mover:
                 remaining, [spell(f"from {new} import {', '.join(need_old)}", old, is_package)]
             )
         if not staying:
+            self.overlay[path] = None
             if not self.dry_run:
                 subprocess.run(["git", "rm", "-q", "-f", str(path)], cwd=ROOT, check=True)
             self.report.append(f"deleted {old} (everything moved)")
@@ -272,7 +285,7 @@ class Mover:
     def move(self, old: str, new: str) -> None:
         path = module_path(old)
         new_path = (ROOT / Path(*new.split("."))).with_suffix(".py")
-        text = path.read_text()
+        text = self.read(path)
         tree = ast.parse(text)
         source = Source(path, text)
         for node in ast.walk(tree):  # re-base the module's own relative imports
@@ -305,10 +318,11 @@ class Mover:
     ) -> None:
         """Point every importer of ``old`` at where each name now lives."""
         old_pkg, old_base = old.rsplit(".", 1)
-        for path in files():
-            if path in set(skip) or not path.exists():
+        written = [p for p, text in self.overlay.items() if text is not None]
+        for path in sorted(set(files()) | set(written)):
+            if path in set(skip) or not self.exists(path):
                 continue
-            text = path.read_text()
+            text = self.read(path)
             if old_base not in text:
                 continue
             importer = module_of(path)
@@ -404,7 +418,7 @@ class Mover:
                             )
 
     def finish(self) -> None:
-        changed = sorted(str(p) for p in self.touched if p.exists())
+        changed = sorted(str(p) for p in self.touched if self.exists(p))
         if changed and not self.dry_run:
             subprocess.run(
                 ["ruff", "check", "--fix", "--select", "I,F401", "-q", *changed],

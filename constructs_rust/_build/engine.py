@@ -45,8 +45,11 @@ from .._cargo import cargo_config, toolchain
 from .._cargo.depgraph import Graph, conflicts
 from .._cargo.metadata import Package, Workspace
 from .._cargo.targets import Target, host_docker_platform
-from .._fingerprint import extra_files, inputs
-from .._fingerprint.inputs import Inputs, Record
+from .._fingerprint import discover, extra_files
+from .._fingerprint import lines as fingerprint_lines
+from .._fingerprint import record as fingerprint_record
+from .._fingerprint.inputs import Inputs
+from .._fingerprint.record import Record
 from .._store import artifacts, remote
 from .._store.remote import RemoteCache
 from .._support import log, paths, processes, settings, timing
@@ -145,7 +148,7 @@ class BuildRequest:
         return (
             str(self.workspace.root),
             scoped,
-            tuple(inputs.build_settings(self.options, self.target, self.use_docker)),
+            tuple(fingerprint_lines.build_settings(self.options, self.target, self.use_docker)),
             docker_run_key(self.options) if self.use_docker else (),
             # --extension applies to every binary of a cargo-lambda run.
             "extension" if self.extension else "function",
@@ -611,7 +614,7 @@ def _learn(
     a request planned without a record gets its final fingerprint here. Returns the files
     that changed while cargo ran (the binary may predate them: build again)."""
     ws = request.workspace
-    place = inputs.build_place(
+    place = discover.build_place(
         workspace=ws,
         target=request.target,
         options=request.options,
@@ -624,7 +627,7 @@ def _learn(
             f"{request.binary} in {place.out_dir}; files read outside its package cannot be "
             "tracked for this build"
         )
-    discovered, racing = inputs.discover(
+    discovered, racing = discover.discover(
         place,
         workspace=ws,
         package=request.package,
@@ -656,7 +659,7 @@ def _learn(
         )
         used = used.union(discovered)
         request.complete = request.inputs.with_record(ws, used, request.options, request.use_docker)
-    inputs.write_record(ws, request.inputs.static_key, request.slot, used, discovered)
+    fingerprint_record.write_record(ws, request.inputs.static_key, request.slot, used, discovered)
     return []
 
 
@@ -756,7 +759,7 @@ def _run_once(
                 if verify_dir is None
                 else f"{paths.CONTAINER_BUILD_DIR}/{verify_dir.name}"
             )
-            where = f"{first.target.triple}/{inputs.profile_dir(first.options)}"
+            where = f"{first.target.triple}/{discover.profile_dir(first.options)}"
             session.copy_back(
                 out,
                 f"{container_target}/{where}",
@@ -864,11 +867,11 @@ class BuildQueue:
         """The discovered inputs of ``request``'s static inputs: this machine's record, else
         the shared cache's (a new machine, a CI runner), else the binary's previous record."""
         ws, key = request.workspace, request.inputs.static_key
-        found = inputs.read_record(ws, key)
+        found = fingerprint_record.read_record(ws, key)
         if found is None and self.remote is not None:
             found = self.remote.fetch_record(key)
         if found is None:
-            found = inputs.previous_record(ws, request.slot)
+            found = fingerprint_record.previous_record(ws, request.slot)
         return found
 
     def build_now(
@@ -898,7 +901,7 @@ class BuildQueue:
         ws = request.workspace
         try:
             with _locked(_build_dir(ws) / ".lock"):
-                record = inputs.read_record(ws, request.inputs.static_key)
+                record = fingerprint_record.read_record(ws, request.inputs.static_key)
                 if record is not None:  # another synth built it while this one waited
                     request.inputs = request.inputs.with_record(
                         ws, record, request.options, request.use_docker
@@ -959,7 +962,7 @@ class BuildQueue:
             [(i.fingerprint, artifact_dir(r.workspace, i.fingerprint), i.lines) for r, i in shared]
         )
         for r in built:
-            record = inputs.read_record(r.workspace, r.inputs.static_key)
+            record = fingerprint_record.read_record(r.workspace, r.inputs.static_key)
             if record is not None:
                 self.remote.upload_record(r.inputs.static_key, record)
 

@@ -25,6 +25,8 @@ from .._build.engine import PLACEHOLDER, BuildRequest, install_if_cached, queue_
 from .._cargo import cargo_config, depgraph, git_source, metadata, toolchain
 from .._cargo.targets import Target
 from .._fingerprint import extra_files, history, inputs
+from .._fingerprint import lines as fingerprint_lines
+from .._fingerprint import record as fingerprint_record
 from .._support import log, reporting, settings, timing, watch_config
 from .._support.disk_memo import cache_root
 from ..errors import ConfigurationError, redact
@@ -141,7 +143,7 @@ def plan_bundle(
     if not cdk.Stack.of(scope).bundling_required:
         code = lambda_.Code.from_asset(
             str(manifest.parent),
-            asset_hash=inputs.standin(
+            asset_hash=fingerprint_lines.standin(
                 binary_name=binary_name, options=options, target=target, kind=[*kind, *zip_lines]
             ),
             asset_hash_type=cdk.AssetHashType.CUSTOM,
@@ -253,7 +255,9 @@ def _request(
             extension=extension,
             source=source,
         ),
-        slot=inputs.slot(package, binary, inputs.build_settings(options, target, use_docker)),
+        slot=fingerprint_record.slot(
+            package, binary, fingerprint_lines.build_settings(options, target, use_docker)
+        ),
         graph=graph,
         extension=extension,
     )
@@ -287,7 +291,7 @@ def _siblings(
                 extension=request.extension,
                 source=source,
             )
-            if inputs.read_record(ws, sibling.inputs.static_key) is None:
+            if fingerprint_record.read_record(ws, sibling.inputs.static_key) is None:
                 found.append(sibling)
     return found
 

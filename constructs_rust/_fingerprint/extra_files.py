@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import List, Sequence, Set, Tuple, Union
 
 from ..errors import ConfigurationError, ConstructsRustError
-from .inputs import file_digest
+from .tree import file_digest
 
 #: Names the construct itself writes at the zip root.
 RESERVED = ("bootstrap", ".constructs-rust-pending")

@@ -25,39 +25,32 @@ remote is not asked again during this synth. Transfers of N artifacts run concur
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import os
-import re
 import shutil
-import stat
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from pathlib import Path
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
-from .._fingerprint.inputs import Record
-from .._support import log, settings
-from .._support.disk_memo import digest
-from ..errors import ConfigurationError
+from .._fingerprint.record import Record
+from .._support import log
 from . import artifacts
-
-#: Environment variables (they win over the cdk.json context keys below).
-ENV_URL = settings.REMOTE_CACHE
-ENV_MODE = settings.REMOTE_CACHE_MODE
-#: cdk.json ``context`` keys (or ``cdk synth -c key=value``).
-CONTEXT_URL = "constructs-rust:remoteCache"
-CONTEXT_MODE = "constructs-rust:remoteCacheMode"
-
-MODES = ("read", "read-write", "off")
-DEFAULT_MODE = "read"
-FORMAT = "constructs-rust-artifact-v1"
-LAYOUT_VERSION = "v1"
-MANIFEST = "manifest.json"
+from .remote_config import ENV_URL, FIX_OFF, RemoteCacheConfig, resolve_config
+from .remote_manifest import (
+    FINGERPRINT_PATTERN,
+    LAYOUT_VERSION,
+    MANIFEST,
+    MAX_MANIFEST_BYTES,
+    Invalid,
+    Unavailable,
+    build_manifest,
+    check_manifest,
+    safe_relpath,
+)
 
 #: Bounded network behaviour: a dead endpoint costs at most CONNECT_TIMEOUT or READ_TIMEOUT
 #: (plus boto3's start-up) once per synth: lookups run in parallel, there is no retry (a retry
@@ -67,169 +60,9 @@ CONNECT_TIMEOUT = 2.0
 READ_TIMEOUT = 3.0
 MAX_ATTEMPTS = 1
 WORKERS = 16
-MAX_MANIFEST_BYTES = 1 << 20
-MAX_FILE_BYTES = 1 << 30
-
-FIX_OFF = f"or set {ENV_MODE}=off"
-_FINGERPRINT = re.compile(r"^[0-9a-f]{16,128}$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 _say = log.say
-
-
-@dataclass(frozen=True)
-class RemoteCacheConfig:
-    """Where the shared cache is and whether this synth may write to it."""
-
-    bucket: str
-    prefix: str
-    """Key prefix without leading or trailing slash ('' for the bucket root)."""
-    mode: str
-    """``read`` or ``read-write`` (``off`` gives no config at all)."""
-
-    @property
-    def url(self) -> str:
-        return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
-
-    @property
-    def writes(self) -> bool:
-        return self.mode == "read-write"
-
-
-def parse_url(url: str, *, source: str) -> Tuple[str, str]:
-    """``s3://bucket[/prefix]`` → (bucket, prefix); anything else is a configuration error."""
-    fix = f"set {source} to s3://<bucket>/<prefix>, e.g. s3://my-team-rust-cache/constructs-rust"
-    match = re.match(r"^s3://([^/]+)(/.*)?$", url.strip())
-    if not match:
-        raise ConfigurationError(f"{source}={url!r} is not an s3:// URL", fix=fix)
-    bucket, rest = match.group(1), (match.group(2) or "")
-    if not _BUCKET.match(bucket):
-        raise ConfigurationError(f"{source}={url!r}: {bucket!r} is not a bucket name", fix=fix)
-    parts = [p for p in rest.split("/") if p]
-    if any(p in (".", "..") or "\\" in p or "\x00" in p for p in parts):
-        raise ConfigurationError(f"{source}={url!r}: the prefix may not contain . or ..", fix=fix)
-    return bucket, "/".join(parts)
-
-
-def resolve_config(
-    environ: Mapping[str, str], context: Callable[[str], Any]
-) -> Optional[RemoteCacheConfig]:
-    """The configuration from the environment, else the cdk.json context; None when off."""
-    url_source, url = ENV_URL, environ.get(ENV_URL, "").strip()
-    if not url:
-        value = context(CONTEXT_URL)
-        url_source, url = f"context {CONTEXT_URL}", str(value).strip() if value else ""
-    mode_source, mode = ENV_MODE, environ.get(ENV_MODE, "").strip().lower()
-    if not mode:
-        value = context(CONTEXT_MODE)
-        mode_source, mode = f"context {CONTEXT_MODE}", str(value).strip().lower() if value else ""
-    mode = mode or DEFAULT_MODE
-    if mode not in MODES:
-        raise ConfigurationError(
-            f"{mode_source}={mode!r} is not a remote cache mode",
-            fix=f"use one of {', '.join(MODES)} (default {DEFAULT_MODE})",
-        )
-    if mode == "off" or not url:
-        return None
-    bucket, prefix = parse_url(url, source=url_source)
-    return RemoteCacheConfig(bucket=bucket, prefix=prefix, mode=mode)
-
-
-def safe_relpath(path: str) -> str:
-    """A manifest's file path, refused unless it is a plain relative path inside the artifact.
-
-    The manifest comes from the remote: never let it name a key outside the fingerprint's
-    prefix or a local file outside the artifact directory.
-    """
-    if (
-        not isinstance(path, str)
-        or not path
-        or len(path) > 512
-        or "\\" in path
-        or "\x00" in path
-        or path.startswith("/")
-    ):
-        raise ValueError(f"unsafe path in manifest: {path!r}")
-    parts = PurePosixPath(path).parts
-    if any(p in ("", ".", "..") for p in parts) or "/".join(parts) != path:
-        raise ValueError(f"unsafe path in manifest: {path!r}")
-    return path
-
-
-class Unavailable(Exception):
-    """The remote cannot be used for this synth (one warning, then local builds)."""
-
-    def __init__(self, cause: str, fix: str) -> None:
-        super().__init__(cause)
-        self.cause = cause
-        self.fix = fix
-
-
-class Invalid(Exception):
-    """One artifact on the remote does not match its manifest (or the manifest is malformed)."""
-
-
-def _file_entry(path: Path, rel: str) -> Dict[str, Any]:
-    h = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-            size += len(chunk)
-    executable = bool(os.stat(path).st_mode & stat.S_IXUSR)
-    return {"path": rel, "sha256": h.hexdigest(), "size": size, "executable": executable}
-
-
-def build_manifest(fingerprint: str, directory: Path, inputs: Sequence[str]) -> Dict[str, Any]:
-    toolchain = [line[len("toolchain ") :] for line in inputs if line.startswith("toolchain ")]
-    return {
-        "format": FORMAT,
-        "fingerprint": fingerprint,
-        "files": [_file_entry(path, rel) for rel, path in artifacts.artifact_files(directory)],
-        "inputs": list(inputs),
-        "toolchain": toolchain[0] if toolchain else "",
-        "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-
-
-def check_manifest(
-    fingerprint: str, manifest: Any, required: str = "bootstrap"
-) -> List[Dict[str, Any]]:
-    """The manifest's file entries, validated (raises Invalid): it must name ``fingerprint``,
-    its input lines must hash to it (the reader computed the same lines from its own files:
-    the entry was built from exactly these inputs), and it must hold ``required`` (the
-    function's ``bootstrap`` or an extension's ``extensions/<name>``)."""
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise Invalid("the manifest is not a constructs-rust artifact manifest")
-    if manifest.get("fingerprint") != fingerprint:
-        raise Invalid("the manifest names another fingerprint")
-    lines = manifest.get("inputs")
-    if not isinstance(lines, list) or digest([str(line) for line in lines]) != fingerprint:
-        raise Invalid("the manifest's inputs do not hash to its fingerprint")
-    files = manifest.get("files")
-    if not isinstance(files, list) or not files:
-        raise Invalid("the manifest lists no files")
-    seen = set()
-    for entry in files:
-        if not isinstance(entry, dict):
-            raise Invalid("a manifest file entry is not an object")
-        try:
-            rel = safe_relpath(entry.get("path"))  # type: ignore[arg-type]
-        except ValueError as exc:
-            raise Invalid(str(exc)) from None
-        if rel in seen:
-            raise Invalid(f"{rel!r} is listed twice")
-        seen.add(rel)
-        size = entry.get("size")
-        if not _SHA256.match(str(entry.get("sha256", ""))) or not isinstance(size, int):
-            raise Invalid(f"{rel!r} has no valid sha256/size")
-        if size < 0 or size > MAX_FILE_BYTES:
-            raise Invalid(f"{rel!r} has an implausible size {size}")
-    if required not in seen:
-        raise Invalid(f"the manifest has no {required}")
-    return files
 
 
 class RemoteCache:
@@ -255,7 +88,7 @@ class RemoteCache:
     # ------------------------------------------------------------------ plumbing
 
     def key(self, fingerprint: str, name: str) -> str:
-        if not _FINGERPRINT.match(fingerprint):
+        if not FINGERPRINT_PATTERN.match(fingerprint):
             raise ValueError(f"not a fingerprint: {fingerprint!r}")
         base = f"{LAYOUT_VERSION}/{fingerprint}/"
         rel = MANIFEST if name == MANIFEST else "files/" + safe_relpath(name)
@@ -397,7 +230,7 @@ class RemoteCache:
             self._disable(self._classify(exc, "write"))
 
     def record_key(self, static_key: str) -> str:
-        if not _FINGERPRINT.match(static_key):
+        if not FINGERPRINT_PATTERN.match(static_key):
             raise ValueError(f"not a key: {static_key!r}")
         prefix = f"{self.config.prefix}/" if self.config.prefix else ""
         return f"{prefix}{LAYOUT_VERSION}/records/{static_key}.json"

@@ -15,7 +15,7 @@ from constructs_rust._build import engine as build
 from constructs_rust._build import volume_copy
 from constructs_rust._cargo import toolchain
 from constructs_rust._cargo.targets import Target
-from constructs_rust._fingerprint import inputs
+from constructs_rust._fingerprint import lines
 
 from .test_docker_bundling import _request
 
@@ -76,11 +76,11 @@ def test_env_file_values_ride_the_client_environment_and_are_hashed_as_digests(
     assert argv[argv.index("API_TOKEN") - 1] == "--env"
     assert env["API_TOKEN"] == "tok,en=42" and env["SHARED"] == "explicit"
     target = Target("arm64")
-    settings = inputs.build_settings(options, target, use_docker=True)
+    settings = lines.build_settings(options, target, use_docker=True)
     line = next(s for s in settings if s.startswith("environment="))
     assert "API_TOKEN=sha256:" in line and "tok,en=42" not in line
     env_file.write_text("API_TOKEN=rotated\n")
-    assert inputs.build_settings(options, target, use_docker=True) != settings
+    assert lines.build_settings(options, target, use_docker=True) != settings
 
 
 def test_what_cannot_change_the_binary_is_not_fingerprinted_but_groups_apart(
@@ -99,7 +99,7 @@ def test_what_cannot_change_the_binary_is_not_fingerprinted_but_groups_apart(
         ),
         BundlingOptions(force_docker=True, bundling_file_access=cdk.BundlingFileAccess.VOLUME_COPY),
     ):
-        assert inputs.build_settings(other, target, True) == inputs.build_settings(
+        assert lines.build_settings(other, target, True) == lines.build_settings(
             plain, target, True
         )
         a, b = _request(crate, plain), _request(crate, other)

@@ -9,6 +9,7 @@ from constructs_rust._cargo import depgraph
 from constructs_rust._cargo import metadata as cargo
 from constructs_rust._cargo.targets import Target
 from constructs_rust._fingerprint import history, inputs
+from constructs_rust._fingerprint import lines as fingerprint_lines
 from constructs_rust.options import BundlingOptions
 
 WS = cargo.Workspace(
@@ -57,7 +58,7 @@ def test_parse_tree_nodes_sources_and_paths():
 def test_node_lines_carry_features_and_checksums_never_host_paths():
     graph = depgraph.parse_tree(TREE, WS)
     lock = depgraph.Lock(entries={("ryu", "1.0.23"): ({"checksum": "c0ffee"},)})
-    lines = inputs.graph_lines(graph, lock, WS)
+    lines = fingerprint_lines.graph_lines(graph, lock, WS)
     assert "dep ryu 1.0.23 crates.io features=[small] checksum=c0ffee" in lines
     assert any(line.startswith("dep serde_derive 1.0.228 crates.io proc-macro") for line in lines)
     assert not any("/src" in line for line in lines), "no host paths: path packages by relative dir"

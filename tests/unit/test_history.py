@@ -2,7 +2,7 @@
 removed; dependency versions; settings), each input's old line before its new one, in the order
 of the input list, whatever the digests."""
 
-from constructs_rust._fingerprint import history, inputs
+from constructs_rust._fingerprint import history, inputs, tree
 from constructs_rust._support.disk_memo import digest
 
 # A reverted edit: the new digest sorts before the old one (the order bug of issue 21).
@@ -126,6 +126,6 @@ def test_the_files_kept_are_exactly_what_the_tree_digest_covers(tmp_path):
     (pkg / "target").mkdir()
     (pkg / "target" / "junk").write_text("x")
     inputs.forget_memo()
-    files = inputs.tree_files(pkg, pkg / "target")
+    files = tree.tree_files(pkg, pkg / "target")
     assert [f.split("=")[0] for f in files] == ["Cargo.toml", "src/main.rs"]
-    assert inputs.hash_tree(pkg, pkg / "target") == digest(list(files))
+    assert tree.hash_tree(pkg, pkg / "target") == digest(list(files))

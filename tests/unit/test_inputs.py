@@ -6,7 +6,7 @@ from pathlib import Path
 from constructs_rust._cargo import cargo_config
 from constructs_rust._cargo import metadata as cargo
 from constructs_rust._cargo.cargo_config import ConfigFile, cfg_matches, effective_rustflags
-from constructs_rust._fingerprint import inputs
+from constructs_rust._fingerprint import discover, record, tree
 
 LINUX_X86 = frozenset(
     {("target_os", "linux"), ("target_arch", "x86_64"), ("unix", None), ("target_env", "gnu")}
@@ -18,7 +18,7 @@ def test_dep_info_lists_files_with_escaped_spaces_and_env_deps():
         "/t/release/deps/a-1.d: a/src/main.rs a/src/../../shared/my\\ file.txt\n\n"
         "a/src/main.rs:\n\n# env-dep:GREETING=hi\n# env-dep:UNSET_ONE\n"
     )
-    files, env = inputs.parse_dep_info(text)
+    files, env = discover.parse_dep_info(text)
     assert files == ["a/src/main.rs", "a/src/../../shared/my file.txt"]
     assert env == ["GREETING", "UNSET_ONE"]
 
@@ -78,10 +78,10 @@ def test_config_files_walk_up_from_the_root_and_home_comes_first(tmp_path, monke
 
 
 def test_records_from_the_remote_take_plain_relative_paths_only():
-    assert inputs.Record.from_json({"files": ["shared/a.txt"], "env": ["X"]}) is not None
-    assert inputs.Record.from_json({"files": ["/etc/passwd"], "env": []}) is None
-    assert inputs.Record.from_json({"files": [], "env": ["$(rm)"]}) is None
-    assert inputs.Record.from_json("nonsense") is None
+    assert record.Record.from_json({"files": ["shared/a.txt"], "env": ["X"]}) is not None
+    assert record.Record.from_json({"files": ["/etc/passwd"], "env": []}) is None
+    assert record.Record.from_json({"files": [], "env": ["$(rm)"]}) is None
+    assert record.Record.from_json("nonsense") is None
 
 
 def test_discovered_paths_outside_trees_only(tmp_path):
@@ -92,14 +92,14 @@ def test_discovered_paths_outside_trees_only(tmp_path):
     (ws_root / "a" / ".vscode").mkdir()
     (ws_root / "a" / ".vscode" / "snippet.txt").write_text("one\n")
     ws = cargo.Workspace(root=ws_root, target_dir=ws_root / "target", packages=())
-    place = inputs.BuildPlace(
+    place = discover.BuildPlace(
         out_dir=ws_root / "target" / "x86_64-unknown-linux-gnu" / "release",
         host_dir=ws_root / "target" / "release",
         workspace_prefix=str(ws_root),
         skip_prefixes=("/cargo",),
     )
-    covered = inputs.tree_covered([ws_root / "a"], ws.target_dir)
-    label = inputs.host_label
+    covered = discover.tree_covered([ws_root / "a"], ws.target_dir)
+    label = discover.host_label
     assert label("a/src/main.rs", place, ws, covered) is None
     # rustc read it, the tree hash skips editor folders: it must be a line of its own
     assert label("a/.vscode/snippet.txt", place, ws, covered) == "a/.vscode/snippet.txt"
@@ -108,7 +108,7 @@ def test_discovered_paths_outside_trees_only(tmp_path):
     assert label("a/src/../../shared/x.txt", place, ws, covered) == "shared/x.txt"
     assert label(str(tmp_path / "up.txt"), place, ws, covered) == "../up.txt"
     assert label("/cargo/registry/src/x.rs", place, ws, covered) is None
-    docker = inputs.BuildPlace(out_dir=ws_root, host_dir=ws_root, workspace_prefix="/workspace")
+    docker = discover.BuildPlace(out_dir=ws_root, host_dir=ws_root, workspace_prefix="/workspace")
     assert label("/workspace/shared/y.txt", docker, ws, covered) == "shared/y.txt"
     assert label("/usr/include/stdio.h", docker, ws, covered) is None
 
@@ -118,21 +118,21 @@ def test_watched_directory_digest_sees_added_removed_and_nested_files(tmp_path):
     (d / ".vscode").mkdir(parents=True)
     (d / "001.sql").write_text("a")
     (tmp_path / "target").mkdir()
-    first = inputs.read_digest(d, tmp_path / "target")
+    first = tree.read_digest(d, tmp_path / "target")
     assert first.startswith("dir:")
     (d / "002.sql").write_text("b")
-    added = inputs.read_digest(d, tmp_path / "target")
+    added = tree.read_digest(d, tmp_path / "target")
     assert added != first
     (d / ".vscode" / "x").write_text("c")  # no folder is skipped inside a watched directory
-    nested = inputs.read_digest(d, tmp_path / "target")
+    nested = tree.read_digest(d, tmp_path / "target")
     assert nested != added
     (d / ".vscode" / "x").unlink()
     (d / "002.sql").unlink()
-    assert inputs.read_digest(d, tmp_path / "target") == first
+    assert tree.read_digest(d, tmp_path / "target") == first
     (d / "sub").mkdir()  # an empty directory is seen too (cargo sees its mtime)
-    assert inputs.read_digest(d, tmp_path / "target") != first
+    assert tree.read_digest(d, tmp_path / "target") != first
     # the target dir, written by every build, never makes a watched root directory churn
-    before = inputs.read_digest(tmp_path, tmp_path / "target")
+    before = tree.read_digest(tmp_path, tmp_path / "target")
     (tmp_path / "target" / "out.o").write_text("build output")
-    assert inputs.read_digest(tmp_path, tmp_path / "target") == before
-    assert inputs.read_digest(tmp_path / "nope") == "absent"
+    assert tree.read_digest(tmp_path, tmp_path / "target") == before
+    assert tree.read_digest(tmp_path / "nope") == "absent"

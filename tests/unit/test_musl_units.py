@@ -7,7 +7,7 @@ from constructs_rust import BundlingOptions, ConfigurationError, Libc
 from constructs_rust._build import commands
 from constructs_rust._cargo import toolchain
 from constructs_rust._cargo.targets import Target, resolve_target, target_for_platform
-from constructs_rust._fingerprint.inputs import build_settings, standin
+from constructs_rust._fingerprint.lines import build_settings, standin
 from constructs_rust.errors import ToolchainError
 
 

@@ -8,18 +8,20 @@ import pytest
 
 from constructs_rust import BundlingOptions, ConfigurationError
 from constructs_rust._cargo.targets import Target
-from constructs_rust._fingerprint.inputs import build_settings, secret_digest
-from constructs_rust._store.remote import (
+from constructs_rust._fingerprint.lines import build_settings, secret_digest
+from constructs_rust._store.remote import RemoteCache
+from constructs_rust._store.remote_config import (
     CONTEXT_MODE,
     CONTEXT_URL,
     ENV_MODE,
     ENV_URL,
-    Invalid,
-    RemoteCache,
     RemoteCacheConfig,
+    resolve_config,
+)
+from constructs_rust._store.remote_manifest import (
+    Invalid,
     build_manifest,
     check_manifest,
-    resolve_config,
     safe_relpath,
 )
 from constructs_rust._support.disk_memo import digest
