@@ -13,9 +13,11 @@ elsewhere instead (e.g. one of an older commit, to see these tests fail on it).
 
 from __future__ import annotations
 
+import ast
 import enum
 import importlib
 import inspect
+import json
 import os
 import re
 import subprocess
@@ -430,6 +432,109 @@ def test_every_link_of_the_site_resolves(site):
                 if fragment not in ids[target]:
                     broken.append(f"{path.relative_to(site)}: {href}")
     assert broken == []
+
+
+def _section(document: Element, heading: str) -> List[Element]:
+    """The elements of the page's content after the ``<h2>`` titled ``heading``, up to the
+    next ``<h2>``."""
+    children = [c for c in article(document).children if isinstance(c, Element)]
+    titles = [" ".join(c.text().replace("\u00b6", "").split()) for c in children]
+    start = next(i for i, c in enumerate(children) if c.tag == "h2" and titles[i] == heading)
+    end = next((i for i in range(start + 1, len(children)) if children[i].tag == "h2"), None)
+    return children[start + 1 : end]
+
+
+def h2_titles(document: Element) -> List[str]:
+    return [
+        " ".join(h.text().replace("\u00b6", "").split()) for h in article(document).find_all("h2")
+    ]
+
+
+def home_sample(site: Path) -> str:
+    blocks = [
+        pre.text()
+        for element in _section(page(site, ""), "A stack in ten lines")
+        for pre in element.find_all("pre")
+    ]
+    assert len(blocks) == 1, blocks
+    return blocks[0]
+
+
+def test_the_home_page_says_why_with_measured_claims(site):
+    why = _section(page(site, ""), "Why this one")
+    claims = [li for element in why for li in element.find_all("li")]
+    assert len(claims) >= 3, "three measured claims"
+    benchmarks = " ".join(article(page(site, "benchmarks")).text().split())
+    for claim in claims:
+        links = [a.attrs.get("href", "") for a in claim.find_all("a")]
+        assert "benchmarks/" in links, claim.text()
+        numbers = re.findall(r"\d+(?:\.\d+)? s\b", claim.text())
+        assert numbers, f"a measured number: {claim.text()}"
+        for number in numbers:
+            assert number in benchmarks, f"{number} is not on the benchmarks page"
+
+
+def test_the_home_page_installs_and_shows_a_ten_line_sample(site):
+    home = page(site, "")
+    assert h2_titles(home)[:3] == ["Why this one", "Install", "A stack in ten lines"]
+    install = [pre.text() for e in _section(home, "Install") for pre in e.find_all("pre")]
+    assert any("pip install" in text and "rustup target add" in text for text in install)
+    sample = home_sample(site)
+    assert len(sample.strip().splitlines()) <= 10 and "RustFunction(" in sample
+
+
+def test_the_home_page_sample_synthesizes(site, tmp_path):
+    """The sample, run as a user runs it (python app.py) next to a Cargo workspace, with
+    bundling skipped for its stack (as ``cdk ls`` does: no cargo build here)."""
+    sample = home_sample(site)
+    readme_first = (
+        parse((site / "getting-started" / "index.html").read_text()).find_all("pre")[0].text()
+    )
+    assert readme_first == sample, "Getting started opens with the same sample"
+    (tmp_path / "lambdas").mkdir()
+    (tmp_path / "lambdas" / "Cargo.toml").write_text("[workspace]\nmembers = []\n")
+    (tmp_path / "app.py").write_text(sample)
+    out = tmp_path / "cdk.out"
+    env = {
+        **os.environ,
+        "CDK_OUTDIR": str(out),
+        "CDK_CONTEXT_JSON": json.dumps({"aws:cdk:bundling-stacks": []}),
+    }
+    proc = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    template = json.loads((out / "MyService.template.json").read_text())
+    types = [r["Type"] for r in template["Resources"].values()]
+    assert types.count("AWS::Lambda::Function") == 2 and types.count("AWS::Lambda::Url") == 1
+    runtimes = {
+        r["Properties"]["Runtime"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+    }
+    assert runtimes == {"provided.al2023"}
+
+
+def test_getting_started_leads_with_the_users_own_app(site):
+    titles = h2_titles(page(site, "getting-started"))
+    assert titles[0] == "Use it in your own app", titles
+
+
+def test_the_example_app_page_names_every_stack(site):
+    tree = ast.parse((ROOT / "stacks" / "__init__.py").read_text())
+    stacks = next(
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "__all__"
+    )
+    assert len(stacks) == 10
+    text = article(page(site, "example-app")).text()
+    assert [name for name in stacks if name not in text] == []
 
 
 # ----------------------------------------------------------------------------- the checks fail
