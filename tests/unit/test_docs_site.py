@@ -537,6 +537,46 @@ def test_the_example_app_page_names_every_stack(site):
     assert [name for name in stacks if name not in text] == []
 
 
+def test_every_page_has_its_canonical_url_in_the_sitemap(site):
+    sitemap = (site / "sitemap.xml").read_text()
+    for path in all_pages(site):
+        links = [
+            e.attrs["href"]
+            for e in parse(path.read_text()).find_all("link")
+            if e.attrs.get("rel") == "canonical"
+        ]
+        assert len(links) == 1, path
+        relative = path.parent.relative_to(site).as_posix()
+        assert links[0].endswith("/" if relative == "." else f"/{relative}/"), links
+        assert f"<loc>{links[0]}</loc>" in sitemap, links[0]
+
+
+def _css_rule(css: str, selector: str) -> Dict[str, str]:
+    match = re.search(re.escape(selector) + r"\s*\{([^}]*)\}", css)
+    assert match, selector
+    return dict(
+        (k.strip(), v.strip())
+        for k, v in (d.split(":", 1) for d in match.group(1).split(";") if ":" in d)
+    )
+
+
+def test_every_page_loads_the_stylesheet_that_keeps_identifiers_whole(site):
+    for path in all_pages(site):
+        sheets = [
+            (path.parent / e.attrs["href"]).resolve()
+            for e in parse(path.read_text()).find_all("link")
+            if e.attrs.get("rel") == "stylesheet" and "extra.css" in e.attrs.get("href", "")
+        ]
+        assert sheets == [(site / "stylesheets" / "extra.css").resolve()], path
+    css = re.sub(r"/\*.*?\*/", "", (site / "stylesheets" / "extra.css").read_text(), flags=re.S)
+    table_code = _css_rule(css, ".md-typeset table:not([class]) code")
+    assert table_code["word-break"] == "normal" and table_code["overflow-wrap"] == "normal"
+    width = float(_css_rule(css, ".md-grid")["max-width"].removesuffix("rem"))
+    # Material: two 12.1rem sidebars, 1.2rem content margins; code at 0.85 x 0.8rem with
+    # 1.1765em padding; a monospace character is 0.6em wide.
+    assert width - 2 * 12.1 - 2 * 1.2 >= 0.68 * (100 * 0.6 + 2 * 1.1765), width
+
+
 # ----------------------------------------------------------------------------- the checks fail
 
 
