@@ -54,6 +54,9 @@ fi
 # local stand-ins of the pinned images, and a cargo a non-root test user can run (`cargo
 # metadata` on the host is part of Docker bundling).
 packages+=(docker.io debootstrap cargo-web)
+# The docs tests measure the built site in a real browser engine (code blocks that fit,
+# identifiers kept whole): Chromium's headless shell, without a desktop.
+packages+=(chromium-headless-shell)
 
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "setup-system: no apt-get; arm64 bootstraps can be built but not run here without qemu-user" >&2

@@ -5,7 +5,10 @@ and render wrong (a fence the Markdown does not accept turns a shell script into
 These tests read the built pages: no literal fence in any rendered text, every command of the
 README walkthrough inside a ``<pre>``; in the API reference, every public construct and option
 class with a signature and a Parameters table of all its parameters, every module showing
-exactly its ``__all__``, no name starting with ``_``; every link of the site resolving.
+exactly its ``__all__``, no name starting with ``_``; every link of the site resolving. The
+last ones render the pages in Chromium's headless shell (``scripts/setup-system.sh`` installs
+it) and measure them: a code block of at most 100 columns fits a 1440 px wide window, an
+identifier in a table stays on one line.
 
 The site is built once for the module. ``CONSTRUCTS_RUST_DOCS_SITE=<dir>`` checks a site built
 elsewhere instead (e.g. one of an older commit, to see these tests fail on it).
@@ -20,9 +23,11 @@ import inspect
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
@@ -575,6 +580,107 @@ def test_every_page_loads_the_stylesheet_that_keeps_identifiers_whole(site):
     # Material: two 12.1rem sidebars, 1.2rem content margins; code at 0.85 x 0.8rem with
     # 1.1765em padding; a monospace character is 0.6em wide.
     assert width - 2 * 12.1 - 2 * 1.2 >= 0.68 * (100 * 0.6 + 2 * 1.1765), width
+
+
+# ----------------------------------------------------------------------------- rendered
+
+CHROMIUM = shutil.which("chromium-headless-shell") or shutil.which("chromium")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="no Chromium (scripts/setup-system.sh installs chromium-headless-shell)",
+)
+#: Run in the page once its fonts are ready: every code block of the content (its longest line,
+#: scroll width, visible width) and every identifier in a table (its number of line boxes).
+_MEASURE = """
+(async () => {
+  await document.fonts.ready;
+  const out = {pre: [], identifiers: []};
+  for (const code of document.querySelectorAll("article pre > code")) {
+    const lines = code.textContent.replace(/\\n$/, "").split("\\n");
+    const longest = Math.max(...lines.map((line) => line.length));
+    out.pre.push([longest, code.scrollWidth, code.clientWidth, lines[0].slice(0, 60)]);
+  }
+  for (const code of document.querySelectorAll("article table code")) {
+    const text = code.textContent;
+    if (/^[A-Za-z_][\\w.]*$/.test(text)) {
+      out.identifiers.push([text, code.getClientRects().length]);
+    }
+  }
+  document.body.setAttribute("data-measure", JSON.stringify(out));
+})();
+"""
+
+
+def measure(path: Path, width: int, profile: Path) -> Dict[str, list]:
+    """What ``_MEASURE`` reports for the page in a window ``width`` px wide."""
+    copy = path.with_name("measure.html")  # next to the page: its stylesheets resolve
+    copy.write_text(path.read_text().replace("</body>", f"<script>{_MEASURE}</script></body>"))
+    try:
+        proc = subprocess.run(
+            [
+                str(CHROMIUM),
+                "--no-sandbox",
+                "--disable-gpu",
+                f"--user-data-dir={profile}",
+                f"--window-size={width},900",
+                "--virtual-time-budget=10000",
+                "--dump-dom",
+                copy.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        copy.unlink()
+    found = re.search(r'data-measure="([^"]*)"', proc.stdout)
+    assert found, proc.stderr[-2000:]
+    return json.loads(unescape(found.group(1)))
+
+
+@pytest.fixture(scope="module")
+def rendered(site: Path, tmp_path_factory: pytest.TempPathFactory) -> Dict[Tuple[str, int], dict]:
+    """(page, window width) -> measurements, for every page at 1440 and 1024 px."""
+    profile = tmp_path_factory.mktemp("chromium")
+    return {
+        (str(path.parent.relative_to(site)), width): measure(path, width, profile)
+        for path in all_pages(site)
+        for width in (1440, 1024)
+    }
+
+
+@needs_chromium
+def test_100_column_code_fits_a_1440_px_window(rendered):
+    scrolling = [
+        (name, block)
+        for (name, width), found in rendered.items()
+        if width == 1440
+        for block in found["pre"]
+        if block[0] <= 100 and block[1] > block[2]
+    ]
+    blocks = sum(len(found["pre"]) for (_, width), found in rendered.items() if width == 1440)
+    assert blocks > 100, "the pages' code blocks were measured"
+    assert scrolling == []
+
+
+@needs_chromium
+@pytest.mark.parametrize("width", [1440, 1024])
+def test_identifiers_in_tables_stay_on_one_line(rendered, width):
+    identifiers = [
+        (name, text)
+        for (name, w), found in rendered.items()
+        if w == width
+        for text, boxes in found["identifiers"]
+    ]
+    assert len(identifiers) > 50 and ("settings", "CONSTRUCTS_RUST_REMOTE_CACHE") in identifiers
+    broken = [
+        (name, text, boxes)
+        for (name, w), found in rendered.items()
+        if w == width
+        for text, boxes in found["identifiers"]
+        if boxes > 1
+    ]
+    assert broken == []
 
 
 # ----------------------------------------------------------------------------- the checks fail
