@@ -59,6 +59,8 @@ def _own_app_fence(m: re.Match[str]) -> str:
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str:
     top_level = page.file.src_uri in TOP_LEVEL.values()
+    if page.file.src_uri == TOP_LEVEL["README.md"]:  # GitHub's title is the project's name
+        markdown = re.sub(r"\A# .*$", "# Getting started", markdown, count=1, flags=re.M)
     markdown = _OWN_APP_FENCE.sub(_own_app_fence, markdown)
     return _LINK.sub(
         lambda m: f"]({_rewrite(m['target'], top_level=top_level)}{m['rest']})", markdown

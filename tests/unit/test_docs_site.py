@@ -526,7 +526,11 @@ def test_the_home_page_sample_synthesizes(site, tmp_path):
 
 
 def test_getting_started_leads_with_the_users_own_app(site):
-    titles = h2_titles(page(site, "getting-started"))
+    document = page(site, "getting-started")
+    assert [" ".join(h.text().replace("\u00b6", "").split()) for h in document.find_all("h1")] == [
+        "Getting started"
+    ]
+    titles = h2_titles(document)
     assert titles[0] == "Use it in your own app", titles
 
 
