@@ -58,7 +58,7 @@ from constructs import Construct
 from typing_extensions import Unpack
 
 from ._build import commands
-from ._build.engine import check_docker_mountable
+from ._build.invoke import check_docker_mountable
 from ._cargo import cargo_config, metadata, toolchain
 from ._cargo.targets import _ARCHES, Target, resolve_target
 from ._construct.bundling import register_build

@@ -24,7 +24,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct, IValidation
 from typing_extensions import Unpack
 
-from ._build.engine import queue_for
+from ._build.queue import queue_for
 from ._construct.bundling import register_build
 from ._construct.rust_code import construct_path, plan_rust_code, warn_hooks
 from ._support.reporting import note_validation_error

@@ -7,8 +7,8 @@ user's own ``cargo lambda build`` there. Deeper files win for plain values; arra
 the home directory's first, the deepest directory's last.
 
 Used for two things: which config values can change a binary (the fingerprint, see
-``inputs.py``), and which rustflags a build must keep. The library passes its own flags
-(``--remap-path-prefix``, ``-C target-cpu``) in ``CARGO_ENCODED_RUSTFLAGS``, which makes cargo
+``_fingerprint/lines.py``), and which rustflags a build must keep. The library passes its own
+flags (``--remap-path-prefix``, ``-C target-cpu``) in ``CARGO_ENCODED_RUSTFLAGS``, which makes cargo
 ignore every config ``rustflags``; so ``effective_rustflags`` resolves the user's flags the way
 cargo does (environment first, then ``[target.<triple>]`` and matching ``[target.'cfg(..)']``
 joined, else ``[build]``) and the build passes them first.

@@ -3,7 +3,7 @@
 ``plan_bundle`` resolves the crate and binary (through cargo metadata), fingerprints the
 inputs and returns a ``lambda_.Code`` whose asset hash IS that fingerprint (AssetHashType
 CUSTOM). CDK therefore skips staging when ``cdk.out/asset.<fingerprint>`` already exists, and
-the build itself happens later (see build.py). When the stack does not need bundling
+the build itself happens later (see _build/queue.py). When the stack does not need bundling
 (``cdk ls``, ``cdk synth -e OtherStack``, the ``aws:cdk:bundling-stacks`` context set to
 ``[]``), nothing runs: no cargo, no Docker, and the asset hash is a stand-in derived from the
 options only.
@@ -21,7 +21,10 @@ import jsii
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct, IValidation
 
-from .._build.engine import PLACEHOLDER, BuildRequest, install_if_cached, queue_for, verifying
+from .._build.queue import queue_for
+from .._build.request import PLACEHOLDER, BuildRequest
+from .._build.run import verifying
+from .._build.stage import install_if_cached
 from .._cargo import cargo_config, depgraph, git_source, metadata, toolchain
 from .._cargo.targets import Target
 from .._fingerprint import extra_files, history, inputs
@@ -92,7 +95,8 @@ def _use_docker(options: BundlingOptions) -> bool:
 
 def _bundling(options: BundlingOptions) -> cdk.BundlingOptions:
     # The image is never run by CDK (the local bundler always succeeds); from_registry costs
-    # nothing until used. Docker builds are run by build.py with the same argv as local ones.
+    # nothing until used. Docker builds are run by _build/invoke.py with the same argv as local
+    # ones.
     return cdk.BundlingOptions(
         image=cdk.DockerImage.from_registry(options.docker_image),
         local=_DeferredBundling(),

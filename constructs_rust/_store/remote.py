@@ -1,9 +1,9 @@
 """The shared build cache: artifacts of ``target/constructs-rust/artifacts/<fingerprint>/`` on S3.
 
-Lookup order for a function's fingerprint (see ``BuildQueue._run_group`` in build.py): the local
-cache, then this remote cache, then a build. A remote hit is downloaded into the local cache
-(temp dir, verified, renamed, under the workspace lock) and runs no cargo; in ``read-write``
-mode an artifact built locally is uploaded afterwards. ``read`` mode never writes.
+Lookup order for a function's fingerprint (see ``BuildQueue._run_group`` in _build/queue.py):
+the local cache, then this remote cache, then a build. A remote hit is downloaded into the local
+cache (temp dir, verified, renamed, under the workspace lock) and runs no cargo; in
+``read-write`` mode an artifact built locally is uploaded afterwards. ``read`` mode never writes.
 
 Layout under ``s3://<bucket>/<prefix>/``::
 

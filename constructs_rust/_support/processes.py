@@ -8,7 +8,7 @@ after a grace period), and a Docker build's container by name. Should the synth 
 outright (SIGKILL: the OOM killer, a CI runner's hard kill), a small guard process started
 with each child notices (its pipe from the synth closes) and stops the child group and the
 container the same way, so no cargo, rustc or build script outlives it. Outputs are only ever moved
-into place complete (see build.py), so what an interrupted build leaves is a temp dir at
+into place complete (see _build/run.py), so what an interrupted build leaves is a temp dir at
 most, and the next synth is correct.
 """
 

@@ -40,7 +40,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3_assets as s3_assets
 
-from .._build.engine import PLACEHOLDER
+from .._build.request import PLACEHOLDER
 from .._cargo.toolchain import find_cargo_lambda
 from .._support import settings
 from .events import HttpResponse, function_url_request, http_request, http_response
@@ -766,8 +766,8 @@ def _harness_dir() -> Path:
 
 def harness_binary() -> Path:
     """The extension harness, built with cargo on first use (about 1-3 min) and then reused."""
-    from .._build.engine import _locked
     from .._support.disk_memo import digest
+    from .._support.locks import locked
 
     sources = [_HARNESS_SOURCE / "Cargo.toml", _HARNESS_SOURCE / "Cargo.lock"]
     sources += sorted((_HARNESS_SOURCE / "src").glob("*.rs"))
@@ -776,7 +776,7 @@ def harness_binary() -> Path:
     binary = home / "bin" / f"{_HARNESS_BIN}-{key}"
     if binary.is_file():
         return binary
-    with _locked(home / ".lock"):
+    with locked(home / ".lock"):
         if binary.is_file():
             return binary
         target = home / "target"

@@ -154,7 +154,8 @@ def test_prebuilt_real_context_follows_the_input_fingerprint(copy_fixture, tmp_p
 
     main = crate / "src" / "main.rs"
     main.write_text(main.read_text() + "\n// changed\n")
-    from constructs_rust import cargo, inputs
+    from constructs_rust._cargo import metadata as cargo
+    from constructs_rust._fingerprint import inputs
 
     cargo.forget_memo()
     inputs.forget_memo()

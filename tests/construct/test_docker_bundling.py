@@ -9,9 +9,8 @@ import aws_cdk as cdk
 import pytest
 
 from constructs_rust import DEFAULT_DOCKER_IMAGE, BundlingOptions
-from constructs_rust._build import commands
-from constructs_rust._build import engine as build
-from constructs_rust._build.engine import BuildRequest
+from constructs_rust._build import commands, failure, invoke
+from constructs_rust._build.request import BuildRequest
 from constructs_rust._cargo import metadata as cargo
 from constructs_rust._cargo import toolchain
 from constructs_rust._cargo.depgraph import Graph
@@ -46,7 +45,7 @@ def test_docker_invocation_mounts_user_image_and_same_cargo_argv(
     crate = copy_fixture("workspace")
     request = _request(crate, BundlingOptions(force_docker=True, environment={"FOO": "bar"}))
     out = request.workspace.target_dir / "constructs-rust" / "lambda-out" / "x"
-    argv, env = build.docker_invocation([request], out)
+    argv, env = invoke.docker_invocation([request], out)
     assert argv[:3] == ["docker", "run", "--rm"]
     assert argv[argv.index("--platform") + 1] == host_docker_platform()  # native, no emulation
     assert argv[argv.index("--user") + 1] == f"{os.getuid()}:{os.getgid()}"
@@ -84,7 +83,7 @@ def test_docker_cache_can_be_turned_off(copy_fixture, monkeypatch):
     request = _request(
         copy_fixture("workspace"), BundlingOptions(force_docker=True, docker_cargo_cache=False)
     )
-    argv, env = build.docker_invocation(
+    argv, env = invoke.docker_invocation(
         [request], request.workspace.target_dir / "constructs-rust" / "lambda-out" / "y"
     )
     assert not any(
@@ -101,9 +100,9 @@ def test_docker_network_is_passed_and_groups_apart(copy_fixture, monkeypatch):
     crate = copy_fixture("workspace")
     host = _request(crate, BundlingOptions(force_docker=True, docker_network="host"))
     default = _request(crate, BundlingOptions(force_docker=True))
-    argv, _ = build.docker_invocation([host], crate / "target" / "constructs-rust" / "x")
+    argv, _ = invoke.docker_invocation([host], crate / "target" / "constructs-rust" / "x")
     assert argv[argv.index("--network") + 1] == "host"
-    argv, _ = build.docker_invocation([default], crate / "target" / "constructs-rust" / "x")
+    argv, _ = invoke.docker_invocation([default], crate / "target" / "constructs-rust" / "x")
     assert "--network" not in argv
     assert host.group_key != default.group_key and host.fingerprint == default.fingerprint
     with pytest.raises(ConfigurationError, match="bundling.docker_network"):
@@ -150,7 +149,7 @@ def test_path_dependency_outside_workspace_is_detected_before_docker(tmp_path, m
         asset_dir=Path("/nonexistent"),
     )
     with pytest.raises(ConfigurationError) as info:
-        build.docker_invocation([request], workspace.target_dir / "constructs-rust" / "x")
+        invoke.docker_invocation([request], workspace.target_dir / "constructs-rust" / "x")
     message = str(info.value)
     assert message.startswith("[S/Fn] manifest_path=")
     assert "outside the workspace root" in message and str(tmp_path / "repo" / "outside") in message
@@ -177,11 +176,11 @@ def test_failure_messages_tell_docker_apart_and_hint_at_files_outside_the_mount(
     """What a real engine printed (an image that cannot be pulled; the old workspace fixture's
     #[path] reaching outside the workspace root) → messages that say so."""
     request = _request(copy_fixture("workspace"), BundlingOptions(force_docker=True))
-    pulled = build._failure(
+    pulled = failure.build_failure(
         [request], 125, ["docker: Error response from daemon: pull access denied\n"]
     )
     assert "`docker run` failed (exit 125)" in str(pulled) and "cargo printed" not in str(pulled)
-    outside = build._failure(
+    outside = failure.build_failure(
         [request],
         101,
         [
@@ -191,7 +190,7 @@ def test_failure_messages_tell_docker_apart_and_hint_at_files_outside_the_mount(
     )
     assert "fix the error cargo printed above" in str(outside)
     assert "#[path], include!() or include_str!() reaching outside it" in str(outside)
-    local = build._failure([replace(request, use_docker=False)], 125, ["error[E0425]\n"])
+    local = failure.build_failure([replace(request, use_docker=False)], 125, ["error[E0425]\n"])
     assert "cargo lambda build failed (exit 125)" in str(local)
 
 
@@ -206,9 +205,9 @@ def test_musl_in_the_build_image_lets_cargo_lambda_add_the_std(copy_fixture, mon
         _request(crate, BundlingOptions(force_docker=True, libc=Libc.MUSL)),
         target=Target("arm64", musl=True),
     )
-    argv, _ = build.docker_invocation([request], crate / "target" / "constructs-rust" / "m")
+    argv, _ = invoke.docker_invocation([request], crate / "target" / "constructs-rust" / "m")
     assert argv[argv.index("--target") + 1] == "aarch64-unknown-linux-musl"
     assert "--skip-target-check" not in argv
     glibc = _request(crate, BundlingOptions(force_docker=True))
-    argv, _ = build.docker_invocation([glibc], crate / "target" / "constructs-rust" / "m")
+    argv, _ = invoke.docker_invocation([glibc], crate / "target" / "constructs-rust" / "m")
     assert "--skip-target-check" in argv

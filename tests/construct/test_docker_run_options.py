@@ -11,8 +11,7 @@ import aws_cdk as cdk
 import pytest
 
 from constructs_rust import BundlingOptions, ConfigurationError, DockerVolume
-from constructs_rust._build import engine as build
-from constructs_rust._build import volume_copy
+from constructs_rust._build import failure, invoke, volume_copy
 from constructs_rust._cargo import toolchain
 from constructs_rust._cargo.targets import Target
 from constructs_rust._fingerprint import lines
@@ -23,7 +22,7 @@ from .test_docker_bundling import _request
 def _argv(crate: Path, options: BundlingOptions, session=None):
     request = _request(crate, options)
     out = request.workspace.target_dir / "constructs-rust" / "lambda-out" / "x"
-    return build.docker_invocation([request], out, None, session)
+    return invoke.docker_invocation([request], out, None, session)
 
 
 def _mounts(argv):
@@ -104,7 +103,7 @@ def test_what_cannot_change_the_binary_is_not_fingerprinted_but_groups_apart(
         )
         a, b = _request(crate, plain), _request(crate, other)
         assert a.group_key != b.group_key, "one container run needs the same run options"
-        assert "Docker run options differ" in build.split_reason(a, b)
+        assert "Docker run options differ" in failure.split_reason(a, b)
 
 
 @pytest.mark.parametrize(

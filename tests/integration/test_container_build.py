@@ -14,7 +14,7 @@ import aws_cdk as cdk
 import pytest
 
 from constructs_rust import RustFunction
-from constructs_rust._build.engine import artifact_dir
+from constructs_rust._build.request import artifact_dir
 from constructs_rust.container import (
     RustDockerImageFunction,
     prebuilt_bootstrap_path,
@@ -78,6 +78,6 @@ def test_prebuilt_bootstrap_is_rust_functions_and_answers(copy_fixture, tmp_path
 
 
 def artifact_dir_of(crate: Path, fingerprint: str) -> Path:
-    from constructs_rust import cargo
+    from constructs_rust._cargo import metadata as cargo
 
     return artifact_dir(cargo.load_workspace(crate / "Cargo.toml"), fingerprint)

@@ -18,8 +18,7 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 
 from constructs_rust import RustFunction
-from constructs_rust._build import commands
-from constructs_rust._build import engine as build
+from constructs_rust._build import commands, rustflags
 from constructs_rust._cargo import depgraph
 from constructs_rust._cargo import metadata as cargo
 from constructs_rust._cargo.targets import Target
@@ -260,7 +259,7 @@ def test_one_cargo_run_per_workspace_and_bytes_never_depend_on_the_app(tmp_path,
     ws = cargo.load_workspace(together / "Cargo.toml")
     target = Target(lambda_arch="x86_64")
     flags = commands.encoded_rustflags(
-        remaps=build.local_remaps(ws), target_cpu=target.target_cpu, user_flags=[]
+        remaps=rustflags.local_remaps(ws), target_cpu=target.target_cpu, user_flags=[]
     )
     env = dict(os.environ, CARGO_ENCODED_RUSTFLAGS=flags)
 

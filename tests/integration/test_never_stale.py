@@ -20,7 +20,7 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 
 from constructs_rust import RustFunction
-from constructs_rust._build import engine as build
+from constructs_rust._build import request, run
 from constructs_rust._cargo import depgraph
 from constructs_rust._cargo import metadata as cargo
 from constructs_rust._fingerprint import inputs
@@ -249,13 +249,13 @@ def test_verify_catches_a_planted_stale_artifact(tmp_path, calls, monkeypatch): 
     }
     # Plant: b's cached artifact gets a's bytes (what a cache that missed an input serves).
     (by_output["b"] / "bootstrap").write_bytes((by_output["i"] / "bootstrap").read_bytes())
-    monkeypatch.setenv(build.ENV_VERIFY, "1")
+    monkeypatch.setenv(run.ENV_VERIFY, "1")
     with pytest.raises(Exception) as caught:
         synth(ws, tmp_path / "o2")
     message = str(caught.value)
     assert "S/b" in message and "differs from a clean build" in message
     assert "S/a" not in message.split("differs")[0].split("\n")[-1]
-    monkeypatch.delenv(build.ENV_VERIFY)
+    monkeypatch.delenv(run.ENV_VERIFY)
     _, fixed = synth(ws, tmp_path / "o3")
     assert fixed["b"] == "b\n", "the clean build replaced the stale entry"
 
@@ -313,7 +313,7 @@ def test_skip_validation_never_stages_an_asset_without_its_binary(tmp_path, call
     )
     app.synth(skip_validation=True)
     staged = bootstrap_path(fn)
-    assert not (staged.parent / build.PLACEHOLDER).exists()
+    assert not (staged.parent / request.PLACEHOLDER).exists()
     out = subprocess.run([str(staged)], capture_output=True, text=True, check=True, env={})
     assert out.stdout == "b2\n"
 

@@ -15,7 +15,7 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 
 from constructs_rust import BundlingOptions, RustFunction, UrlOptions
-from constructs_rust._build.engine import PLACEHOLDER
+from constructs_rust._build.request import PLACEHOLDER
 from constructs_rust._cargo import toolchain
 from constructs_rust.testing import LambdaEmulator, bootstrap_path
 

@@ -337,7 +337,7 @@ def test_missing_manifest_is_a_plain_miss(world, clone_a):
 
 @pytest.mark.parametrize("failure", ["refused", "silent"])
 def test_unreachable_endpoint_warns_once_within_bounded_time_and_builds(world, clone_a, failure):
-    from constructs_rust import remote_cache
+    from constructs_rust._store import remote as remote_cache
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from constructs_rust._build import engine as build
+from constructs_rust._build import failure, queue, request, rustflags
 from constructs_rust._cargo import depgraph
 from constructs_rust._cargo import metadata as cargo
 from constructs_rust._cargo.targets import Target
@@ -77,9 +77,9 @@ def test_conflicts_only_when_a_shared_package_gets_other_features():
     assert not depgraph.conflicts(a, c_other)
 
 
-def _req(package: str, binary: str, tree: str = "", **options) -> build.BuildRequest:
+def _req(package: str, binary: str, tree: str = "", **options) -> request.BuildRequest:
     pkg = cargo.Package(package, Path(f"/src/ws/{package}/Cargo.toml"), (binary,), ())
-    return build.BuildRequest(
+    return request.BuildRequest(
         construct_path=f"S/{binary}",
         workspace=WS,
         package=pkg,
@@ -95,14 +95,14 @@ def _req(package: str, binary: str, tree: str = "", **options) -> build.BuildReq
 
 
 def test_batches_split_conflicting_packages_and_repeated_binaries():
-    def req(package: str, binary: str, tree: str) -> build.BuildRequest:
+    def req(package: str, binary: str, tree: str) -> request.BuildRequest:
         return _req(package, binary, tree, features=["f"])  # package-scoped: conflicts matter
 
     a = req("a", "a", "ryu v1.0.23|\n")
     b = req("b", "b", "ryu v1.0.23|small\n")
     c = req("c", "c", "ryu v1.0.23|\n")
     a_again = req("a2", "a", "itoa v1.0.19|\n")
-    batches = build._batches([a, b, c, a_again])
+    batches = queue.split_batches([a, b, c, a_again])
     assert [[r.construct_path for r in batch] for batch in batches] == [
         ["S/a", "S/c"],
         ["S/b", "S/a"],
@@ -112,7 +112,7 @@ def test_batches_split_conflicting_packages_and_repeated_binaries():
 def test_outside_roots_are_outermost_and_remapped_most_specific_last(monkeypatch):
     assert WS.outside_roots() == [Path("/src/lambda-runtime")]
     monkeypatch.setenv("CARGO_HOME", "/home/u/.cargo")
-    pairs = build.local_remaps(WS)
+    pairs = rustflags.local_remaps(WS)
     assert pairs == sorted(pairs, key=lambda p: len(p[0]))
     assert ("/src/lambda-runtime", "/workspace/../lambda-runtime") in pairs
     assert ("/src/ws", "/workspace") in pairs and ("/home/u/.cargo", "/cargo") in pairs
@@ -164,10 +164,10 @@ def test_a_checkout_at_another_path_reuses_the_cached_graphs(copy_fixture, tmp_p
 
 
 def test_one_line_says_why_a_workspace_took_several_cargo_runs():
-    def req(binary: str, **options) -> build.BuildRequest:
+    def req(binary: str, **options) -> request.BuildRequest:
         return _req(binary, binary, **options)
 
-    assert "target" in build.split_reason(req("a"), req("b", arch="x86_64"))
-    assert "profile" in build.split_reason(req("a"), req("b", profile="dev"))
-    assert "one package" in build.split_reason(req("a"), req("b", features=["x"]))
-    assert "repeats" in build.split_reason(req("a"), req("a"))
+    assert "target" in failure.split_reason(req("a"), req("b", arch="x86_64"))
+    assert "profile" in failure.split_reason(req("a"), req("b", profile="dev"))
+    assert "one package" in failure.split_reason(req("a"), req("b", features=["x"]))
+    assert "repeats" in failure.split_reason(req("a"), req("a"))

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from constructs_rust._build import commands
-from constructs_rust._build.engine import BuildRequest
+from constructs_rust._build.request import BuildRequest
 from constructs_rust._cargo.depgraph import Graph
 from constructs_rust._cargo.metadata import parse_metadata
 from constructs_rust._cargo.targets import Target
