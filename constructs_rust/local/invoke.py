@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import BinaryIO, Mapping, Optional
 
 from .assembly import LocalError, load, shown
-from .process import FunctionProcess, prefixed, unresolved_warnings
+from .process import (
+    REQUEST_LIMIT,
+    FunctionProcess,
+    prefixed,
+    request_too_large,
+    unresolved_warnings,
+)
 from .synth import find_app, synth
 
 
@@ -42,12 +48,16 @@ def invoke(
     overrides: Mapping[str, str],
 ) -> int:
     """Synthesize (unless ``no_synth``), invoke ``target`` once; the payload goes to stdout,
-    the function's logs to stderr. 0, or 1 when the function returned an error."""
+    the function's logs to stderr. 0, or 1 when the function failed: it returned an error,
+    timed out, its runtime exited, or its response was over Lambda's limit (Lambda's error
+    payload on stdout)."""
     body = read_event(event, sys.stdin.buffer)
     app = find_app(app_dir)
     if not no_synth:
         synth(app)
     function = load(app.outdir).find(target)
+    if len(body) > REQUEST_LIMIT:  # refused by Lambda's Invoke API before the function runs
+        raise LocalError(request_too_large(len(body)).message)
     for warning in unresolved_warnings(function, overrides):
         print(f"constructs-rust: {warning}", file=sys.stderr)
     print(
@@ -69,6 +79,9 @@ def invoke(
             sys.stdout.write("\n")
     finally:
         process.stop()
+    if answer.failure is not None:
+        print(f"constructs-rust: {function.path}: {answer.failure.message}", file=sys.stderr)
+        return 1
     if answer.status != 200:
         print(f"constructs-rust: {function.path} returned an error", file=sys.stderr)
         return 1

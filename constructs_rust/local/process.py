@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import http.client
 import json
+import signal
+import socket
 import sys
 import threading
+import time
+import uuid
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterator, List, Mapping, Optional, Protocol, Tuple
@@ -32,16 +36,123 @@ _EMULATOR_HEADERS = {
 class _Running(Protocol):
     def read_new(self) -> str: ...
 
+    def poll(self) -> Optional[int]: ...
+
+    def kill(self) -> None: ...
+
+
+#: Lambda's limit for a synchronous invoke's event (RequestEntityTooLargeException).
+REQUEST_LIMIT = 6 * 1024 * 1024
+#: Lambda's limit for a buffered response (Function.ResponseSizeTooLarge): 6 MiB and 100 bytes.
+RESPONSE_LIMIT = 6 * 1024 * 1024 + 100
+#: Lambda's limit for a streamed (RESPONSE_STREAM) response: 200 MiB.
+STREAM_LIMIT = 200 * 1024 * 1024
+#: How long a response already on its way gets once the runtime has exited (it may exit right
+#: after answering).
+_EXIT_GRACE = 0.3
+
+#: Go's names of the signals (Lambda's runtime manager reports a signal as Go prints it).
+_SIGNALS = {
+    signal.SIGABRT: "aborted",
+    signal.SIGKILL: "killed",
+    signal.SIGSEGV: "segmentation fault",
+    signal.SIGTERM: "terminated",
+    signal.SIGINT: "interrupt",
+    signal.SIGBUS: "bus error",
+    signal.SIGILL: "illegal instruction",
+    signal.SIGFPE: "floating point exception",
+    signal.SIGTRAP: "trace/breakpoint trap",
+}
+
 
 @dataclass(frozen=True)
+class Failure:
+    """An invoke Lambda fails itself (not the function's own error): ``timeout``, ``exit``
+    (the runtime exited or was killed), ``response-too-large``, ``request-too-large``."""
+
+    kind: str
+    payload: Dict[str, str]
+    """Lambda's error payload (``errorType``, ``errorMessage``)."""
+
+    @property
+    def message(self) -> str:
+        return f"{self.payload['errorType']}: {self.payload['errorMessage']}"
+
+    @property
+    def body(self) -> bytes:
+        return json.dumps(self.payload).encode()
+
+
+def timed_out(request_id: str, seconds: float) -> Failure:
+    return Failure(
+        "timeout",
+        {
+            "errorType": "Sandbox.Timedout",
+            "errorMessage": f"RequestId: {request_id} Error: Task timed out after "
+            f"{seconds:.2f} seconds",
+        },
+    )
+
+
+def exited(request_id: str, returncode: int) -> Failure:
+    if returncode == 0:
+        reason = "Runtime exited without providing a reason"
+    elif returncode < 0:
+        try:
+            name = _SIGNALS.get(signal.Signals(-returncode)) or signal.strsignal(-returncode)
+        except ValueError:
+            name = None
+        reason = f"Runtime exited with error: signal: {name or f'signal {-returncode}'}"
+    else:
+        reason = f"Runtime exited with error: exit status {returncode}"
+    return Failure(
+        "exit",
+        {
+            "errorType": "Runtime.ExitError",
+            "errorMessage": f"RequestId: {request_id} Error: {reason}",
+        },
+    )
+
+
+def response_too_large(limit: int) -> Failure:
+    return Failure(
+        "response-too-large",
+        {
+            "errorType": "Function.ResponseSizeTooLarge",
+            "errorMessage": f"Response payload size exceeded maximum allowed payload size "
+            f"({limit} bytes).",
+        },
+    )
+
+
+def request_too_large(size: int) -> Failure:
+    return Failure(
+        "request-too-large",
+        {
+            "errorType": "RequestEntityTooLargeException",
+            "errorMessage": f"Request must be smaller than {REQUEST_LIMIT} bytes for the "
+            f"InvokeFunction operation (this one: {size} bytes)",
+        },
+    )
+
+
+@dataclass
 class Answer:
-    """The emulator's answer to one event: status (200, or 500 for a function error), the
-    function's headers (streamed answers), and the body as it arrives."""
+    """The answer to one event: status (200, or 500 for a function error), the function's
+    headers (streamed answers), and the body as it arrives. ``failure`` is set (before the
+    answer is given, or when its stream ends early) when Lambda itself fails the invoke: the
+    function timed out, its runtime exited, the response was over the limit."""
 
     status: int
     headers: List[Tuple[str, str]]
     streamed: bool
     chunks: Iterator[bytes]
+    failure: Optional[Failure] = None
+    request_id: str = ""
+
+    @property
+    def error(self) -> bool:
+        return self.failure is not None or self.status != 200
 
 
 def environment_of(function: LocalFunction, overrides: Mapping[str, str]) -> Dict[str, str]:
@@ -146,16 +257,36 @@ class FunctionProcess:
     @contextmanager
     def invoke(self, body: bytes) -> Iterator[Answer]:
         """Send one event: ``with process.invoke(body) as answer``. The process is held until
-        the block ends, so a streamed body can be relayed as it arrives."""
+        the block ends, so a streamed body can be relayed as it arrives.
+
+        As Lambda: the function's timeout ends the invoke at that moment (SIGKILL, the
+        ``Sandbox.Timedout`` error); a runtime that exits or is killed while the event is
+        pending fails it at once (``Runtime.ExitError``); both replace the execution
+        environment (the next event starts a fresh process). An event over 6 MiB is refused
+        before it reaches the function, a buffered response over Lambda's limit is replaced by
+        ``Function.ResponseSizeTooLarge``, a stream over 200 MiB is cut."""
         with self._lock:
+            request_id = str(uuid.uuid4())
+            if len(body) > REQUEST_LIMIT:
+                refused = request_too_large(len(body))
+                yield Answer(413, [], False, iter([refused.body]), refused, request_id)
+                return
+            if self._process is not None and self._process.poll() is not None:
+                self._log("the runtime exited between events: starting a fresh one")
+                self.stop()
             if self._emulator is None:
                 self.start()
-            assert self._emulator is not None
-            timeout = self.function.timeout + 5
+            assert self._emulator is not None and self._process is not None
+            timeout = float(self.function.timeout)
             connection = http.client.HTTPConnection(
-                "127.0.0.1", self._emulator.port, timeout=timeout
+                "127.0.0.1", self._emulator.port, timeout=timeout + 60
             )
+            watch = _Watchdog(self._process, connection, timeout, request_id)
+            answer: Optional[Answer] = None
+            error: Optional[BaseException] = None
             try:
+                connection.connect()
+                watch.start()
                 connection.request(
                     "POST",
                     self._emulator.invocations_path,
@@ -163,34 +294,167 @@ class FunctionProcess:
                     headers={"Content-Type": "application/json"},
                 )
                 response = connection.getresponse()
+                mode = response.getheader("Lambda-Runtime-Function-Response-Mode", "")
+                headers = [
+                    (k, v) for k, v in response.getheaders() if k.lower() not in _EMULATOR_HEADERS
+                ]
+                if mode.lower() == "streaming":
+                    answer = Answer(response.status, headers, True, iter(()), None, request_id)
+                    answer.chunks = self._relay(response, watch, answer)
+                else:
+                    data = _read_limited(response, RESPONSE_LIMIT)
+                    failure = watch.finish()
+                    if failure is not None:
+                        answer = self._failed_with(failure, request_id)
+                    elif data is None:
+                        failure = response_too_large(RESPONSE_LIMIT)
+                        self._log(failure.message)
+                        answer = Answer(200, [], False, iter([failure.body]), failure, request_id)
+                    else:
+                        answer = Answer(
+                            response.status, headers, False, iter([data]), None, request_id
+                        )
             except (OSError, http.client.HTTPException) as exc:
+                failure = watch.finish()
+                if failure is None:
+                    error = exc
+                else:
+                    answer = self._failed_with(failure, request_id)
+            if answer is None:
                 connection.close()
-                raise self._failed(exc) from None
-            mode = response.getheader("Lambda-Runtime-Function-Response-Mode", "")
-            headers = [
-                (k, v) for k, v in response.getheaders() if k.lower() not in _EMULATOR_HEADERS
-            ]
-
-            def chunks() -> Iterator[bytes]:
-                try:
-                    while True:
-                        data = response.read1(65536)
-                        if not data:
-                            return
-                        yield data
-                except (OSError, http.client.HTTPException) as exc:
-                    raise self._failed(exc) from None
-
+                raise self._failed(error or RuntimeError("no answer")) from None
             try:
-                yield Answer(response.status, headers, mode.lower() == "streaming", chunks())
+                yield answer
             finally:
                 connection.close()
+                if watch.finish() is not None and self._emulator is not None:
+                    self.stop()  # a stream cut short: the environment is replaced
+
+    def _relay(
+        self, response: http.client.HTTPResponse, watch: "_Watchdog", answer: Answer
+    ) -> Iterator[bytes]:
+        """A streamed body as it arrives; ends early (``answer.failure`` set) on a timeout, an
+        exit of the runtime or the stream limit."""
+        size = 0
+        try:
+            while True:
+                data = response.read1(65536)
+                if not data:
+                    break
+                size += len(data)
+                if size > STREAM_LIMIT:
+                    answer.failure = response_too_large(STREAM_LIMIT)
+                    self._log(answer.failure.message)
+                    watch.abort(answer.failure)
+                    return
+                yield data
+        except (OSError, http.client.HTTPException) as exc:
+            failure = watch.finish()
+            if failure is None:
+                raise self._failed(exc) from None
+        failure = watch.finish()
+        if failure is not None and answer.failure is None:
+            answer.failure = failure
+            self._report(failure)
+
+    def _report(self, failure: Failure) -> None:
+        if failure.kind == "timeout":
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+            request_id = failure.payload["errorMessage"].split()[1]
+            seconds = failure.payload["errorMessage"].rsplit("after ", 1)[-1]
+            self._log(f"{stamp}Z {request_id} Task timed out after {seconds}")
+        else:
+            self._log(failure.payload["errorMessage"])
+            self._log(failure.payload["errorType"])
+
+    def _failed_with(self, failure: Failure, request_id: str) -> Answer:
+        """The answer Lambda gives for ``failure``; the environment is replaced."""
+        self._report(failure)
+        self.stop()
+        return Answer(200, [], False, iter([failure.body]), failure, request_id)
 
     def _failed(self, exc: BaseException) -> LocalError:
-        """An invoke that got no (whole) answer: the process may have crashed or hung, so the
-        next event gets a fresh one, as Lambda replaces a failed execution environment."""
+        """An invoke that got no (whole) answer, the runtime still running: the emulator
+        failed, so the next event gets a fresh one."""
         self.stop()
         return LocalError(f"{self.function.path}: the invoke failed ({exc}); restarting it")
+
+
+def _read_limited(response: http.client.HTTPResponse, limit: int) -> Optional[bytes]:
+    """The whole body, or None when it is longer than ``limit`` (read to its end anyway)."""
+    parts: List[bytes] = []
+    size = 0
+    while True:
+        data = response.read1(65536)
+        if not data:
+            break
+        size += len(data)
+        if size <= limit:
+            parts.append(data)
+    return b"".join(parts) if size <= limit else None
+
+
+class _Watchdog:
+    """Watches one invoke: at the function's timeout it kills the runtime; when the runtime
+    exits first it notes how. Either way it shuts the invoke's socket, so the reader stops
+    waiting for an answer the emulator would never give."""
+
+    def __init__(
+        self,
+        process: _Running,
+        connection: http.client.HTTPConnection,
+        timeout: float,
+        request_id: str,
+    ) -> None:
+        self._process = process
+        self._connection = connection
+        self._timeout = timeout
+        self._request_id = request_id
+        self._done = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self.failure: Optional[Failure] = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self._timeout
+        while not self._done.wait(0.01):
+            code = self._process.poll()
+            if code is not None:
+                if self._done.wait(_EXIT_GRACE):  # its answer got out before it exited
+                    return
+                self.failure = exited(self._request_id, code)
+                break
+            if time.monotonic() >= deadline:
+                self.failure = timed_out(self._request_id, self._timeout)
+                self._process.kill()
+                break
+        else:
+            return
+        self._shut()
+
+    def _shut(self) -> None:
+        sock = self._connection.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def abort(self, failure: Failure) -> None:
+        """End the invoke from the reader's side (a stream over the limit)."""
+        self.failure = failure
+        self._done.set()
+        self._shut()
+
+    def finish(self) -> Optional[Failure]:
+        """Stop watching; the failure, if one ended the invoke."""
+        self._done.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+        return self.failure
 
 
 def prefixed(path: str) -> Callable[[str], None]:

@@ -629,6 +629,18 @@ class _BootstrapProcess:
         self._read += new
         return new
 
+    def poll(self) -> Optional[int]:
+        """The exit status once the bootstrap ended (negative: the signal that ended it), else
+        None. What Lambda reports as ``Runtime.ExitError`` when an event is pending."""
+        proc = self._proc
+        return None if proc is None else proc.poll()
+
+    def kill(self) -> None:
+        """End the bootstrap at once (SIGKILL), as Lambda ends a timed-out environment."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+
     def __enter__(self) -> "_BootstrapProcess":
         started = time.monotonic()
         self._proc = subprocess.Popen(
