@@ -16,6 +16,10 @@ default).
   ``Bases:`` then names only what a user can import (``aws_lambda.Function``).
 - ``hidden``: members of public classes that are internal to the library (called by its own
   modules, so they keep their names), given as dotted paths.
+- A class a public function or method returns (or a field of such a class holds) is public
+  too when its module defines it under a public name, even if ``__all__`` leaves it out: a
+  user handles it (``LambdaEmulator.invoke_streaming`` returns a ``StreamResult`` of
+  ``StreamedChunk``). Computed before the fields are folded into the tables.
 """
 
 from __future__ import annotations
@@ -59,6 +63,65 @@ def _private_value(attribute: griffe.Attribute) -> bool:
     return any(part.startswith("_") for part in re.findall(r"[A-Za-z_]\w*", str(attribute.value)))
 
 
+def _modules(module: griffe.Module) -> Iterator[griffe.Module]:
+    yield module
+    for member in module.members.values():
+        if not member.is_alias and isinstance(member, griffe.Module):
+            yield from _modules(member)
+
+
+def _named_paths(annotation: Any) -> Iterator[str]:
+    if isinstance(annotation, griffe.Expr):
+        for part in annotation.iterate(flat=True):
+            if isinstance(part, griffe.ExprName):
+                yield part.canonical_path
+
+
+def _handled_types(obj: griffe.Object) -> Iterator[str]:
+    """Paths of the types a user gets from ``obj``: what its public functions and methods
+    return, what its public attributes hold."""
+    members = [obj] if isinstance(obj, griffe.Function) else []
+    if isinstance(obj, griffe.Class):
+        members += [m for n, m in obj.members.items() if not n.startswith("_") and not m.is_alias]
+    for member in members:
+        if isinstance(member, griffe.Function):
+            yield from _named_paths(member.returns)
+        elif isinstance(member, griffe.Attribute):
+            yield from _named_paths(member.annotation)
+
+
+def _target(obj: Optional[griffe.Object | griffe.Alias]) -> Optional[griffe.Object]:
+    """The object itself, or what an alias of the package points at (None outside it)."""
+    if obj is None or not obj.is_alias:
+        return obj  # type: ignore[return-value]
+    try:
+        return obj.final_target  # type: ignore[union-attr,return-value]
+    except griffe.AliasResolutionError:
+        return None
+
+
+def _publish_returned_classes(pkg: griffe.Module) -> None:
+    for module in _modules(pkg):
+        if not module.exports:
+            continue
+        work = [_target(module.members.get(name)) for name in module.exports]
+        seen = {obj.path for obj in work if obj is not None}
+        while work:
+            obj = work.pop()
+            if obj is None:
+                continue
+            for path in _handled_types(obj):
+                name = path.rpartition(".")[2]
+                owner = module.members.get(name)
+                # defined here (not imported), under a public name, and that very class
+                if owner is None or owner.is_alias or name.startswith("_") or owner.path in seen:
+                    continue
+                if isinstance(owner, griffe.Class) and owner.path == path:
+                    seen.add(owner.path)
+                    owner.public = True
+                    work.append(owner)
+
+
 def _has_section(docstring: griffe.Docstring, kind: griffe.DocstringSectionKind) -> bool:
     return any(section.kind is kind for section in docstring.parsed)
 
@@ -69,6 +132,7 @@ class PublicApi(griffe.Extension):
         self.hidden = set(hidden or ())
 
     def on_package(self, *, pkg: griffe.Module, **kwargs: Any) -> None:
+        _publish_returned_classes(pkg)
         unused = set(self.hidden)
         for cls in _classes(pkg):
             cls.bases = [base for base in cls.bases if not _private_base(base)]
