@@ -311,7 +311,7 @@ def public_classes() -> List[type]:
             if (
                 not inspect.isclass(obj)
                 or issubclass(obj, enum.Enum)
-                or obj.__module__ != module_name
+                or not obj.__module__.startswith(module_name)
             ):
                 continue
             if "__init__" in vars(obj) or hasattr(obj, "__total__"):
