@@ -36,13 +36,68 @@ class LocalError(ConstructsRustError):
 
 
 @dataclass(frozen=True)
+class Cors:
+    """A function URL's ``Cors`` or an HTTP API's ``CorsConfiguration`` (the same fields)."""
+
+    origins: Tuple[str, ...] = ()
+    methods: Tuple[str, ...] = ()
+    headers: Tuple[str, ...] = ()
+    expose: Tuple[str, ...] = ()
+    max_age: Optional[int] = None
+    credentials: bool = False
+
+
+def _cors(config: Any) -> Optional[Cors]:
+    if not isinstance(config, dict) or not config:
+        return None
+
+    def strings(name: str) -> Tuple[str, ...]:
+        values = config.get(name) or ()
+        return tuple(str(v) for v in values) if isinstance(values, list) else ()
+
+    max_age = config.get("MaxAge")
+    return Cors(
+        origins=strings("AllowOrigins"),
+        methods=strings("AllowMethods"),
+        headers=strings("AllowHeaders"),
+        expose=strings("ExposeHeaders"),
+        max_age=int(max_age) if isinstance(max_age, int) else None,
+        credentials=config.get("AllowCredentials") is True,
+    )
+
+
+@dataclass(frozen=True)
 class Route:
-    """An HTTP API route (payload format 2.0) integrated with a function."""
+    """An API Gateway route or method integrated with a function as a Lambda proxy."""
 
     api_path: str
-    """Construct path of the ``HttpApi``."""
+    """Construct path of the ``HttpApi`` or ``RestApi``."""
     route_key: str
     """``"GET /items/{id}"``, ``"ANY /{proxy+}"`` or ``"$default"``."""
+    kind: str = "http"
+    """``http`` (an HTTP API) or ``rest`` (a REST API)."""
+    payload: str = "2.0"
+    """The event's payload format: ``2.0``, or ``1.0`` (REST APIs, HTTP API routes so set)."""
+    stage: str = ""
+    """A REST API's stage name (the first segment of the path after the API)."""
+    cors: Optional[Cors] = None
+    """An HTTP API's CORS configuration (REST APIs answer preflights with OPTIONS methods)."""
+
+
+@dataclass(frozen=True)
+class GatewayMethod:
+    """A REST API method that is not a Lambda proxy: a MOCK integration (answered with its
+    status and static header values, e.g. the CORS preflight of
+    ``defaultCorsPreflightOptions``) or another integration type (not emulated)."""
+
+    api_path: str
+    stage: str
+    route_key: str
+    integration: str
+    """``MOCK``, ``HTTP_PROXY``, ``AWS``, ``AWS`` with a function (a non-proxy Lambda
+    integration), ..."""
+    status: int = 200
+    headers: Tuple[Tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,6 +119,8 @@ class LocalFunction:
     url_invoke_mode: Optional[str] = None
     """``BUFFERED`` or ``RESPONSE_STREAM`` when the function has a function URL."""
     routes: Tuple[Route, ...] = ()
+    url_cors: Optional[Cors] = None
+    """The function URL's CORS configuration."""
 
     @property
     def bootstrap(self) -> Optional[Path]:
@@ -92,6 +149,8 @@ class Assembly:
     unbuilt: List[LocalFunction] = field(default_factory=list)
     """Functions whose staged asset directory holds no bootstrap (their stack not bundled)."""
     resources: List[_Resource] = field(default_factory=list)
+    methods: List[GatewayMethod] = field(default_factory=list)
+    """REST API methods that are not Lambda proxies."""
 
     def find(self, wanted: str) -> LocalFunction:
         """The function named by construct path, ``Stack/LogicalId``, logical id or (when
@@ -185,9 +244,12 @@ def load(directory: Path) -> Assembly:
             resource
         )
     for resources in by_template.values():
-        for function in _functions(resources):
+        rest_routes, methods = _rest_methods(resources)
+        assembly.methods += methods
+        for function in _functions(resources, rest_routes):
             built = function.bootstrap is not None
             (assembly.functions if built else assembly.unbuilt).append(function)
+    assembly.methods.sort(key=lambda m: (m.api_path, m.route_key))
     assembly.functions.sort(key=lambda f: f.path)
     assembly.unbuilt.sort(key=lambda f: f.path)
     return assembly
@@ -271,23 +333,152 @@ def _target(value: Any) -> Optional[str]:
     return None
 
 
-def _functions(resources: Mapping[str, _Resource]) -> List[LocalFunction]:
-    urls: Dict[str, str] = {}
+def _function_in(value: Any, resources: Mapping[str, _Resource]) -> Optional[str]:
+    """The logical id of the first function a template value refers to (an integration URI is
+    a ``Fn::Join`` or ``Fn::Sub`` of partition, region and the function's ARN)."""
+    if isinstance(value, dict):
+        for name in ("Fn::GetAtt", "Ref"):
+            if name in value:
+                ref = value[name]
+                logical_id = str(ref[0] if isinstance(ref, list) else ref).split(".")[0]
+                found = resources.get(logical_id)
+                if found is not None and found.type == _LAMBDA:
+                    return logical_id
+        if "Fn::Sub" in value:
+            sub = value["Fn::Sub"]
+            text = sub[0] if isinstance(sub, list) else sub
+            for name in _SUB_VARIABLE.findall(str(text)):
+                found = resources.get(name.split(".")[0])
+                if found is not None and found.type == _LAMBDA:
+                    return found.logical_id
+        values: Any = list(value.values())
+    elif isinstance(value, list):
+        values = value
+    else:
+        return None
+    for item in values:
+        hit = _function_in(item, resources)
+        if hit:
+            return hit
+    return None
+
+
+def _rest_methods(
+    resources: Mapping[str, _Resource],
+) -> Tuple[Dict[str, List[Route]], List[GatewayMethod]]:
+    """The REST APIs' Lambda proxy methods (function logical id → routes, payload 1.0) and
+    their other methods, for every stage of each API: ``AWS::ApiGateway::Method`` resources
+    (``RestApi``, ``LambdaRestApi``) and the OpenAPI body of a ``SpecRestApi``."""
+    stages: Dict[str, List[str]] = {}
+    for resource in resources.values():
+        props = resource.properties
+        if resource.type in ("AWS::ApiGateway::Stage", "AWS::ApiGateway::Deployment"):
+            api_id = _target(props.get("RestApiId"))
+            name = props.get("StageName")
+            if api_id and isinstance(name, str) and name not in stages.get(api_id, []):
+                stages.setdefault(api_id, []).append(name)
+
+    def path_of(logical_id: str, api: str) -> Optional[str]:
+        if logical_id == api:
+            return ""
+        resource = resources.get(logical_id)
+        if resource is None or resource.type != "AWS::ApiGateway::Resource":
+            return None
+        parent = path_of(_target(resource.properties.get("ParentId")) or "", api)
+        part = resource.properties.get("PathPart")
+        return None if parent is None or not isinstance(part, str) else f"{parent}/{part}"
+
     routes: Dict[str, List[Route]] = {}
+    methods: List[GatewayMethod] = []
+
+    def add(api: _Resource, method: str, path: str, integration: Mapping[str, Any]) -> None:
+        kind = str(integration.get("Type") or integration.get("type") or "").upper()
+        key = f"{'ANY' if method.upper() == 'X-AMAZON-APIGATEWAY-ANY-METHOD' else method.upper()} "
+        key += path or "/"
+        function = _function_in(integration.get("Uri") or integration.get("uri"), resources)
+        for stage in stages.get(api.logical_id) or ["prod"]:
+            if kind == "AWS_PROXY" and function:
+                routes.setdefault(function, []).append(Route(api.path, key, "rest", "1.0", stage))
+                continue
+            status, headers = 200, []
+            responses = integration.get("IntegrationResponses") or []
+            if kind == "MOCK" and responses and isinstance(responses[0], dict):
+                first = responses[0]
+                status = _int(first.get("StatusCode"), 200)
+                for name, value in (first.get("ResponseParameters") or {}).items():
+                    header = str(name).rsplit("method.response.header.", 1)
+                    if len(header) == 2 and isinstance(value, str) and value[:1] == "'":
+                        headers.append((header[1], value.strip("'")))
+            methods.append(GatewayMethod(api.path, stage, key, kind or "?", status, tuple(headers)))
+
+    for resource in resources.values():
+        props = resource.properties
+        if resource.type == "AWS::ApiGateway::Method":
+            api = resources.get(_target(props.get("RestApiId")) or "")
+            if api is None:
+                continue
+            path = path_of(_target(props.get("ResourceId")) or "", api.logical_id)
+            if path is not None:
+                add(api, str(props.get("HttpMethod")), path, props.get("Integration") or {})
+        elif resource.type == "AWS::ApiGateway::RestApi":
+            body = props.get("Body")
+            if body is None and isinstance(props.get("BodyS3Location"), dict):
+                body = _spec_from_asset(resource.directory, props["BodyS3Location"])
+            if not isinstance(body, dict):
+                continue
+            for path, operations in (body.get("paths") or {}).items():
+                for method, operation in (operations or {}).items():
+                    if isinstance(operation, dict):
+                        integration = operation.get("x-amazon-apigateway-integration") or {}
+                        add(resource, method, str(path).rstrip("/"), integration)
+    return routes, methods
+
+
+def _spec_from_asset(directory: Path, location: Mapping[str, Any]) -> Any:
+    """A ``SpecRestApi``'s OpenAPI document staged as a file asset (JSON or YAML)."""
+    key = location.get("Key")
+    if not isinstance(key, str):
+        return None
+    source = _asset_source(directory, key.rsplit("/", 1)[-1].split(".")[0])
+    if source is None or not source.is_file():
+        return None
+    text = source.read_text()
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        import yaml  # type: ignore[import-untyped]
+
+        return yaml.safe_load(text)
+    except Exception:  # noqa: BLE001 - no YAML reader, or not YAML: not served
+        return None
+
+
+def _functions(
+    resources: Mapping[str, _Resource], rest_routes: Mapping[str, List[Route]]
+) -> List[LocalFunction]:
+    urls: Dict[str, str] = {}
+    url_cors: Dict[str, Optional[Cors]] = {}
+    routes: Dict[str, List[Route]] = {k: list(v) for k, v in rest_routes.items()}
     for resource in resources.values():
         props = resource.properties
         if resource.type == "AWS::Lambda::Url":
             target = _target(props.get("TargetFunctionArn"))
             if target:
                 urls[target] = str(props.get("InvokeMode") or "BUFFERED")
+                url_cors[target] = _cors(props.get("Cors"))
         elif resource.type == "AWS::ApiGatewayV2::Route":
             integration = resources.get(_target(props.get("Target")) or "")
             api = resources.get(_target(props.get("ApiId")) or "")
             if integration is None or api is None:
                 continue
-            target = _target(integration.properties.get("IntegrationUri"))
-            if target and integration.properties.get("PayloadFormatVersion") == "2.0":
-                routes.setdefault(target, []).append(Route(api.path, str(props["RouteKey"])))
+            target = _function_in(integration.properties.get("IntegrationUri"), resources)
+            version = str(integration.properties.get("PayloadFormatVersion") or "")
+            if target and version in ("1.0", "2.0"):
+                cors = _cors(api.properties.get("CorsConfiguration"))
+                route = Route(api.path, str(props["RouteKey"]), "http", version, "", cors)
+                routes.setdefault(target, []).append(route)
     out = []
     for resource in resources.values():
         if resource.type != _LAMBDA:
@@ -319,6 +510,7 @@ def _functions(resources: Mapping[str, _Resource]) -> List[LocalFunction]:
             unresolved=unresolved,
             url_invoke_mode=urls.get(resource.logical_id),
             routes=tuple(routes.get(resource.logical_id, ())),
+            url_cors=url_cors.get(resource.logical_id),
         )
         if asset_dir is not None:
             out.append(function)

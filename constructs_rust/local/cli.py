@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import os
 import signal
 import sys
 import threading
+import traceback
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -88,7 +91,74 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _stop_node() -> None:
+    """Stop jsii's node process (started when ``constructs_rust`` imports ``aws_cdk``) now, and
+    quietly. It shares this process's group, so a Ctrl-C in a terminal kills it too, and jsii's
+    exit handler would then write to its closed pipe (a ``BrokenPipeError`` traceback)."""
+    runtime = sys.modules.get("jsii._runtime")
+    provider = getattr(getattr(runtime, "kernel", None), "provider", None)
+    prop = getattr(type(provider), "_process", None)
+    cells = getattr(getattr(prop, "fget", None), "__closure__", None) or ()
+    for cell in cells:
+        try:
+            stored = cell.cell_contents
+        except ValueError:
+            continue
+        if not isinstance(stored, list) or not stored:
+            continue
+        node = stored[0]
+        proc = getattr(node, "_process", None)
+        stop = getattr(node, "stop", None)
+        if proc is None or stop is None:
+            continue
+        atexit.unregister(stop)
+        node.stop = lambda: None  # its __del__ calls it again
+        if proc.poll() is None:
+            proc.terminate()
+        for pipe in (proc.stdin, proc.stdout):
+            try:
+                if pipe is not None:
+                    pipe.close()
+            except OSError:
+                pass
+        try:
+            proc.wait(timeout=1)
+        except Exception:  # noqa: BLE001 - subprocess.TimeoutExpired: it must go
+            proc.kill()
+        context = getattr(node, "_ctx_stack", None)
+        if context is not None:
+            context.close()  # its copy of the jsii runtime, a temporary directory
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+    """The command (``argv``: the arguments after the program name; default: the command
+    line). Run as the command (no ``argv``), the process is about to exit: jsii's node goes
+    too."""
+    if argv is not None:
+        return _main(argv)
+    code = 1
+    try:
+        code = _main(argv)
+    except SystemExit as exc:  # argparse: --help, a usage error
+        if isinstance(exc.code, int) or exc.code is None:
+            code = exc.code or 0
+        else:
+            print(exc.code, file=sys.stderr)
+    except BaseException:  # a bug: its traceback, then the same clean exit
+        traceback.print_exc()
+    finally:
+        _stop_node()
+        # Everything this started is stopped and cleaned up: exit now. The interpreter's own
+        # teardown of the CDK's modules would take seconds, a Ctrl-C is to be over at once.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+
+
+def _main(argv: Optional[List[str]] = None) -> int:
     args = parser().parse_args(argv)
     # SIGINT and SIGTERM stop the functions, emulators and a running synth, then exit: also
     # when SIGINT came in ignored (a `&` job of a script), where Python would not raise

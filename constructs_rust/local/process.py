@@ -328,7 +328,7 @@ class FunctionProcess:
             finally:
                 connection.close()
                 if watch.finish() is not None and self._emulator is not None:
-                    self.stop()  # a stream cut short: the environment is replaced
+                    self.stop()  # timed out, exited, a stream cut short: a fresh environment
 
     def _relay(
         self, response: http.client.HTTPResponse, watch: "_Watchdog", answer: Answer
@@ -368,9 +368,9 @@ class FunctionProcess:
             self._log(failure.payload["errorType"])
 
     def _failed_with(self, failure: Failure, request_id: str) -> Answer:
-        """The answer Lambda gives for ``failure``; the environment is replaced."""
+        """The answer Lambda gives for ``failure``; the environment is replaced once the
+        answer is given (the end of the ``invoke`` block)."""
         self._report(failure)
-        self.stop()
         return Answer(200, [], False, iter([failure.body]), failure, request_id)
 
     def _failed(self, exc: BaseException) -> LocalError:

@@ -10,6 +10,7 @@ settings changed.
 
 from __future__ import annotations
 
+import base64
 import errno
 import json
 import sys
@@ -17,16 +18,31 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..testing.events import http_response
-from .assembly import LocalError, LocalFunction, load, shown
-from .process import FunctionProcess, prefixed, unresolved_warnings
+from .assembly import Cors, GatewayMethod, LocalError, LocalFunction, load, shown
+from .process import REQUEST_LIMIT, Answer, FunctionProcess, prefixed, unresolved_warnings
 from .routes import Endpoint, endpoints, event, match, table
 from .synth import App, find_app, stop_synths, synth
 from .watcher import Watcher
 
 _HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive"}
+
+#: What each front door answers when the function fails (an error, a timeout, a crashed
+#: runtime, a response over the limit): (status, body, content type).
+FUNCTION_ERROR = {
+    "url": (502, "Internal Server Error", "text/plain"),
+    "http": (500, '{"message":"Internal Server Error"}', "application/json"),
+    "rest": (502, '{"message": "Internal server error"}', "application/json"),
+}
+#: API Gateway's own integration timeout (seconds) and its answer when a function runs longer.
+GATEWAY_TIMEOUT = {
+    "http": (30.0, 503, '{"message":"Service Unavailable"}'),
+    "rest": (29.0, 504, '{"message": "Endpoint request timed out"}'),
+}
+#: The answer to a request whose event is over Lambda's 6 MiB.
+TOO_LARGE = (413, '{"message":"Request Entity Too Large"}')
 
 
 def _say(message: str) -> None:
@@ -43,8 +59,11 @@ class Served:
         self.processes: Dict[str, FunctionProcess] = {}
         self.stopped = False
 
-    def update(self, functions: List[LocalFunction]) -> List[str]:
-        """Serve ``functions`` (those with a URL or route); returns what changed."""
+    def update(
+        self, functions: List[LocalFunction], methods: Sequence[GatewayMethod] = ()
+    ) -> List[str]:
+        """Serve ``functions`` (those with a URL or route) and the REST APIs' other
+        ``methods``; returns what changed."""
         wanted = {f.path: f for f in functions if f.url_invoke_mode or f.routes}
         changes: List[str] = []
         with self.lock:
@@ -65,14 +84,21 @@ class Served:
                 elif process.function != function:
                     process.restart(function)
                     changes.append(f"{path}: restarted with {shown(function.bootstrap)}")
-            self.endpoints = endpoints(list(wanted.values()))
+            self.endpoints = endpoints(list(wanted.values()), methods)
         return changes
 
     def stop(self) -> None:
+        """Stop every function (all at once: a Ctrl-C is over within a second)."""
         with self.lock:
             self.stopped = True
-            for process in self.processes.values():
-                process.stop()
+            threads = [
+                threading.Thread(target=process.stop, daemon=True)
+                for process in self.processes.values()
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
             self.processes.clear()
 
 
@@ -111,11 +137,13 @@ def serve(
         app = find_app(app_dir)
         if not no_synth:
             synth(app)
-        served.update(load(app.outdir).functions)
+        assembly = load(app.outdir)
+        served.update(assembly.functions, assembly.methods)
         if not served.endpoints:
             raise LocalError(
-                f"nothing to serve: no function of {app.outdir} has a function URL or an HTTP "
-                "API route; `constructs-rust local invoke <path>` invokes the others"
+                f"nothing to serve: no function of {app.outdir} has a function URL, an HTTP "
+                "API route or a REST API method; `constructs-rust local invoke <path>` invokes "
+                "the others"
             )
         server.served = served
         server.base = f"http://{host}:{server.server_address[1]}"
@@ -154,7 +182,8 @@ def _reload_loop(app: App, served: Served, watcher: Watcher, poll_seconds: float
         started = time.monotonic()
         try:
             synth(app)
-            changes = served.update(load(app.outdir).functions)
+            assembly = load(app.outdir)
+            changes = served.update(assembly.functions, assembly.methods)
         except LocalError as exc:
             _say(f"{exc} (still serving the previous build)")
             continue
@@ -179,19 +208,31 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         self._streaming = False
+        self._extra: List[Tuple[str, str]] = []
         path, _, raw_query = self.path.partition("?")
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         served = self.server.served
         with served.lock:
             found = match(served.endpoints, self.command, path)
-            process = served.processes.get(found[0].function) if found else None
+            if found is None and self.command == "OPTIONS":
+                found = _preflight_target(served.endpoints, path, self.headers)
+            endpoint = found[0] if found else None
+            process = served.processes.get(endpoint.function or "") if endpoint else None
             listing = table(self.server.base, served.endpoints)
-        if found is None or process is None:
+        if endpoint is not None and endpoint.cors is not None:
+            if _is_preflight(self.command, self.headers):
+                self._preflight(endpoint)
+                return
+            self._extra = _cors_headers(endpoint.cors, self.headers.get("Origin"))
+        if found is not None and endpoint is not None and endpoint.method is not None:
+            self._gateway_method(endpoint)
+            return
+        if found is None or endpoint is None or process is None:
             text = f"no function is served at {path}; served here:\n{listing}\n"
             self._plain(404, text)
             return
-        endpoint, rest, params = found
+        _, rest, params = found
         request = event(
             endpoint,
             method=self.command,
@@ -202,22 +243,102 @@ class _Handler(BaseHTTPRequestHandler):
             source_ip=self.client_address[0],
             path_parameters=params,
         )
+        payload = json.dumps(request).encode()
+        if len(payload) > REQUEST_LIMIT:
+            _say(
+                f"{endpoint.function}: the event is {len(payload)} bytes, over Lambda's "
+                f"{REQUEST_LIMIT} (RequestEntityTooLargeException)"
+            )
+            self._plain(*TOO_LARGE, "application/json")
+            return
+        if endpoint.kind in GATEWAY_TIMEOUT:
+            self._through_gateway(endpoint, process, payload)
+            return
         try:
-            with process.invoke(json.dumps(request).encode()) as answer:
-                if answer.status != 200:
-                    error = b"".join(answer.chunks).decode(errors="replace")
-                    _say(f"{endpoint.function} returned an error: {error}")
-                    self._plain(502, '{"message":"Internal Server Error"}', "application/json")
+            with process.invoke(payload) as answer:
+                if answer.failure is not None or answer.status != 200:
+                    self._function_error(endpoint, answer)
                 elif answer.streamed:
-                    self._stream(answer.status, answer.headers, answer.chunks)
+                    self._stream(answer)
                 else:
-                    self._buffered(b"".join(answer.chunks))
+                    self._buffered(endpoint, b"".join(answer.chunks))
         except LocalError as exc:
             _say(str(exc))
             if self._streaming:  # the status is out: cut the body short
                 self.close_connection = True
             else:
-                self._plain(502, '{"message":"Internal Server Error"}', "application/json")
+                self._plain(*FUNCTION_ERROR[endpoint.kind])
+
+    def _through_gateway(self, endpoint: Endpoint, process: FunctionProcess, data: bytes) -> None:
+        """An API Gateway integration: the whole answer, or the gateway's own timeout answer
+        once its integration limit passed (the function keeps running meanwhile, as on AWS)."""
+        limit, status, text = GATEWAY_TIMEOUT[endpoint.kind]
+        outcome: Dict[str, Any] = {}
+        ready = threading.Event()
+
+        def work() -> None:
+            try:
+                with process.invoke(data) as answer:
+                    outcome["body"] = b"".join(answer.chunks)
+                    outcome["answer"] = answer
+                    ready.set()  # answered; a failed environment is replaced after this
+            except LocalError as exc:
+                outcome["error"] = exc
+            finally:
+                ready.set()
+
+        threading.Thread(target=work, daemon=True).start()
+        if not ready.wait(limit):
+            _say(
+                f"{endpoint.function}: no answer within API Gateway's {limit:.0f} s integration "
+                f"timeout: {status}"
+            )
+            self._plain(status, text, "application/json")
+            return
+        if "error" in outcome:
+            _say(str(outcome["error"]))
+            self._plain(*FUNCTION_ERROR[endpoint.kind])
+            return
+        answer = outcome["answer"]
+        if answer.failure is not None or answer.status != 200:
+            answer.chunks = iter([outcome["body"]])
+            self._function_error(endpoint, answer)
+        else:
+            self._buffered(endpoint, outcome["body"])
+
+    def _function_error(self, endpoint: Endpoint, answer: Answer) -> None:
+        error = b"".join(answer.chunks).decode(errors="replace")
+        _say(f"{endpoint.function} failed: {error}")
+        self._plain(*FUNCTION_ERROR[endpoint.kind])
+
+    def _preflight(self, endpoint: Endpoint) -> None:
+        """A CORS preflight the front door answers itself (function URL, HTTP API)."""
+        assert endpoint.cors is not None
+        headers = _cors_headers(endpoint.cors, self.headers.get("Origin"), preflight=True)
+        self.send_response(204 if endpoint.kind == "http" else 200)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _gateway_method(self, endpoint: Endpoint) -> None:
+        """A REST method that is not a Lambda proxy: a MOCK integration's status and static
+        headers (as the CORS preflight of ``defaultCorsPreflightOptions``); others are named."""
+        method = endpoint.method
+        assert method is not None
+        if method.integration != "MOCK":
+            self._plain(
+                501,
+                f"{method.route_key} of {method.api_path} has an {method.integration} "
+                "integration: constructs-rust local serves Lambda proxy integrations (and MOCK "
+                "ones) only\n",
+            )
+            return
+        self.send_response(method.status)
+        for name, value in method.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def _plain(self, status: int, text: str, content_type: str = "text/plain") -> None:
         data = text.encode()
@@ -228,32 +349,134 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
-    def _buffered(self, raw: bytes) -> None:
+    def _send_extra(self) -> None:
+        for name, value in self._extra:
+            self.send_header(name, value)
+
+    def _buffered(self, endpoint: Endpoint, raw: bytes) -> None:
         try:
             payload: Any = json.loads(raw)
         except ValueError:
             payload = raw.decode(errors="replace")
+        if endpoint.payload == "1.0":
+            self._answer_1_0(endpoint, payload)
+            return
         response = http_response(payload)
         self.send_response(response.status)
+        cors = self._extra != [] or endpoint.cors is not None
         for name, value in response.headers.items():
-            if name not in _HOP_BY_HOP:
+            if name not in _HOP_BY_HOP and not (cors and name.startswith("access-control-")):
                 self.send_header(name, value)
         for cookie in response.cookies:
             self.send_header("Set-Cookie", cookie)
+        self._send_extra()
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
 
-    def _stream(self, status: int, headers: List[Tuple[str, str]], chunks: Any) -> None:
-        self.send_response(status)
+    def _answer_1_0(self, endpoint: Endpoint, payload: Any) -> None:
+        """A payload 1.0 response (``statusCode``, ``headers``, ``multiValueHeaders``, ``body``,
+        ``isBase64Encoded``); anything else is a malformed Lambda proxy response, which API
+        Gateway answers as a function error."""
+        if not isinstance(payload, dict) or not isinstance(payload.get("statusCode"), int):
+            _say(
+                f"{endpoint.function}: malformed Lambda proxy response (payload 1.0 wants an "
+                f"object with statusCode): {json.dumps(payload)[:200]}"
+            )
+            self._plain(*FUNCTION_ERROR[endpoint.kind])
+            return
+        body = payload.get("body") or ""
+        data = base64.b64decode(body) if payload.get("isBase64Encoded") else str(body).encode()
+        headers: List[Tuple[str, str]] = []
+        multi = payload.get("multiValueHeaders") or {}
+        for name, value in (payload.get("headers") or {}).items():
+            if name not in multi:
+                headers.append((str(name), str(value)))
+        for name, values in multi.items():
+            headers += [(str(name), str(v)) for v in values or ()]
+        self.send_response(int(payload["statusCode"]))
         for name, value in headers:
-            self.send_header(name, value)
+            if name.lower() not in _HOP_BY_HOP:
+                self.send_header(name, value)
+        self._send_extra()
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _stream(self, answer: Answer) -> None:
+        self.send_response(answer.status)
+        for name, value in answer.headers:
+            if not (self._extra and name.lower().startswith("access-control-")):
+                self.send_header(name, value)
+        self._send_extra()
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         self._streaming = True
-        for chunk in chunks:
+        for chunk in answer.chunks:
             self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             self.wfile.flush()
+        if answer.failure is not None:  # cut short, as Lambda ends a failed stream
+            _say(f"stream cut short: {answer.failure.message}")
+            self.close_connection = True
+            return
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+
+def _is_preflight(method: str, headers: Any) -> bool:
+    return (
+        method == "OPTIONS"
+        and bool(headers.get("Origin"))
+        and bool(headers.get("Access-Control-Request-Method"))
+    )
+
+
+def _preflight_target(
+    found: Sequence[Endpoint], path: str, headers: Any
+) -> Optional[Tuple[Endpoint, str, Dict[str, str]]]:
+    """An HTTP API answers a preflight for any of its paths (no OPTIONS route needed): the
+    route the real request would take."""
+    wanted = headers.get("Access-Control-Request-Method")
+    if not wanted:
+        return None
+    hit = match(found, wanted.upper(), path)
+    if hit is not None and hit[0].cors is not None:
+        return hit
+    return None
+
+
+def _allowed_origin(cors: Cors, origin: Optional[str]) -> Optional[str]:
+    if not origin:
+        return None
+    if origin in cors.origins:
+        return origin
+    if "*" in cors.origins:
+        return origin if cors.credentials else "*"
+    return None
+
+
+def _cors_headers(
+    cors: Cors, origin: Optional[str], *, preflight: bool = False
+) -> List[Tuple[str, str]]:
+    """The CORS headers the front door adds for a request from ``origin`` (none when the origin
+    is not allowed: the browser then blocks the answer)."""
+    allowed = _allowed_origin(cors, origin)
+    if allowed is None:
+        return []
+    out = [("Access-Control-Allow-Origin", allowed)]
+    if cors.credentials:
+        out.append(("Access-Control-Allow-Credentials", "true"))
+    if preflight:
+        if cors.methods:
+            out.append(("Access-Control-Allow-Methods", ",".join(cors.methods)))
+        if cors.headers:
+            out.append(("Access-Control-Allow-Headers", ",".join(cors.headers)))
+        if cors.max_age is not None:
+            out.append(("Access-Control-Max-Age", str(cors.max_age)))
+    elif cors.expose:
+        out.append(("Access-Control-Expose-Headers", ",".join(cors.expose)))
+    if allowed != "*":
+        out.append(("Vary", "Origin"))
+    return out

@@ -145,3 +145,123 @@ def test_a_function_whose_stack_was_not_bundled_is_named_so(assembly):
         assembly.find("Cold/Fn")
     with pytest.raises(LocalError, match=r"known functions: .*Top/Api, Cold/Fn \(not built\)"):
         assembly.find("Nothing/Here")
+
+
+def test_rest_apis_cors_and_payload_1_0(tmp_path):
+    """REST APIs (RestApi, LambdaRestApi, SpecRestApi) become payload 1.0 routes under
+    ``/<api path>/<stage>``; their CORS preflight and other non-proxy methods are kept as
+    gateway methods; a function URL's and an HTTP API's CORS settings are read."""
+    from aws_cdk import aws_apigateway as rest
+
+    from constructs_rust.local.assembly import Cors
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "bootstrap").write_text("#!/bin/sh\n")
+    app = cdk.App(outdir=str(tmp_path / "cdk.out"))
+    stack = cdk.Stack(app, "S")
+    fn = _function(stack, "Fn", code)
+    fn.add_function_url(
+        cors=lambda_.FunctionUrlCorsOptions(
+            allowed_origins=["https://a.example"],
+            exposed_headers=["x-id"],
+            max_age=cdk.Duration.seconds(60),
+        )
+    )
+    http = apigw.HttpApi(
+        stack, "Http", cors_preflight=apigw.CorsPreflightOptions(allow_origins=["*"])
+    )
+    http.add_routes(
+        path="/old",
+        integration=integrations.HttpLambdaIntegration(
+            "Old", fn, payload_format_version=apigw.PayloadFormatVersion.VERSION_1_0
+        ),
+    )
+    api = rest.LambdaRestApi(
+        stack,
+        "Rest",
+        handler=fn,
+        deploy_options=rest.StageOptions(stage_name="v1"),
+        default_cors_preflight_options=rest.CorsOptions(allow_origins=["https://a.example"]),
+    )
+    api.root.add_resource("items").add_resource("{id}").add_method("GET")
+    api.root.add_resource("up").add_method("GET", rest.HttpIntegration("https://example.com"))
+    uri = cdk.Fn.sub(
+        "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Fn.Arn}/invocations",
+        {"Fn.Arn": fn.function_arn},
+    )
+    rest.SpecRestApi(
+        stack,
+        "Spec",
+        api_definition=rest.ApiDefinition.from_inline(
+            {
+                "openapi": "3.0.1",
+                "info": {"title": "spec", "version": "1"},
+                "paths": {
+                    "/pets/{petId}": {
+                        "post": {
+                            "x-amazon-apigateway-integration": {
+                                "type": "aws_proxy",
+                                "httpMethod": "POST",
+                                "uri": uri,
+                            }
+                        }
+                    }
+                },
+            }
+        ),
+    )
+    app.synth()
+    assembly = load(tmp_path / "cdk.out")
+    (function,) = assembly.functions
+    assert function.url_cors == Cors(
+        origins=("https://a.example",), methods=("*",), expose=("x-id",), max_age=60
+    ), function.url_cors
+    routes = {(r.kind, r.payload, r.stage, r.route_key) for r in function.routes}
+    assert {
+        ("http", "1.0", "", "ANY /old"),
+        ("rest", "1.0", "v1", "ANY /"),
+        ("rest", "1.0", "v1", "ANY /{proxy+}"),
+        ("rest", "1.0", "v1", "GET /items/{id}"),
+        ("rest", "1.0", "prod", "POST /pets/{petId}"),
+    } <= routes, routes
+    assert [r.cors.origins for r in function.routes if r.kind == "http"] == [("*",)]
+    methods = {(m.api_path, m.route_key): m for m in assembly.methods}
+    up = methods[("S/Rest", "GET /up")]
+    assert up.integration == "HTTP_PROXY"
+    preflight = methods[("S/Rest", "OPTIONS /items/{id}")]
+    assert preflight.integration == "MOCK" and preflight.status == 204
+    assert ("Access-Control-Allow-Origin", "https://a.example") in preflight.headers
+
+    found = endpoints(assembly.functions, assembly.methods)
+    endpoint, rest_path, params = match(found, "GET", "/S/Rest/v1/items/7")
+    assert (endpoint.kind, endpoint.route_key, rest_path, params) == (
+        "rest",
+        "GET /items/{id}",
+        "/items/7",
+        {"id": "7"},
+    )
+    # the literal resource beats {proxy+}; the greedy one takes the rest; the root its own
+    assert match(found, "GET", "/S/Rest/v1/items/7/x")[0].route_key == "ANY /{proxy+}"
+    assert match(found, "DELETE", "/S/Rest/v1/")[0].route_key == "ANY /"
+    assert match(found, "OPTIONS", "/S/Rest/v1/items/7")[0].method is preflight
+    assert match(found, "GET", "/S/Rest/v1/up")[0].method is up
+    built = event(
+        endpoint,
+        method="GET",
+        path=rest_path,
+        raw_query="a=1&a=2&b=x",
+        headers=[("Host", "localhost"), ("X-Token", "t1"), ("X-Token", "t2")],
+        body=b"\xff\x00",
+        source_ip="127.0.0.1",
+        path_parameters=params,
+    )
+    assert built["resource"] == "/items/{id}" and built["path"] == "/items/7"
+    assert built["httpMethod"] == "GET" and built["pathParameters"] == {"id": "7"}
+    assert built["queryStringParameters"] == {"a": "2", "b": "x"}
+    assert built["multiValueQueryStringParameters"] == {"a": ["1", "2"], "b": ["x"]}
+    assert built["headers"]["X-Token"] == "t2"
+    assert built["multiValueHeaders"]["X-Token"] == ["t1", "t2"]
+    assert built["requestContext"]["stage"] == "v1"
+    assert built["requestContext"]["path"] == "/v1/items/7"
+    assert built["isBase64Encoded"] is True and built["body"] == "/wA="

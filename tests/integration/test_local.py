@@ -34,6 +34,7 @@ from ..conftest import ROOT
 pytestmark = [pytest.mark.cli, pytest.mark.build, pytest.mark.invoke]
 
 WORK = Path(os.path.expanduser("~/.cache/constructs-rust-tests/local-cli"))
+FAULTS = ROOT / "tests" / "fixtures" / "crates" / "local_faults"
 GREETING = '"Hello {name}, this is an AWS Lambda HTTP request"'
 ANSWER = (
     '"Hello {name}, this is an AWS Lambda HTTP request; {} {} body={body} greeting={greeting}", '
@@ -44,11 +45,16 @@ ANSWER = (
 def _make_app(app: Path) -> None:
     shutil.rmtree(app, ignore_errors=True)
     shutil.copytree(ROOT / "lambdas", app / "lambdas", ignore=shutil.ignore_patterns("target"))
+    # the Faithful stack's probe (test_local_faithful.py): one more member of the workspace
+    shutil.copytree(FAULTS, app / "lambdas" / "local_faults")
     manifest = app / "lambdas" / "Cargo.toml"
     text = manifest.read_text()
-    fast = text.replace('lto = "thin"', "lto = false").replace(
-        "codegen-units = 1\n", "codegen-units = 16\n"
+    fast = (
+        text.replace('lto = "thin"', "lto = false")
+        .replace("codegen-units = 1\n", "codegen-units = 16\n")
+        .replace('"streaming"]', '"streaming", "local_faults"]')
     )
+    assert fast.count("local_faults") == 1
     assert fast != text
     manifest.write_text(fast)
     main = app / "lambdas" / "hello_http" / "src" / "main.rs"
@@ -160,7 +166,7 @@ def test_invoke_gets_the_template_environment(app, tmp_path):
 def test_bad_inputs_get_one_line_and_exit_2(app, tmp_path):
     unknown = _error_line(_local(app, "invoke", "Local/Ech", "--no-synth"))
     assert "no function 'Local/Ech'" in unknown and "did you mean 'Local/Echo'?" in unknown
-    assert "known functions: Local/Echo, Local/Hello, Local/Stream" in unknown
+    assert "known functions: Faithful/Faults, Local/Echo, Local/Hello, Local/Stream" in unknown
     queue = _error_line(_local(app, "invoke", "Local/Queue", "--no-synth"))
     assert "is not a function" in queue and "AWS::SQS::Queue" in queue
     stack = _error_line(_local(app, "invoke", "Local", "--no-synth"))
