@@ -305,3 +305,42 @@ def test_serve_timeouts_crashes_limits_and_ctrl_c(server):
     server.reader.join(10)  # its stderr to the end
     assert "Traceback" not in server.err and "Exception ignored" not in server.err, server.err
     assert server.err.rstrip().endswith("constructs-rust: stopping")
+
+
+def test_api_gateway_integration_timeout(synthesized, monkeypatch):
+    """API Gateway stops waiting at its integration timeout (REST 29 s: 504, HTTP API 30 s:
+    503) while the function runs on. The server in this process, with the limits at 1 s, so
+    that the probe's 2 s timeout is the longer one."""
+    from constructs_rust.local import serve as serve_module
+    from constructs_rust.local.assembly import load
+
+    assert {k: v[0] for k, v in serve_module.GATEWAY_TIMEOUT.items()} == {"rest": 29, "http": 30}
+    for kind in ("rest", "http"):
+        _, status, text = serve_module.GATEWAY_TIMEOUT[kind]
+        monkeypatch.setitem(serve_module.GATEWAY_TIMEOUT, kind, (1.0, status, text))
+    assembly = load(synthesized / "cdk.out")
+    probe = [f for f in assembly.functions if f.path == "Faithful/Faults"]
+    server = serve_module.bind("127.0.0.1", 0)
+    served = serve_module.Served({})
+    try:
+        served.update(probe, assembly.methods)
+        server.served = served
+        server.base = f"http://127.0.0.1:{server.server_address[1]}"
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        client = _Server.__new__(_Server)
+        client.port = server.server_address[1]
+        for path, status, message in (
+            ("/Faithful/Rest/prod/items/1", 504, b'{"message": "Endpoint request timed out"}'),
+            ("/Faithful/HttpApi/probe", 503, b'{"message":"Service Unavailable"}'),
+        ):
+            started = time.monotonic()
+            got, _, body, took = client.request("GET", path + "?sleep_ms=1500")
+            assert (got, body) == (status, message), path
+            assert 0.9 < took < 1.5, (path, took)
+            # the function ran on: the next event waits for it (one at a time, as Lambda)
+            got, _, body, _ = client.request("GET", path + "?bytes=1")
+            assert got == 200 and time.monotonic() - started > 1.45, path
+    finally:
+        server.shutdown()
+        served.stop()
+        server.server_close()
