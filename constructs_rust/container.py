@@ -63,7 +63,7 @@ from ._cargo import cargo_config, metadata, toolchain
 from ._cargo.targets import _ARCHES, Target, resolve_target
 from ._construct.bundling import register_build
 from ._construct.managed_instances import check_capacity_provider
-from ._construct.rust_code import construct_path, plan_rust_code, warn_hooks
+from ._construct.rust_code import construct_path, in_app_session, plan_rust_code, warn_hooks
 from ._construct.wiring import RustFunctionWiring, finish_function, prepare_function_props
 from ._fingerprint import lines
 from ._support import paths
@@ -444,6 +444,7 @@ class RustDockerImageFunction(RustFunctionWiring, lambda_.DockerImageFunction):
             defaults (256 MB, 10 s, own log group, least-privilege role).
     """
 
+    @in_app_session
     def __init__(
         self,
         scope: Construct,

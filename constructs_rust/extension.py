@@ -26,7 +26,8 @@ from typing_extensions import Unpack
 
 from ._build.queue import queue_for
 from ._construct.bundling import register_build
-from ._construct.rust_code import construct_path, plan_rust_code, warn_hooks
+from ._construct.rust_code import construct_path, in_app_session, plan_rust_code, warn_hooks
+from ._support import session
 from ._support.reporting import note_validation_error
 from .errors import ConfigurationError
 from .options import BundlingOptions
@@ -178,7 +179,8 @@ class _AttachmentChecks:
     def validate(self) -> List[str]:
         ext = self._extension
         errors: List[str] = []
-        queue_for(ext.node.root).run_pending()  # sizes are known once everything is built
+        with session.session_for(ext.node.root).active():
+            queue_for(ext.node.root).run_pending()  # sizes are known once everything is built
         for function in _functions_using(ext):
             error = architecture_mismatch(
                 ext.node.path, ext.architecture.name, function.node.path, function.architecture.name
@@ -216,6 +218,7 @@ class RustExtension(lambda_.LayerVersion):
             extension also serves other runtimes: widen the list to attach it to them).
     """
 
+    @in_app_session
     def __init__(
         self,
         scope: Construct,

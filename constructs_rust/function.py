@@ -14,7 +14,7 @@ from typing_extensions import Unpack
 from ._cargo.targets import DEPRECATED_RUNTIME_WARNING, function_runtime
 from ._construct.bundling import register_build
 from ._construct.managed_instances import check_capacity_provider
-from ._construct.rust_code import construct_path, plan_rust_code, warn_hooks
+from ._construct.rust_code import construct_path, in_app_session, plan_rust_code, warn_hooks
 from ._construct.wiring import RustFunctionWiring, finish_function, prepare_function_props
 from .options import (
     BundlingOptions,
@@ -68,6 +68,7 @@ class RustFunction(RustFunctionWiring, lambda_.Function):
             configure it), and a role that may only write to that log group.
     """
 
+    @in_app_session
     def __init__(
         self,
         scope: Construct,

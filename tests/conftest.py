@@ -81,6 +81,15 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["CONSTRUCTS_RUST_CACHE_DIR"] = str(tmp_path_factory.mktemp("constructs-rust-cache"))
 
 
+@pytest.fixture(autouse=True)
+def _fresh_default_session() -> None:
+    """Every test starts with an empty default session (the state of calls made outside any
+    app); each CDK app a test builds has its own session anyway."""
+    from constructs_rust._support import session
+
+    session.default().reset()
+
+
 @pytest.fixture
 def copy_fixture(tmp_path: Path) -> Callable[[str], Path]:
     """Copy a fixture crate (and the shared mini runtime) to a temp dir; return the copy."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import shutil
 import time
-import weakref
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
@@ -32,7 +31,7 @@ from .._fingerprint import record as fingerprint_record
 from .._fingerprint.record import Record
 from .._store import remote
 from .._store.remote import RemoteCache
-from .._support import log, timing
+from .._support import log, session, timing
 from .._support.locks import locked
 from ..errors import ConstructsRustError
 from .failure import BuildFailed, build_failure, split_reason
@@ -299,9 +298,8 @@ def _fail(failed: Sequence[BuildRequest], message: str) -> None:
         request.reports_error = request is ordered[0]
 
 
-# One queue per app object (construct addresses of roots are all equal, so key by identity;
-# weak keys let a discarded app take its queue with it).
-_queues: "weakref.WeakKeyDictionary[object, BuildQueue]" = weakref.WeakKeyDictionary()
+#: The build queue is one per app: a slot of the app's session.
+QUEUE: session.SlotKey[BuildQueue] = session.SlotKey("build.queue")
 
 
 def queue_for(root: object) -> BuildQueue:
@@ -310,9 +308,8 @@ def queue_for(root: object) -> BuildQueue:
     Created with the first function that needs a build; the remote cache configuration is
     read then (environment first, then the app's context), so a bad value fails early.
     """
-    queue = _queues.get(root)
-    if queue is None:
-        node = getattr(root, "node", None)
-        context = node.try_get_context if node is not None else (lambda key: None)
-        queue = _queues[root] = BuildQueue(remote.from_environment(context))
-    return queue
+    node = getattr(root, "node", None)
+    context = node.try_get_context if node is not None else (lambda key: None)
+    return session.session_for(root).slot(
+        QUEUE, lambda: BuildQueue(remote.from_environment(context))
+    )

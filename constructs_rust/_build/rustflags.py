@@ -6,23 +6,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from .._cargo import cargo_config, toolchain
 from .._cargo.metadata import Workspace
 from .._cargo.targets import Target
-from .._support import log, paths
+from .._support import log, paths, session
 from ..options import BundlingOptions
 from . import commands
 
-_native_warned: Set[str] = set()
-
 
 def _warn_native_once(what: str, instead: str) -> None:
-    """Say once per process that a host-tuning flag was replaced for the Lambda CPU."""
-    if what in _native_warned:
+    """Say once per app that a host-tuning flag was replaced for the Lambda CPU."""
+    if not session.current().once(("native", what)):
         return
-    _native_warned.add(what)
     log.say(
         f"WARNING {what} would tune the Lambda binary to this build machine (SIGILL on Lambda "
         f"hosts with an older CPU): building with {instead} instead; name an explicit CPU to "

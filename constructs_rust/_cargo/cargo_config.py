@@ -29,6 +29,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python < 3.11 only
     import tomli as tomllib
 
+from .._support import session
+
 #: Top-level config tables that cannot change a binary (network, aliases, terminal, new-project
 #: templates, install roots, credential helpers, report settings).
 NEUTRAL_TABLES = frozenset(
@@ -63,7 +65,10 @@ class ConfigFile:
     """Parsed TOML (``{"<unreadable>": True}`` when the file cannot be parsed)."""
 
 
-_files_memo: Dict[Tuple[Path, int, int], Mapping[str, Any]] = {}
+#: Parsed config files by (path, size, mtime).
+CONFIG_FILES: session.MemoKey[Tuple[Path, int, int], Mapping[str, Any]] = session.MemoKey(
+    "cargo.config-files"
+)
 
 
 def _read(path: Path) -> Mapping[str, Any]:
@@ -72,6 +77,7 @@ def _read(path: Path) -> Mapping[str, Any]:
     try:
         st = path.stat()
         key = (path, st.st_size, st.st_mtime_ns)
+        _files_memo = session.current().memo(CONFIG_FILES)
         if key not in _files_memo:
             with open(path, "rb") as fh:
                 _files_memo[key] = tomllib.load(fh)
@@ -195,12 +201,16 @@ def cfg_matches(expression: str, cfgs: FrozenSet[Tuple[str, Optional[str]]]) -> 
         return False
 
 
-_cfg_memo: Dict[Tuple[str, str], FrozenSet[Tuple[str, Optional[str]]]] = {}
+#: ``rustc --print cfg`` by (rustc, triple).
+TARGET_CFGS: session.MemoKey[Tuple[str, str], FrozenSet[Tuple[str, Optional[str]]]] = (
+    session.MemoKey("cargo.target-cfgs")
+)
 
 
 def target_cfgs(rustc: str, triple: str) -> FrozenSet[Tuple[str, Optional[str]]]:
     """``rustc --print cfg --target <triple>`` as (key, value) pairs (memoised)."""
     key = (rustc, triple)
+    _cfg_memo = session.current().memo(TARGET_CFGS)
     if key not in _cfg_memo:
         try:
             proc = subprocess.run(
@@ -263,8 +273,3 @@ def effective_rustflags(
     if environ.get("CARGO_BUILD_RUSTFLAGS") is not None:
         build_flags += environ["CARGO_BUILD_RUSTFLAGS"].split()
     return build_flags
-
-
-def forget_memo() -> None:
-    _cfg_memo.clear()
-    _files_memo.clear()

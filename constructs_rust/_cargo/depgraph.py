@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
-from .._support import disk_memo
+from .._support import disk_memo, session
 from ..errors import CargoError
 from . import cargo_config
 from .metadata import Package, Workspace, run_cargo
@@ -109,7 +109,8 @@ class Lock:
         )
 
 
-_locks: Dict[Tuple[Path, int, int], Lock] = {}
+#: Parsed Cargo.lock files by (path, size, mtime).
+LOCKS: session.MemoKey[Tuple[Path, int, int], Lock] = session.MemoKey("cargo.locks")
 
 
 def read_lock(workspace: Workspace) -> Lock:
@@ -119,6 +120,7 @@ def read_lock(workspace: Workspace) -> Lock:
     except OSError:
         return Lock(entries={})
     key = (path, st.st_size, st.st_mtime_ns)
+    _locks = session.current().memo(LOCKS)
     if key not in _locks:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
@@ -132,7 +134,10 @@ def read_lock(workspace: Workspace) -> Lock:
 # -- the workspace manifest ------------------------------------------------------------------
 
 
-_manifests: Dict[Tuple[Path, int, int], Optional[Dict[str, Any]]] = {}
+#: Parsed Cargo.toml files by (path, size, mtime).
+MANIFESTS: session.MemoKey[Tuple[Path, int, int], Optional[Dict[str, Any]]] = session.MemoKey(
+    "cargo.manifests"
+)
 
 
 def read_manifest(path: Path) -> Optional[Dict[str, Any]]:
@@ -140,6 +145,7 @@ def read_manifest(path: Path) -> Optional[Dict[str, Any]]:
     try:
         st = path.stat()
         key = (path, st.st_size, st.st_mtime_ns)
+        _manifests = session.current().memo(MANIFESTS)
         if key not in _manifests:
             with open(path, "rb") as fh:
                 _manifests[key] = tomllib.load(fh)
@@ -321,7 +327,8 @@ def _resolve(argv: List[str], workspace: Workspace, package: Package) -> Graph:
     return parse_tree(output, workspace)
 
 
-_memo: Dict[Tuple[Any, ...], Graph] = {}
+#: Dependency graphs by (workspace root, package, version, triple, features, no-default).
+GRAPHS: session.MemoKey[Tuple[Any, ...], Graph] = session.MemoKey("cargo.graphs")
 
 
 def _unified_graphs(workspace: Workspace, triple: str, lock: Lock) -> Dict[str, Graph]:
@@ -372,6 +379,7 @@ def dependency_graphs(
     binary selects the whole workspace, as ``cargo lambda build`` at the root does); with
     features, the package's own resolve (``cargo tree -p``), resolved in parallel."""
     lock = read_lock(workspace)
+    _memo = session.current().memo(GRAPHS)
     results: Dict[int, Graph] = {}
     todo: List[Tuple[int, Tuple[Any, ...], str, List[str]]] = []
     for i, (package, triple, features, no_default) in enumerate(wanted):
@@ -436,9 +444,3 @@ def dependency_graph(
     return dependency_graphs(workspace, [(package, triple, tuple(features), no_default_features)])[
         0
     ]
-
-
-def forget_memo() -> None:
-    _memo.clear()
-    _locks.clear()
-    _manifests.clear()

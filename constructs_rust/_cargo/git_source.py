@@ -31,7 +31,7 @@ from typing import Dict, List, Optional, Tuple
 
 import filelock
 
-from .._support import log
+from .._support import log, session
 from .._support.disk_memo import cache_root
 from ..errors import ConfigurationError, ToolchainError, redact
 from ..options import GitSource
@@ -40,7 +40,8 @@ _COMMIT = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 #: ls-remote and fetch: a dead remote must not hang a synth.
 LS_REMOTE_TIMEOUT = 120
 FETCH_TIMEOUT = 1800
-_resolved: Dict[Tuple[str, Optional[str]], str] = {}
+#: ``git ls-remote`` answers of an app, by (remote, reference): one per synth.
+GIT_COMMITS: session.MemoKey[Tuple[str, Optional[str]], str] = session.MemoKey("git.commits")
 
 
 _say = log.say
@@ -99,6 +100,7 @@ def resolve(source: GitSource) -> str:
     if ref is not None and _COMMIT.match(ref):
         return ref
     key = (source.remote, ref)
+    _resolved = session.current().memo(GIT_COMMITS)
     if key in _resolved:
         return _resolved[key]
     wanted = ref or "HEAD"
@@ -251,7 +253,3 @@ def source_line(commit: str) -> str:
     """The asset-hash line of a git source: the commit (no URL: it may hold credentials or
     a host path, and a mirror of the same commit builds the same bytes)."""
     return f"source git commit={commit}"
-
-
-def forget_memo() -> None:
-    _resolved.clear()

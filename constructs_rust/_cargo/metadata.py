@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from .._support import disk_memo, log
+from .._support import disk_memo, log, session
 from ..errors import CargoError, ConfigurationError, ToolchainError
 
 #: Directory names never walked: build outputs, VCS data, CDK output, tool environments.
@@ -280,7 +280,8 @@ def _stamp_of(workspace: Workspace) -> str:
     return _stamp(workspace.root, workspace.outside_roots())
 
 
-_memo: Dict[Path, Workspace] = {}
+#: The workspaces an app has loaded, by the manifest path asked for.
+WORKSPACES: session.MemoKey[Path, Workspace] = session.MemoKey("cargo.workspaces")
 
 
 def load_workspace(manifest_path: Path, lock_flags: Sequence[str] = ()) -> Workspace:
@@ -288,13 +289,14 @@ def load_workspace(manifest_path: Path, lock_flags: Sequence[str] = ()) -> Works
     ``lock_flags`` (``--locked``…) are passed to ``cargo metadata``: with ``--locked`` an
     out-of-date lock fails the synth instead of being rewritten."""
     lock_flags = tuple(f for f in LOCK_FLAGS if f in lock_flags)
+    _memo = session.current().memo(WORKSPACES)
     if manifest_path in _memo:
         return _memo[manifest_path]
     # `cargo metadata` of any member describes the whole workspace: reuse one already loaded
-    # in this process instead of asking cargo again for every function.
+    # by this app instead of asking cargo again for every function.
     for known in list(_memo.values()):
         if manifest_path == known.root_manifest or known.package_at(manifest_path) is not None:
-            # Loaded (and its stamp checked) by this process: a synth does not edit manifests
+            # Loaded (and its stamp checked) by this app: a synth does not edit manifests
             # between two functions, so no second walk of the workspace (one per function
             # would make a synth quadratic in the number of functions).
             _memo[manifest_path] = known
@@ -324,11 +326,6 @@ def load_workspace(manifest_path: Path, lock_flags: Sequence[str] = ()) -> Works
         )
     _memo[manifest_path] = workspace
     return workspace
-
-
-def forget_memo() -> None:
-    """Drop the in-process memo (tests that edit crates between synths in one process)."""
-    _memo.clear()
 
 
 def candidate_binaries(workspace: Workspace, manifest_path: Path) -> List[Tuple[Package, str]]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from .._support import disk_memo
+from .._support import disk_memo, session
 from ..errors import ToolchainError
 from .targets import Target
 
@@ -59,16 +59,18 @@ class Zig:
     """Variables that make cargo-zigbuild find this zig (and never offer to install one)."""
 
 
-_zig_memo: Dict[Tuple[str, str, str], Optional[Zig]] = {}
+#: The zig lookup, by the variables that decide it.
+ZIG: session.MemoKey[Tuple[str, str, str], Optional[Zig]] = session.MemoKey("toolchain.zig")
 
 
 def find_zig() -> Optional[Zig]:
-    """The zig cargo-lambda will use (memoised per process and zig-related variables)."""
+    """The zig cargo-lambda will use (memoised per app and zig-related variables)."""
     key = (
         os.environ.get("CARGO_ZIGBUILD_ZIG_PATH", ""),
         os.environ.get("CARGO_ZIGBUILD_PYTHON_PATH", ""),
         os.environ.get("PATH", ""),
     )
+    _zig_memo = session.current().memo(ZIG)
     if key not in _zig_memo:
         _zig_memo[key] = _find_zig()
     return _zig_memo[key]
@@ -99,7 +101,8 @@ def rustc_command() -> str:
     return os.environ.get("RUSTC") or "rustc"
 
 
-_rustc_memo: Dict[Tuple[str, str], Dict[str, str]] = {}
+#: ``rustc -vV`` by (rustc, directory): one run per app.
+RUSTC: session.MemoKey[Tuple[str, str], Dict[str, str]] = session.MemoKey("toolchain.rustc")
 
 
 def rustc_info(cwd: Path) -> Dict[str, str]:
@@ -109,6 +112,7 @@ def rustc_info(cwd: Path) -> Dict[str, str]:
     toolchain identity would silently miss (or worse, hit) the build cache.
     """
     key = (rustc_command(), str(cwd))
+    _rustc_memo = session.current().memo(RUSTC)
     if key not in _rustc_memo:
         try:
             proc = subprocess.run(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, List, Optional, Sequence, Set
+from typing import Any, List, Optional, Sequence
 
 import aws_cdk as cdk
 import jsii
@@ -30,12 +30,10 @@ from .._cargo.targets import Target
 from .._fingerprint import extra_files, history, inputs
 from .._fingerprint import lines as fingerprint_lines
 from .._fingerprint import record as fingerprint_record
-from .._support import log, reporting, settings, timing, watch_config
+from .._support import log, reporting, session, settings, timing, watch_config
 from .._support.disk_memo import cache_root
 from ..errors import ConfigurationError, redact
 from ..options import BundlingOptions, GitSource
-
-_docker_notice_shown = False
 
 
 @jsii.implements(cdk.ILocalBundling)
@@ -57,7 +55,8 @@ class _BuildOnSynth:
         self._root = root
 
     def validate(self) -> List[str]:
-        error = queue_for(self._root).ensure(self._request)
+        with session.session_for(self._root).active():
+            error = queue_for(self._root).ensure(self._request)
         return [reporting.note_validation_error(error)] if error else []
 
 
@@ -79,16 +78,14 @@ def _standin_dir() -> Path:
 
 
 def _use_docker(options: BundlingOptions) -> bool:
-    global _docker_notice_shown
     if options.force_docker:
         return True
     if toolchain.find_cargo_lambda() is None:
-        if not _docker_notice_shown:
+        if session.current().once("docker-fallback"):
             log.say(
                 "cargo-lambda not found; bundling Rust functions in Docker "
                 f"({options.docker_image})"
             )
-            _docker_notice_shown = True
         return True
     return False
 
@@ -300,15 +297,11 @@ def _siblings(
     return found
 
 
-_unseen_warned: Set[Path] = set()
-
-
 def _warn_unseen_config(workspace: metadata.Workspace, construct_path: str) -> None:
     """Docker builds see the workspace root only: config files above it or in $CARGO_HOME
     that a local build would read are not part of a Docker build (nor of its hash)."""
     unseen = cargo_config.outside_config_files(workspace.root)
-    if unseen and workspace.root not in _unseen_warned:
-        _unseen_warned.add(workspace.root)
+    if unseen and session.current().once(("unseen-config", workspace.root)):
         log.say(
             f"WARNING {construct_path}: Docker bundling does not read "
             f"{', '.join(c.label for c in unseen)} (outside the mounted workspace root); copy "
@@ -328,7 +321,8 @@ class _BuildBeforeSynth:
 
     def visit(self, node: IConstruct) -> None:
         if not self._request.done:
-            queue_for(self._root).ensure(self._request)
+            with session.session_for(self._root).active():
+                queue_for(self._root).ensure(self._request)
 
 
 def register_build(owner: Construct, plan: BundlePlan, staged_dir: Path) -> None:

@@ -4,7 +4,8 @@ and RustExtension all come through here)."""
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+import functools
+from typing import Callable, Optional, ParamSpec, Sequence, Union, cast
 
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
@@ -12,10 +13,26 @@ from constructs import Construct
 
 from .._cargo.targets import resolve_target
 from .._fingerprint import extra_files
-from .._support import reporting
+from .._support import reporting, session
 from ..errors import ConstructsRustError
 from ..options import BundlingOptions, ExtraFile, GitSource, validate_binary_name
 from .bundling import BundlePlan, plan_bundle
+
+P = ParamSpec("P")
+
+
+def in_app_session(init: Callable[P, None]) -> Callable[P, None]:
+    """Run a construct's ``__init__(self, scope, id, ...)`` in the session of the app it is added
+    to, so what it memoizes (workspaces, trees, graphs) belongs to that app alone. ``scope`` may
+    be passed by position or by name."""
+
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        scope = cast(Construct, args[1] if len(args) > 1 else kwargs["scope"])
+        with session.session_for(scope.node.root).active():
+            init(*args, **kwargs)
+
+    functools.update_wrapper(wrapper, init)  # the signature and docstring readers see
+    return wrapper
 
 
 def construct_path(scope: Construct, id: str) -> str:

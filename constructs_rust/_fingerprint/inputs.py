@@ -22,7 +22,6 @@ from .._cargo.metadata import Package, Workspace
 from .._cargo.targets import Target
 from .._support.disk_memo import digest
 from ..options import BundlingOptions
-from . import tree
 from .lines import VERSION, build_settings, config_lines, extra_lines, graph_lines, root_lines
 from .record import Record
 from .tree import hash_tree, rel, tree_files
@@ -110,8 +109,3 @@ def static_inputs(
         lines.append("setting kind=extension")
     lines.append(f"toolchain {toolchain}")
     return Inputs(static=tuple(lines), trees=tuple(trees))
-
-
-def forget_memo() -> None:
-    """Forget this process's tree hashes (tests that edit a tree between synths)."""
-    tree.forget_memo()

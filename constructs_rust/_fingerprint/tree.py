@@ -8,9 +8,10 @@ import hashlib
 import os
 import stat
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import List, Optional, Sequence, Set, Tuple
 
 from .._cargo.metadata import IGNORED_DIRS, Workspace
+from .._support import session
 from .._support.disk_memo import digest
 
 
@@ -43,10 +44,10 @@ TREE_SKIP = IGNORED_DIRS | {
 }
 
 
-_tree_memo: Dict[Tuple[Path, Optional[Path]], str] = {}
-
-
-_tree_files: Dict[Tuple[Path, Optional[Path]], Tuple[str, ...]] = {}
+#: An app's tree hashes by (directory, target dir): the digest and the entries it hashed.
+TREES: session.MemoKey[Tuple[Path, Optional[Path]], Tuple[str, Tuple[str, ...]]] = session.MemoKey(
+    "fingerprint.trees"
+)
 
 
 def hash_tree(directory: Path, target_dir: Optional[Path] = None) -> str:
@@ -59,8 +60,9 @@ def hash_tree(directory: Path, target_dir: Optional[Path] = None) -> str:
     through the graph's entries).
     """
     memo_key = (directory, target_dir)
-    if memo_key in _tree_memo:
-        return _tree_memo[memo_key]
+    trees = session.current().memo(TREES)
+    if memo_key in trees:
+        return trees[memo_key][0]
     entries: List[str] = []
     seen: Set[str] = set()
     for dirpath, dirnames, filenames in os.walk(directory, followlinks=True):
@@ -81,8 +83,7 @@ def hash_tree(directory: Path, target_dir: Optional[Path] = None) -> str:
             if name != "Cargo.lock" and (path.is_file() or path.is_symlink()):
                 entries.append(f"{path.relative_to(directory).as_posix()}={file_digest(path)}")
     result = digest(entries)
-    _tree_memo[memo_key] = result
-    _tree_files[memo_key] = tuple(entries)
+    trees[memo_key] = (result, tuple(entries))
     return result
 
 
@@ -121,14 +122,8 @@ def tree_files(directory: Path, target_dir: Optional[Path] = None) -> Tuple[str,
     """The ``<relative path>=<file digest>`` entries ``hash_tree`` hashed for ``directory``:
     kept with the history (not hashed again) so "why did it change" can name the files."""
     hash_tree(directory, target_dir)
-    return _tree_files[(directory, target_dir)]
+    return session.current().memo(TREES)[(directory, target_dir)][1]
 
 
 def rel(workspace: Workspace, path: Path) -> str:
     return Path(os.path.relpath(path, workspace.root)).as_posix()
-
-
-def forget_memo() -> None:
-    """Forget the tree hashes of this process (tests that edit a tree between synths)."""
-    _tree_memo.clear()
-    _tree_files.clear()

@@ -15,9 +15,9 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Set
+from typing import Any, Dict, Iterable, List, Optional
 
-from . import log
+from . import log, session
 
 #: The line the warning asks for (matches a `target` dir at any depth).
 EXCLUDE_LINE = "**/target"
@@ -100,16 +100,12 @@ def watched(target_dir: Path, app_dir: Path, watch: Dict[str, Any]) -> bool:
     return not (_matches(exclude, rel) or _matches(exclude, probe))
 
 
-_checked: Set[Path] = set()
-
-
 def warn_if_watched(target_dir: Path, *, app_dir: Optional[Path] = None) -> Optional[str]:
     """Print and return the warning when cdk.json's watch settings would see builds in
     ``target_dir``; None when they would not, there is no watch, or the dir was checked
-    already in this process (the functions of a workspace share it: one check)."""
-    if target_dir in _checked:
+    already for this app (the functions of a workspace share it: one check)."""
+    if not session.current().once(("watched", target_dir)):
         return None
-    _checked.add(target_dir)
     app_dir = app_dir or Path(os.getcwd())
     try:
         config = json.loads((app_dir / "cdk.json").read_text())

@@ -14,18 +14,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
 
 from constructs_rust import RustFunction
-from constructs_rust._cargo import depgraph
-from constructs_rust._cargo import metadata as cargo
-from constructs_rust._fingerprint import inputs
 from constructs_rust.testing import no_bundling_app, normalize_template, snapshot_template
 
 from ..conftest import CDK_JSON_CONTEXT
-
-
-def _new_process() -> None:
-    cargo.forget_memo()
-    depgraph.forget_memo()
-    inputs.forget_memo()
 
 
 def _template(crate: Path, *, bundle: bool = False, **props) -> dict:
@@ -44,7 +35,6 @@ def test_a_rust_edit_changes_the_raw_template_but_not_the_normalised_one(copy_fi
     before = _template(crate, bundle=True)
     main = crate / "src" / "main.rs"
     main.write_text(main.read_text().replace('"layout":"single"', '"layout":"edited"'))
-    _new_process()  # a user's next `pytest` run is a new process: forget in-process memos
     after = _template(crate, bundle=True)
     assert json.dumps(before) != json.dumps(after)  # the asset hash moved
     assert normalize_template(before) == normalize_template(after)
@@ -106,3 +96,33 @@ def test_construct_tests_run_no_cargo_and_no_docker_on_a_fresh_machine(
         assert "LoggingConfig" in props
     types = {r["Type"] for r in template["Resources"].values()}
     assert {"AWS::Logs::LogGroup", "AWS::Lambda::Url"} <= types
+
+
+def test_each_app_in_one_process_plans_in_its_own_session(copy_fixture, monkeypatch):
+    """A user's pytest run builds many apps in one process: a construct plans (loads the
+    workspace, hashes trees) inside its own app's session, so nothing one app memoized is seen
+    by the next; outside the constructor the default session is current again."""
+    from constructs_rust._cargo import metadata
+    from constructs_rust._support import session
+
+    seen = []
+    real = metadata.normalize_manifest_path
+    monkeypatch.setattr(
+        metadata,
+        "normalize_manifest_path",
+        lambda *a, **k: seen.append(session.current()) or real(*a, **k),
+    )
+    crate = copy_fixture("single")
+    first, second = no_bundling_app(), no_bundling_app()
+    RustFunction(cdk.Stack(first, "S"), "Fn", manifest_path=str(crate))
+    RustFunction(cdk.Stack(second, "S"), "Fn", manifest_path=str(crate))
+    assert seen == [session.session_for(first), session.session_for(second)]
+    assert seen[0] is not seen[1] and session.default() not in seen
+    assert session.current() is session.default()
+
+
+def test_a_construct_accepts_scope_and_id_by_name(copy_fixture):
+    crate = copy_fixture("single")
+    stack = cdk.Stack(no_bundling_app(), "S")
+    fn = RustFunction(scope=stack, id="Fn", manifest_path=str(crate))
+    assert fn.node.path == "S/Fn"

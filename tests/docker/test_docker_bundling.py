@@ -22,8 +22,6 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 
 from constructs_rust import BundlingOptions, RustFunction
-from constructs_rust._cargo import metadata as cargo
-from constructs_rust._fingerprint import inputs
 from constructs_rust.testing import EmulationUnavailable, LambdaEmulator, bootstrap_path
 
 pytestmark = [pytest.mark.docker, pytest.mark.build]
@@ -62,11 +60,6 @@ def _containers_created(engine, since: float) -> int:
 
 def _building_lines(err: str):
     return [line for line in err.splitlines() if line.startswith("constructs_rust: building")]
-
-
-def _fresh_caches() -> None:
-    cargo.forget_memo()
-    inputs.forget_memo()
 
 
 def _workspace_app(crate: Path, outdir: Path, **bundling) -> tuple:
@@ -122,7 +115,6 @@ def test_workspace_both_architectures_readonly_owned_and_warm(
     assert _tree(crate) == before
 
     # Warm: a new app over the same sources runs no container at all.
-    _fresh_caches()
     t1 = time.time()
     app2, api2, worker2 = _workspace_app(crate, tmp_path / "cdk.out2")
     app2.synth()
@@ -163,7 +155,6 @@ def test_cargo_cache_mount_and_registry_paths(
     # With the cache mount (the default): same bytes (docker_cargo_cache is not in the
     # fingerprint, so it must not change the binary).
     crate = copy_fixture("registry_dep", "b")
-    _fresh_caches()
     cached = _registry_app(crate, tmp_path / "out2")
     capfd.readouterr()
     assert bootstrap_path(cached).read_bytes() == data
@@ -171,7 +162,6 @@ def test_cargo_cache_mount_and_registry_paths(
     # A changed source means a new container; the crate comes from the mounted cargo cache.
     main = crate / "src" / "main.rs"
     main.write_text(main.read_text() + "\n// touched\n")
-    _fresh_caches()
     _registry_app(crate, tmp_path / "out3")
     err = capfd.readouterr().err
     assert len(_building_lines(err)) == 1
@@ -329,7 +319,6 @@ def test_docker_bundling_sees_the_inputs_local_bundling_sees(
     ws = make_workspace(tmp_path / "mono" / "ws")
 
     def synth(name: str, **environment: str):
-        _fresh_caches()
         app = cdk.App(outdir=str(tmp_path / name))
         fn = RustFunction(
             cdk.Stack(app, "S"),

@@ -20,8 +20,6 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 
 from constructs_rust import BundlingOptions, RustFunction
-from constructs_rust._cargo import metadata as cargo
-from constructs_rust._fingerprint import inputs
 from constructs_rust._support import processes as runner
 from constructs_rust.testing import bootstrap_path
 
@@ -63,8 +61,6 @@ def _record_runs(monkeypatch: pytest.MonkeyPatch) -> List[Tuple[List[str], Dict[
 
 def _synth(crate: Path, outdir: Path, environment: Mapping[str, str]) -> Tuple[str, str]:
     """(asset hash, what the built bootstrap prints) of a Docker bundling synth of ``crate``."""
-    cargo.forget_memo()
-    inputs.forget_memo()
     app = cdk.App(outdir=str(outdir))
     fn = RustFunction(
         cdk.Stack(app, "S"),

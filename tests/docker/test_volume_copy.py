@@ -17,8 +17,6 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 
 from constructs_rust import BundlingOptions, RustFunction
-from constructs_rust._cargo import metadata as cargo
-from constructs_rust._fingerprint import inputs
 from constructs_rust._support import processes as runner
 from constructs_rust.testing import bootstrap_path
 
@@ -29,8 +27,6 @@ pytestmark = [pytest.mark.docker, pytest.mark.build]
 
 
 def _synth(crate: Path, outdir: Path, **bundling) -> Tuple[str, Path]:
-    cargo.forget_memo()
-    inputs.forget_memo()
     app = cdk.App(outdir=str(outdir))
     fn = RustFunction(
         cdk.Stack(app, "S"),

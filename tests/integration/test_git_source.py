@@ -16,8 +16,6 @@ from aws_cdk import aws_lambda as lambda_
 
 from constructs_rust import GitSource, RustFunction
 from constructs_rust._cargo import git_source
-from constructs_rust._cargo import metadata as cargo
-from constructs_rust._fingerprint import inputs
 from constructs_rust._support import processes as runner
 from constructs_rust.testing import bootstrap_path
 
@@ -28,9 +26,6 @@ pytestmark = [pytest.mark.build]
 
 
 def _synth(outdir: Path, source: GitSource) -> Tuple[str, Path]:
-    cargo.forget_memo()
-    inputs.forget_memo()
-    git_source.forget_memo()  # each synth is a new process for the CLI
     app = cdk.App(outdir=str(outdir))
     fn = RustFunction(
         cdk.Stack(app, "S"),

@@ -19,10 +19,8 @@ from aws_cdk import aws_lambda as lambda_
 
 from constructs_rust import RustFunction
 from constructs_rust._build import commands, rustflags
-from constructs_rust._cargo import depgraph
 from constructs_rust._cargo import metadata as cargo
 from constructs_rust._cargo.targets import Target
-from constructs_rust._fingerprint import inputs
 from constructs_rust.testing import bootstrap_path
 
 from ..conftest import FIXTURES
@@ -126,18 +124,10 @@ def bins(run: str) -> Set[str]:
     return {words[i + 1] for i, word in enumerate(words[:-1]) if word == "--bin"}
 
 
-def _new_process() -> None:
-    """Forget in-process memos: the next app behaves like a new `cdk synth` process."""
-    cargo.forget_memo()
-    depgraph.forget_memo()
-    inputs.forget_memo()
-
-
 def synth(
     ws: Path, binaries: Sequence[str], outdir: Path, *, build_it: bool = True
 ) -> Tuple[Dict[str, str], Dict[str, bytes]]:
     """One `cdk synth` of an app with a RustFunction per binary: (hashes, bootstrap bytes)."""
-    _new_process()
     app = cdk.App(outdir=str(outdir))
     stack = cdk.Stack(app, "S")
     fns = {
@@ -310,7 +300,6 @@ def test_unresolvable_lock_names_the_manifest(tmp_path):
     (ws / "Cargo.lock").write_text("version = 4\n[[package]]\nname = 'a'\n")
     app = cdk.App(outdir=str(tmp_path / "o"))
     stack = cdk.Stack(app, "S")
-    _new_process()
     with pytest.raises(Exception) as err:
         RustFunction(stack, "Fn", manifest_path=str(ws), binary_name="a")
     text = str(err.value)

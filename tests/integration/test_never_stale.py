@@ -21,9 +21,6 @@ from aws_cdk import aws_lambda as lambda_
 
 from constructs_rust import RustFunction
 from constructs_rust._build import request, run
-from constructs_rust._cargo import depgraph
-from constructs_rust._cargo import metadata as cargo
-from constructs_rust._fingerprint import inputs
 from constructs_rust.testing import bootstrap_path
 
 from .test_hash_precision import Calls
@@ -99,15 +96,8 @@ def make_workspace(root: Path) -> Path:
     return root
 
 
-def _new_process() -> None:
-    cargo.forget_memo()
-    depgraph.forget_memo()
-    inputs.forget_memo()
-
-
 def synth(ws: Path, outdir: Path) -> Tuple[Dict[str, str], Dict[str, str]]:
     """(asset hash, what the staged bootstrap prints) per binary."""
-    _new_process()
     app = cdk.App(outdir=str(outdir))
     stack = cdk.Stack(app, "S")
     fns = {
@@ -302,7 +292,6 @@ def test_skip_validation_never_stages_an_asset_without_its_binary(tmp_path, call
     synth(ws, tmp_path / "o1")
     main = ws / "b" / "src" / "main.rs"
     main.write_text('fn main() { println!("b2"); }\n')
-    _new_process()
     app = cdk.App(outdir=str(tmp_path / "o2"))
     fn = RustFunction(
         cdk.Stack(app, "S"),
@@ -351,7 +340,6 @@ def test_an_input_edited_while_cargo_runs_is_built_again(tmp_path, calls, capfd)
 
     editor = threading.Thread(target=edit_when_cargo_runs)
     editor.start()
-    _new_process()
     app = cdk.App(outdir=str(tmp_path / "o1"))
     fn = RustFunction(
         cdk.Stack(app, "S"), "R", manifest_path=str(ws), architecture=lambda_.Architecture.X86_64
@@ -362,7 +350,6 @@ def test_an_input_edited_while_cargo_runs_is_built_again(tmp_path, calls, capfd)
     assert out.stdout == "after\n"
     assert "changed while cargo ran" in capfd.readouterr().err
     first = fn.node.find_child("Code").asset_hash
-    _new_process()
     app = cdk.App(outdir=str(tmp_path / "o2"))
     again = RustFunction(
         cdk.Stack(app, "S"), "R", manifest_path=str(ws), architecture=lambda_.Architecture.X86_64

@@ -23,7 +23,6 @@ from constructs_rust import RustFunction
 
 from .test_hash_precision import Calls
 from .test_hash_precision import calls as calls  # noqa: F401  (the fixture)
-from .test_never_stale import _new_process
 
 pytestmark = [pytest.mark.build]
 
@@ -85,7 +84,6 @@ def synth(ws: Path, outdir: Path) -> Tuple[str, Dict[str, str]]:
 
     from constructs_rust.testing import bootstrap_path
 
-    _new_process()
     app = cdk.App(outdir=str(outdir))
     fn = RustFunction(
         cdk.Stack(app, "S"), "a", manifest_path=str(ws), architecture=lambda_.Architecture.X86_64

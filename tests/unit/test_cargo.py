@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from constructs_rust._cargo import metadata as cargo
+from constructs_rust._support import session
 from constructs_rust.errors import CargoError, ConfigurationError
 
 from ..conftest import FIXTURES
@@ -113,18 +114,18 @@ def test_metadata_is_cached_until_a_manifest_changes(copy_fixture, monkeypatch):
     calls = []
     real = cargo.run_metadata
     monkeypatch.setattr(cargo, "run_metadata", lambda m, *f: calls.append(m) or real(m, *f))
-    cargo.forget_memo()
+    session.default().reset()
     cargo.load_workspace(manifest)
-    cargo.forget_memo()
+    session.default().reset()
     cargo.load_workspace(manifest)
     assert len(calls) == 1, "second load must come from the on-disk cache"
     (crate / "src" / "main.rs").write_text((crate / "src" / "main.rs").read_text() + "\n// edit\n")
-    cargo.forget_memo()
+    session.default().reset()
     cargo.load_workspace(manifest)
     assert len(calls) == 1, "editing a source file does not change metadata"
     (crate / "src" / "bin").mkdir()
     (crate / "src" / "bin" / "extra.rs").write_text("fn main() {}\n")
-    cargo.forget_memo()
+    session.default().reset()
     ws = cargo.load_workspace(manifest)
     assert len(calls) == 2, "a new src/bin file can add a binary: metadata is asked again"
     assert set(ws.packages[0].bins) == {"fx_single", "extra"}
@@ -135,7 +136,7 @@ def test_one_metadata_call_per_workspace_not_per_member(copy_fixture, monkeypatc
     calls = []
     real = cargo.run_metadata
     monkeypatch.setattr(cargo, "run_metadata", lambda m, *f: calls.append(m) or real(m, *f))
-    cargo.forget_memo()
+    session.default().reset()
     for member in ("api", "worker"):
         cargo.load_workspace(cargo.normalize_manifest_path(str(ws / "members" / member)))
     cargo.load_workspace(cargo.normalize_manifest_path(str(ws)))
@@ -157,7 +158,7 @@ def test_locked_in_cargo_lambda_flags_fails_on_an_out_of_date_lock(copy_fixture,
     manifest = crate / "Cargo.toml"
     manifest.write_text(manifest.read_text() + '\n[dependencies]\nhelper = { path = "helper" }\n')
     lock_before = (crate / "Cargo.lock").read_bytes()
-    cargo.forget_memo()
+    session.default().reset()
     stack = cdk.Stack(cdk.App(outdir=str(tmp_path / "o")), "S")
     with pytest.raises(Exception) as caught:
         RustFunction(

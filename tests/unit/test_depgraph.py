@@ -10,6 +10,7 @@ from constructs_rust._cargo import metadata as cargo
 from constructs_rust._cargo.targets import Target
 from constructs_rust._fingerprint import history, inputs
 from constructs_rust._fingerprint import lines as fingerprint_lines
+from constructs_rust._support import session
 from constructs_rust.options import BundlingOptions
 
 WS = cargo.Workspace(
@@ -145,8 +146,7 @@ def test_a_checkout_at_another_path_reuses_the_cached_graphs(copy_fixture, tmp_p
     monkeypatch.setenv("CONSTRUCTS_RUST_CACHE_DIR", str(tmp_path / "library-cache"))
     graphs = []
     for checkout in ("first", "second"):
-        cargo.forget_memo()
-        depgraph.forget_memo()
+        session.default().reset()
         root = copy_fixture("workspace", checkout)
         workspace = cargo.load_workspace(root / "Cargo.toml")
         (package,) = [p for p in workspace.packages if p.name == "fx_api"]

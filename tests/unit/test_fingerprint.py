@@ -4,13 +4,13 @@ from constructs_rust._cargo import depgraph
 from constructs_rust._cargo import metadata as cargo
 from constructs_rust._cargo.targets import Target
 from constructs_rust._fingerprint import inputs
+from constructs_rust._support import session
 from constructs_rust.options import BundlingOptions
 
 
 def _fp(root, manifest_rel, binary, options=None, toolchain="tc"):
     options = options or BundlingOptions()
-    cargo.forget_memo()
-    inputs.forget_memo()
+    session.default().reset()
     manifest = cargo.normalize_manifest_path(str(root / manifest_rel))
     ws = cargo.load_workspace(manifest)
     package, name = cargo.resolve_binary(ws, manifest, binary)

@@ -13,6 +13,7 @@ import pytest
 
 from constructs_rust import ConfigurationError, GitSource, RustFunction, errors
 from constructs_rust._cargo import git_source
+from constructs_rust._support import session
 
 from ..conftest import skip_bundling_app
 
@@ -54,7 +55,7 @@ class Repo:
 @pytest.fixture
 def repo(tmp_path, monkeypatch) -> Repo:
     monkeypatch.setenv("CONSTRUCTS_RUST_CACHE_DIR", str(tmp_path / "cache"))
-    git_source.forget_memo()
+    session.default().reset()
     return Repo(tmp_path)
 
 
@@ -88,7 +89,7 @@ def test_a_moved_branch_resolves_to_its_new_commit_in_the_next_synth(repo):
     first = repo.commit({"a.txt": "1"})
     assert git_source.resolve(GitSource(remote=repo.url, reference="main")) == first
     second = repo.commit({"a.txt": "2"})
-    git_source.forget_memo()  # a new synth (process)
+    session.default().reset()  # a new synth (process)
     assert git_source.resolve(GitSource(remote=repo.url, reference="main")) == second
 
 

@@ -2,7 +2,8 @@
 removed; dependency versions; settings), each input's old line before its new one, in the order
 of the input list, whatever the digests."""
 
-from constructs_rust._fingerprint import history, inputs, tree
+from constructs_rust._fingerprint import history, tree
+from constructs_rust._support import session
 from constructs_rust._support.disk_memo import digest
 
 # A reverted edit: the new digest sorts before the old one (the order bug of issue 21).
@@ -125,7 +126,7 @@ def test_the_files_kept_are_exactly_what_the_tree_digest_covers(tmp_path):
     (pkg / "src" / "main.rs").write_text("fn main() {}\n")
     (pkg / "target").mkdir()
     (pkg / "target" / "junk").write_text("x")
-    inputs.forget_memo()
+    session.default().reset()
     files = tree.tree_files(pkg, pkg / "target")
     assert [f.split("=")[0] for f in files] == ["Cargo.toml", "src/main.rs"]
     assert tree.hash_tree(pkg, pkg / "target") == digest(list(files))

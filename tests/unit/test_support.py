@@ -73,3 +73,33 @@ def test_importing_the_package_changes_nothing_in_the_process() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_session_keeps_typed_memos_notices_and_slots_until_reset() -> None:
+    from constructs_rust._support import session
+
+    numbers: session.MemoKey[str, int] = session.MemoKey("test.numbers")
+    queue: session.SlotKey[list] = session.SlotKey("test.queue")
+    s = session.Session()
+    s.memo(numbers)["a"] = 1
+    assert s.memo(numbers) == {"a": 1}
+    assert s.once("notice") and not s.once("notice")
+    made = s.slot(queue, list)
+    assert s.slot(queue, lambda: ["other"]) is made
+    s.reset()
+    assert s.memo(numbers) == {} and s.once("notice") and s.slot(queue, list) is not made
+
+
+def test_the_active_session_is_per_app_and_the_default_one_outside_any_app() -> None:
+    from constructs_rust._support import session
+
+    app_a, app_b = object.__new__(type("RootA", (), {})), object.__new__(type("RootB", (), {}))
+    a, b = session.session_for(app_a), session.session_for(app_b)
+    assert a is session.session_for(app_a) and a is not b
+    assert session.current() is session.default()
+    with a.active():
+        assert session.current() is a
+        with b.active():  # nested: an app synthesized while another is being built
+            assert session.current() is b
+        assert session.current() is a
+    assert session.current() is session.default()
