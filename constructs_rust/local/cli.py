@@ -54,7 +54,9 @@ def parser() -> argparse.ArgumentParser:
         help="invoke one function once: payload on stdout, logs on stderr",
         description="Synthesize the app (building what is stale), invoke the staged bootstrap "
         "of one function with its template's environment, print the payload on stdout and the "
-        "function's logs on stderr. Exit status 1 when the function returns an error.",
+        "function's logs on stderr. Exit status 1 when the function fails: it returns an "
+        "error, runs past its timeout, its runtime exits, or its answer is over Lambda's "
+        "limit (Lambda's error payload on stdout).",
     )
     invoke.add_argument(
         "function", help="construct path (Stack/Function), Stack/LogicalId or logical id"
@@ -65,10 +67,14 @@ def parser() -> argparse.ArgumentParser:
     common(invoke)
     serve = actions.add_parser(
         "serve",
-        help="serve the function URLs and HTTP API routes on localhost, reloading on edits",
-        description="Serve every function with a function URL (at /<construct path>/) and "
-        "every HTTP API route (at /<API construct path>/<route>) on localhost; an edit of a "
-        "watched file re-synthesizes the app and restarts the functions that changed.",
+        help="serve the function URLs, HTTP API routes and REST API methods on localhost, "
+        "reloading on edits",
+        description="Serve every function with a function URL (at /<construct path>/), every "
+        "HTTP API route (at /<API construct path>/<route>) and every REST API method (at "
+        "/<API construct path>/<stage>/<resource>) on localhost, failing as Lambda and API "
+        "Gateway fail (timeouts, crashed runtimes, payload limits) and answering CORS "
+        "preflights; an edit of a watched file re-synthesizes the app and restarts the "
+        "functions that changed.",
     )
     serve.add_argument("--port", type=int, default=3000, help="Default: 3000")
     serve.add_argument("--host", default="127.0.0.1", help="Default: 127.0.0.1")

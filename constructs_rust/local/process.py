@@ -49,7 +49,7 @@ RESPONSE_LIMIT = 6 * 1024 * 1024 + 100
 STREAM_LIMIT = 200 * 1024 * 1024
 #: How long a response already on its way gets once the runtime has exited (it may exit right
 #: after answering).
-_EXIT_GRACE = 0.3
+_EXIT_GRACE = 0.1
 
 #: Go's names of the signals (Lambda's runtime manager reports a signal as Go prints it).
 _SIGNALS = {
