@@ -24,6 +24,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct, IValidation
 from typing_extensions import Unpack
 
+from ._build import pipeline
 from ._build.queue import queue_for
 from ._construct.bundling import register_build
 from ._construct.rust_code import construct_path, in_app_session, plan_rust_code, warn_hooks
@@ -180,7 +181,7 @@ class _AttachmentChecks:
         ext = self._extension
         errors: List[str] = []
         with session.session_for(ext.node.root).active():
-            queue_for(ext.node.root).run_pending()  # sizes are known once everything is built
+            pipeline.finish(queue_for(ext.node.root))  # sizes are known once all is built
         for function in _functions_using(ext):
             error = architecture_mismatch(
                 ext.node.path, ext.architecture.name, function.node.path, function.architecture.name

@@ -20,10 +20,7 @@ build, the team cache's fetch and upload); one cargo run is ``run.build_batch``,
 
 from __future__ import annotations
 
-import shutil
 import time
-from contextlib import ExitStack
-from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from .._cargo.depgraph import conflicts
@@ -31,13 +28,12 @@ from .._fingerprint import record as fingerprint_record
 from .._fingerprint.record import Record
 from .._store import remote
 from .._store.remote import RemoteCache
-from .._support import log, session, timing
+from .._support import log, session
 from .._support.locks import locked
 from ..errors import ConstructsRustError
-from .failure import BuildFailed, build_failure, split_reason
+from .failure import BuildFailed, build_failure
 from .request import BuildRequest, GroupKey, artifact_dir, workspace_build_dir
-from .run import build_batch, verifying
-from .stage import cached_intact, install_artifact
+from .run import build_batch
 
 
 def _fits(request: BuildRequest, batch: Sequence[BuildRequest]) -> bool:
@@ -82,6 +78,11 @@ class BuildQueue:
 
     def add(self, request: BuildRequest) -> None:
         self.requests.append(request)
+
+    def error_of(self, request: BuildRequest) -> str:
+        """The message to report for a failed request: the group's, when a later function
+        failed the same way (``_fails_the_same_way``), else its own."""
+        return self._failed.get(request.inputs.static_key, request.error or "")
 
     def record_for(self, request: BuildRequest) -> Optional[Record]:
         """The discovered inputs of ``request``'s static inputs: this machine's record, else
@@ -145,7 +146,7 @@ class BuildQueue:
                     )
                     batch = [request]
                     build_batch(batch)
-                _built(batch, started, "at plan time")
+                report_built(batch, started, "at plan time")
         except (ConstructsRustError, OSError) as exc:
             for failed_request in batch:
                 self._failed[failed_request.inputs.static_key] = str(exc)
@@ -155,7 +156,7 @@ class BuildQueue:
             request.done = True
             return
         if self.remote is not None:
-            self._upload(batch)
+            self.upload(batch)
 
     def _fails_the_same_way(self, request: BuildRequest) -> bool:
         """A later cold function of a group whose plan-time run could not compile a package
@@ -174,8 +175,8 @@ class BuildQueue:
         request.error, request.reports_error, request.done = message, False, True
         return True
 
-    def _upload(self, built: Sequence[BuildRequest]) -> None:
-        """Step 4 (read-write mode only): one concurrent upload of everything built here."""
+    def upload(self, built: Sequence[BuildRequest]) -> None:
+        """The last stage (read-write mode only): one concurrent upload of what was built."""
         assert self.remote is not None
         shared = [(r, r.shared_inputs) for r in built]
         self.remote.upload(
@@ -186,101 +187,8 @@ class BuildQueue:
             if record is not None:
                 self.remote.upload_record(r.inputs.static_key, record)
 
-    def ensure(self, request: BuildRequest) -> Optional[str]:
-        """Build everything pending (once) and return this request's error, if any."""
-        if not request.done:
-            self.run_pending()
-        if request.error is not None and request.asset_dir != Path():
-            shutil.rmtree(request.asset_dir, ignore_errors=True)  # never a half-written asset
-        if request.error is None or not request.reports_error:
-            return None
-        return self._failed.get(request.inputs.static_key, request.error)
 
-    def run_pending(self) -> None:
-        groups: Dict[GroupKey, List[BuildRequest]] = {}
-        for request in self.requests:
-            if not request.done:
-                groups.setdefault(request.group_key, []).append(request)
-        if self.remote is not None:
-            self._fetch_remote([r for group in groups.values() for r in group])
-        built: List[BuildRequest] = []
-        runs: Dict[str, List[BuildRequest]] = {}
-        for index, group in enumerate(groups.values(), 1):
-            position = f"group {index} of {len(groups)}" if len(groups) > 1 else ""
-            for batch in self._run_group(group, position):
-                built += batch
-                runs.setdefault(str(batch[0].workspace.root), []).append(batch[0])
-        for firsts in runs.values():
-            if len(firsts) > 1:
-                log.say(
-                    f"{len(firsts)} cargo runs for the workspace of "
-                    f"{firsts[0].construct_path}, because {split_reason(firsts[0], firsts[1])}"
-                )
-        if self.remote is not None and built:
-            self._upload(built)
-
-    def _fetch_remote(self, pending: List[BuildRequest]) -> None:
-        """Step 2 of the lookup: every local miss of the app, fetched concurrently, into the
-        local cache (temp dir + verify + rename, under each workspace's lock)."""
-        assert self.remote is not None
-        by_build_dir: Dict[Path, Dict[str, Tuple[Path, str]]] = {}
-        for r in pending:
-            final = artifact_dir(r.workspace, r.fingerprint)
-            if not cached_intact(r):
-                entry = (final, r.artifact_name)
-                by_build_dir.setdefault(workspace_build_dir(r.workspace), {})[r.fingerprint] = entry
-        if not by_build_dir:
-            return
-        try:
-            with ExitStack() as stack:
-                for build_dir in sorted(by_build_dir):  # a fixed order: no lock-order deadlock
-                    stack.enter_context(locked(build_dir / ".lock"))
-                    (build_dir / "artifacts").mkdir(parents=True, exist_ok=True)
-                wanted = {fp: entry for d in by_build_dir.values() for fp, entry in d.items()}
-                self.remote.fetch(wanted)
-        except OSError as exc:
-            log.say(f"WARNING remote build cache not used: {exc}; building locally")
-
-    def _run_group(self, group: List[BuildRequest], position: str = "") -> List[List[BuildRequest]]:
-        """Local cache (after the remote fetch) → one build per batch; returns the batches
-        built. ``position``: e.g. ``"group 2 of 3"``, for the progress line."""
-        ws = group[0].workspace
-        built: List[List[BuildRequest]] = []
-
-        def cached(request: BuildRequest) -> bool:
-            return cached_intact(request)
-
-        verify = verifying()
-        try:
-            with locked(workspace_build_dir(ws) / ".lock"):
-                misses: Dict[Tuple[str, str], BuildRequest] = {}
-                for request in group:
-                    if verify or not cached(request):
-                        misses.setdefault((request.package.name, request.binary), request)
-                for batch in split_batches(list(misses.values())):
-                    started = time.monotonic()
-                    build_batch(batch, verify=verify)
-                    _built(batch, started, position)
-                    if not verify:  # a verifying synth never writes the shared cache
-                        built.append(batch)
-        except (ConstructsRustError, OSError) as exc:
-            _fail([r for r in group if not cached(r)], str(exc))
-        for request in group:
-            request.done = True
-            if request.error is None:
-                try:
-                    with timing.measure():
-                        install_artifact(request)
-                except ConstructsRustError as exc:
-                    request.error = str(exc.at(request.construct_path))
-                except OSError as exc:
-                    request.error = f"could not stage the bootstrap: {exc}"
-            if request.error is not None:
-                shutil.rmtree(request.asset_dir, ignore_errors=True)
-        return built
-
-
-def _built(batch: Sequence[BuildRequest], started: float, position: str) -> None:
+def report_built(batch: Sequence[BuildRequest], started: float, position: str) -> None:
     """The one line a finished cargo run gets (progress in a log: which binaries, how long,
     how far along the synth's groups)."""
     where = f" ({position})" if position else ""
@@ -290,7 +198,7 @@ def _built(batch: Sequence[BuildRequest], started: float, position: str) -> None
     )
 
 
-def _fail(failed: Sequence[BuildRequest], message: str) -> None:
+def fail_requests(failed: Sequence[BuildRequest], message: str) -> None:
     """Mark a failed build's requests; the first construct (by path) reports it for all."""
     ordered = sorted(failed, key=lambda r: r.construct_path)
     for request in ordered:

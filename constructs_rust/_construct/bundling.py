@@ -21,16 +21,16 @@ import jsii
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct, IValidation
 
+from .._build import pipeline
 from .._build.queue import queue_for
 from .._build.request import PLACEHOLDER, BuildRequest
 from .._build.run import verifying
 from .._build.stage import install_if_cached
-from .._cargo import cargo_config, depgraph, git_source, metadata, toolchain
+from .._cargo import git_source, metadata
 from .._cargo.targets import Target
-from .._fingerprint import extra_files, history, inputs
+from .._fingerprint import extra_files, history
 from .._fingerprint import lines as fingerprint_lines
-from .._fingerprint import record as fingerprint_record
-from .._support import log, reporting, session, settings, timing, watch_config
+from .._support import log, reporting, session, settings, timing
 from .._support.disk_memo import cache_root
 from ..errors import ConfigurationError, redact
 from ..options import BundlingOptions, GitSource
@@ -56,7 +56,7 @@ class _BuildOnSynth:
 
     def validate(self) -> List[str]:
         with session.session_for(self._root).active():
-            error = queue_for(self._root).ensure(self._request)
+            error = pipeline.ensure(queue_for(self._root), self._request)
         return [reporting.note_validation_error(error)] if error else []
 
 
@@ -75,19 +75,6 @@ def _standin_dir() -> Path:
     path = cache_root() / "git" / "standin"
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _use_docker(options: BundlingOptions) -> bool:
-    if options.force_docker:
-        return True
-    if toolchain.find_cargo_lambda() is None:
-        if session.current().once("docker-fallback"):
-            log.say(
-                "cargo-lambda not found; bundling Rust functions in Docker "
-                f"({options.docker_image})"
-            )
-        return True
-    return False
 
 
 def _bundling(options: BundlingOptions) -> cdk.BundlingOptions:
@@ -154,46 +141,17 @@ def plan_bundle(
             code=code, request=None, binary=binary_name, package_directory=manifest.parent
         )
 
-    workspace = metadata.load_workspace(manifest, options.cargo_lambda_flags)
-    package, binary = metadata.resolve_binary(workspace, manifest, binary_name)
-    watch_config.warn_if_watched(workspace.target_dir)
-    use_docker = _use_docker(options)
-    if use_docker:
-        _warn_unseen_config(workspace, construct_path)
-    tools = (
-        f"docker {options.docker_image}" if use_docker else toolchain.local_identity(workspace.root)
-    )
-    graph = depgraph.dependency_graph(
-        workspace,
-        package,
-        triple=target.triple,
-        features=options.features,
-        no_default_features=options.no_default_features,
-    )
-    request = _request(
-        workspace,
-        package,
-        binary,
-        graph=graph,
+    request = pipeline.plan(
+        scope.node.root,
+        manifest,
+        binary_name,
         target=target,
         options=options,
-        use_docker=use_docker,
-        toolchain=tools,
         construct_path=construct_path,
         extension=extension,
         source=source,
     )
-    queue = queue_for(scope.node.root)
-    record = queue.record_for(request)
-    if record is not None:
-        request.inputs = request.inputs.with_record(workspace, record, options, use_docker)
-    else:
-        # An extension's run builds only the extension: the other binaries, built with
-        # --extension, would be of no use to the workspace's functions.
-        def siblings() -> List[BuildRequest]:
-            return _siblings(request, tools, source) if request.unified and not extension else []
-
-        queue.build_now(request, siblings)
+    workspace, package, binary = request.workspace, request.package, request.binary
     request.inputs = replace(request.inputs, zip=zip_lines)
     request.extra_files = tuple(extra)
     fp = request.inputs.asset_hash
@@ -221,94 +179,6 @@ def plan_bundle(
     )
 
 
-def _request(
-    workspace: metadata.Workspace,
-    package: metadata.Package,
-    binary: str,
-    *,
-    graph: depgraph.Graph,
-    target: Target,
-    options: BundlingOptions,
-    use_docker: bool,
-    toolchain: str,
-    construct_path: str,
-    extension: bool,
-    source: Sequence[str] = (),
-) -> BuildRequest:
-    """A build request with its static inputs (no record consulted yet)."""
-    return BuildRequest(
-        construct_path=construct_path,
-        workspace=workspace,
-        package=package,
-        binary=binary,
-        target=target,
-        options=options,
-        use_docker=use_docker,
-        inputs=inputs.static_inputs(
-            workspace=workspace,
-            package=package,
-            binary=binary,
-            graph=graph,
-            options=options,
-            target=target,
-            use_docker=use_docker,
-            toolchain=toolchain,
-            extension=extension,
-            source=source,
-        ),
-        slot=fingerprint_record.slot(
-            package, binary, fingerprint_lines.build_settings(options, target, use_docker)
-        ),
-        graph=graph,
-        extension=extension,
-    )
-
-
-def _siblings(
-    request: BuildRequest, toolchain: str, source: Sequence[str] = ()
-) -> List[BuildRequest]:
-    """The workspace's other binaries, built the same way, that have no record yet: a new
-    machine's first function builds them all in ITS cargo run (the whole workspace is selected
-    anyway), so the app's other functions of the workspace find records and artifacts."""
-    ws, options = request.workspace, request.options
-    names = {request.binary}
-    found: List[BuildRequest] = []
-    for package in ws.packages:
-        for binary in package.bins:
-            if binary in names or binary in package.gated_bins:
-                continue
-            names.add(binary)
-            graph = depgraph.dependency_graph(ws, package, triple=request.target.triple)
-            sibling = _request(
-                ws,
-                package,
-                binary,
-                graph=graph,
-                target=request.target,
-                options=options,
-                use_docker=request.use_docker,
-                toolchain=toolchain,
-                construct_path=f"(workspace binary {binary})",
-                extension=request.extension,
-                source=source,
-            )
-            if fingerprint_record.read_record(ws, sibling.inputs.static_key) is None:
-                found.append(sibling)
-    return found
-
-
-def _warn_unseen_config(workspace: metadata.Workspace, construct_path: str) -> None:
-    """Docker builds see the workspace root only: config files above it or in $CARGO_HOME
-    that a local build would read are not part of a Docker build (nor of its hash)."""
-    unseen = cargo_config.outside_config_files(workspace.root)
-    if unseen and session.current().once(("unseen-config", workspace.root)):
-        log.say(
-            f"WARNING {construct_path}: Docker bundling does not read "
-            f"{', '.join(c.label for c in unseen)} (outside the mounted workspace root); copy "
-            "what the build needs into the workspace's own .cargo/config.toml"
-        )
-
-
 @jsii.implements(cdk.IAspect)
 class _BuildBeforeSynth:
     """Runs the pending builds when the app is synthesized even if validation is skipped
@@ -322,7 +192,7 @@ class _BuildBeforeSynth:
     def visit(self, node: IConstruct) -> None:
         if not self._request.done:
             with session.session_for(self._root).active():
-                queue_for(self._root).ensure(self._request)
+                pipeline.ensure(queue_for(self._root), self._request)
 
 
 def register_build(owner: Construct, plan: BundlePlan, staged_dir: Path) -> None:
