@@ -247,6 +247,14 @@ class FunctionProcess:
                     for line in process.read_new().splitlines():
                         self._log(line)
 
+    def shutdown(self) -> None:
+        """Stop now, also while an event is in flight (its invoke fails at once, as the
+        runtime is killed, instead of holding the stop until the function's timeout)."""
+        process = self._process
+        if process is not None:
+            process.kill()
+        self.stop()
+
     def restart(self, function: LocalFunction) -> None:
         """Stop (once the event in flight is answered) and start ``function``'s build."""
         with self._lock:

@@ -92,7 +92,7 @@ class Served:
         with self.lock:
             self.stopped = True
             threads = [
-                threading.Thread(target=process.stop, daemon=True)
+                threading.Thread(target=process.shutdown, daemon=True)
                 for process in self.processes.values()
             ]
             for thread in threads:
