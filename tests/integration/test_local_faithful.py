@@ -379,3 +379,25 @@ def test_serve_stops_at_once_with_a_request_in_flight(server):
     assert [pid for pid in children if _alive(pid)] == [], "children left after SIGTERM"
     server.reader.join(10)
     assert "Traceback" not in server.err and "Exception ignored" not in server.err, server.err
+
+
+def test_invoke_cuts_a_stream_at_the_timeout(synthesized):
+    """A RESPONSE_STREAM answer still streaming at the function's timeout (Local/Stream: 10 s)
+    is cut there: the chunks written so far, then Lambda's error and exit status 1."""
+    started = time.monotonic()
+    proc = _local(
+        synthesized,
+        "invoke",
+        "Local/Stream",
+        "--event",
+        "-",
+        "--no-synth",
+        stdin='{"chunks": 14, "interval_ms": 1000}',
+        timeout=120,
+    )
+    took = time.monotonic() - started
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert proc.stdout.startswith("chunk 1 of 14\nchunk 2 of 14\n")
+    assert "chunk 9 of 14" in proc.stdout and "chunk 12 of 14" not in proc.stdout
+    assert "Sandbox.Timedout" in proc.stderr and "Task timed out after 10.00 seconds" in proc.stderr
+    assert took < 13.5, took
