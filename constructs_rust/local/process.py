@@ -328,6 +328,10 @@ class FunctionProcess:
                     error = exc
                 else:
                     answer = self._failed_with(failure, request_id)
+            except BaseException:  # Ctrl-C: nothing left waiting on the emulator
+                connection.close()
+                watch.finish()
+                raise
             if answer is None:
                 connection.close()
                 raise self._failed(error or RuntimeError("no answer")) from None

@@ -401,3 +401,37 @@ def test_invoke_cuts_a_stream_at_the_timeout(synthesized):
     assert "chunk 9 of 14" in proc.stdout and "chunk 12 of 14" not in proc.stdout
     assert "Sandbox.Timedout" in proc.stderr and "Task timed out after 10.00 seconds" in proc.stderr
     assert took < 13.5, took
+
+
+def test_invoke_ctrl_c_stops_everything_at_once(synthesized):
+    """Ctrl-C during ``local invoke``: exit status 130 within a second, no traceback, nothing
+    left running (the bootstrap, its emulator, jsii's node)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "constructs_rust", "local", "invoke", "Faithful/Faults"]
+        + ["--event", "-", "--no-synth"],
+        cwd=synthesized,
+        env=_env(synthesized),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stdin is not None and proc.stderr is not None
+    proc.stdin.write('{"sleep_ms": 1900}')
+    proc.stdin.close()
+    lines: List[str] = []
+    for line in proc.stderr:
+        lines.append(line)
+        if "sleeping 1900 ms" in line:
+            break
+    children = _children(proc.pid)
+    assert len(children) >= 3, (children, lines)  # node, the emulator, the bootstrap
+    stopped_at = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    code = proc.wait(timeout=30)
+    took = time.monotonic() - stopped_at
+    rest = proc.stderr.read()
+    assert code == 130 and took < 1.0, (code, took, rest)
+    assert "Traceback" not in rest and "Exception ignored" not in rest, rest
+    assert [pid for pid in children if _alive(pid)] == []
