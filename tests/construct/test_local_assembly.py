@@ -211,6 +211,27 @@ def test_rest_apis_cors_and_payload_1_0(tmp_path):
             }
         ),
     )
+    # a document staged as a file asset (YAML): the function named by its ARN in the template
+    arn = stack.resolve(fn.function_arn)
+    logical_id = arn["Fn::GetAtt"][0]
+    (tmp_path / "spec.yaml").write_text(
+        "openapi: 3.0.1\n"
+        "info: {title: file, version: '1'}\n"
+        "paths:\n"
+        "  /things/{proxy+}:\n"
+        "    x-amazon-apigateway-any-method:\n"
+        "      x-amazon-apigateway-integration:\n"
+        "        type: aws_proxy\n"
+        "        httpMethod: POST\n"
+        "        uri:\n"
+        "          Fn::Sub: arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+        f"${{{logical_id}.Arn}}/invocations\n"
+    )
+    rest.SpecRestApi(
+        stack,
+        "FileSpec",
+        api_definition=rest.ApiDefinition.from_asset(str(tmp_path / "spec.yaml")),
+    )
     app.synth()
     assembly = load(tmp_path / "cdk.out")
     (function,) = assembly.functions
@@ -224,6 +245,7 @@ def test_rest_apis_cors_and_payload_1_0(tmp_path):
         ("rest", "1.0", "v1", "ANY /{proxy+}"),
         ("rest", "1.0", "v1", "GET /items/{id}"),
         ("rest", "1.0", "prod", "POST /pets/{petId}"),
+        ("rest", "1.0", "prod", "ANY /things/{proxy+}"),
     } <= routes, routes
     assert [r.cors.origins for r in function.routes if r.kind == "http"] == [("*",)]
     methods = {(m.api_path, m.route_key): m for m in assembly.methods}
