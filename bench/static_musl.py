@@ -44,10 +44,7 @@ import aws_cdk as cdk  # noqa: E402
 from aws_cdk import aws_lambda as lambda_  # noqa: E402
 
 from constructs_rust import SCRATCH, BundlingOptions, Libc, RustFunction  # noqa: E402
-from constructs_rust.container import (  # noqa: E402
-    RustDockerImageFunction,
-    prebuilt_bootstrap_path,
-)
+from constructs_rust.container import RustDockerImageFunction, prebuilt_bootstrap_path  # noqa: E402
 from constructs_rust.testing import LambdaEmulator, _FirstRequestRelay, bootstrap_path  # noqa: E402
 
 ARCHES = {"x86_64": lambda_.Architecture.X86_64, "arm64": lambda_.Architecture.ARM_64}

@@ -352,7 +352,8 @@ class Mover:
                         line = f"from {dest} import {', '.join(group)}"
                         out.append(spell(line, importer, is_package) if rel else line)
                     indent = " " * node.col_offset
-                    source.edits.append((*source.span(node), ("\n" + indent).join(out)))
+                    new = ("\n" + indent).join(out)
+                    source.edits.append((*source.span(node), keep_comments(source, node, new)))
                 elif target == old_pkg and any(a.name == old_base for a in node.names):
                     for alias in node.names:
                         if alias.name == old_base:
@@ -400,7 +401,7 @@ class Mover:
                     line = f"from {whole.rsplit('.', 1)[0]} import {', '.join(names)}"
                     if node.level:
                         line = spell(line, importer, is_package)
-                    source.edits.append((*source.span(node), line))
+                    source.edits.append((*source.span(node), keep_comments(source, node, line)))
                 extra = [e for e in extra if e[1] != whole]
             for node, line in extra:
                 start, end = source.span(node)
@@ -439,6 +440,17 @@ def _bare_use(tree: ast.Module, name: ast.Name) -> bool:
         if isinstance(node, ast.Call) and any(a is name for a in node.args):
             return True
     return False
+
+
+def keep_comments(source: Source, node: ast.stmt, new: str) -> str:
+    """``new`` with the comments the replaced statement carried (``# noqa: E402``) on its first
+    line."""
+    start, end = source.span(node)
+    comments = re.findall(r"#[^\n]*", source.text[start:end])
+    if not comments:
+        return new
+    first, _, rest = new.partition("\n")
+    return f"{first}  {'  '.join(comments)}" + (f"\n{rest}" if rest else "")
 
 
 def add_imports(text: str, lines: List[str]) -> str:

@@ -18,7 +18,7 @@ from ..errors import ConfigurationError
 #: ``GLIBC_2.28 not found`` (SAM pins the same version).
 AL2_GLIBC = "2.26"
 
-_ARCHES = {
+ARCHES = {
     "arm64": ("aarch64", "linux/arm64", "neoverse-n1"),
     "x86_64": ("x86_64", "linux/amd64", "haswell"),
 }
@@ -57,7 +57,7 @@ class Target:
 
     @property
     def rust_arch(self) -> str:
-        return _ARCHES[self.lambda_arch][0]
+        return ARCHES[self.lambda_arch][0]
 
     @property
     def triple(self) -> str:
@@ -71,12 +71,12 @@ class Target:
 
     @property
     def docker_platform(self) -> str:
-        return _ARCHES[self.lambda_arch][1]
+        return ARCHES[self.lambda_arch][1]
 
     @property
     def target_cpu(self) -> str:
         """The ``-C target-cpu`` cargo-lambda uses for release builds of this architecture."""
-        return _ARCHES[self.lambda_arch][2]
+        return ARCHES[self.lambda_arch][2]
 
 
 def resolve_target(
@@ -92,7 +92,7 @@ def resolve_target(
             value=runtime.name,
             fix="use lambda_.Runtime.PROVIDED_AL2023 (the default)",
         )
-    if architecture.name not in _ARCHES:
+    if architecture.name not in ARCHES:
         raise ConfigurationError(
             "unsupported architecture",
             prop="architecture",
@@ -143,7 +143,7 @@ def function_runtime(
 
 def target_for_platform(docker_platform: str, *, musl: bool = False) -> Target:
     """The target matching a Docker platform such as ``linux/arm64``."""
-    for arch, (_, plat, _) in _ARCHES.items():
+    for arch, (_, plat, _) in ARCHES.items():
         if plat == docker_platform:
             return Target(lambda_arch=arch, musl=musl)
     raise ConfigurationError(

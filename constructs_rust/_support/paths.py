@@ -19,6 +19,11 @@ CONTAINER_CARGO_HOME = "/cargo"
 CONTAINER_BUILD_DIR = "/constructs-rust"
 #: cargo's target dir inside Docker (bundling and ContainerBuild.IN_DOCKER alike).
 CONTAINER_TARGET_DIR = f"{CONTAINER_BUILD_DIR}/docker-target"
+#: An IN_DOCKER image build's BuildKit cache of zig's libc stubs and compiler-rt.
+CONTAINER_TOOL_CACHE = f"{CONTAINER_BUILD_DIR}/tool-cache"
+#: An IN_DOCKER image build's ``--lambda-dir`` and the bootstrap it leaves for the final stage.
+CONTAINER_LAMBDA_DIR = f"{CONTAINER_BUILD_DIR}/lambda"
+CONTAINER_IMAGE_BOOTSTRAP = f"{CONTAINER_BUILD_DIR}/bootstrap"
 #: Where a VOLUME_COPY build's outputs (cargo-lambda's --lambda-dir) go inside the container.
 CONTAINER_VOLUME_OUT = "/constructs-rust-out"
 #: The container's cargo home when no host cache is mounted (remapped to CONTAINER_CARGO_HOME).

@@ -25,15 +25,17 @@ from constructs_rust import (
     RustFunction,
     UrlOptions,
 )
-from constructs_rust.container import (
-    DEFAULT_BASE_IMAGE,
-    DEFAULT_BUILD_IMAGE,
+from constructs_rust._construct.image import (
     IN_DOCKER_LAMBDA_DIR,
     IN_DOCKER_OUTPUT,
     IN_DOCKER_TARGET_DIR,
+    render_in_docker_dockerfile,
+)
+from constructs_rust.container import (
+    DEFAULT_BASE_IMAGE,
+    DEFAULT_BUILD_IMAGE,
     ContainerBuild,
     RustDockerImageFunction,
-    render_in_docker_dockerfile,
 )
 
 from ..conftest import FIXTURES, LAMBDAS, skip_bundling_app

@@ -50,7 +50,7 @@ def _alone(app: Path, outdir: Path, crates: list) -> dict:
 
 def test_two_apps_in_one_process_give_what_each_gives_alone(copy_fixture, tmp_path):
     single = copy_fixture("single")
-    multi = copy_fixture("src_bin")
+    other = copy_fixture("single", "other")
     app = tmp_path / "user_app.py"
     app.write_text(APP)
     sys.path.insert(0, str(tmp_path))
@@ -63,8 +63,8 @@ def test_two_apps_in_one_process_give_what_each_gives_alone(copy_fixture, tmp_pa
     first = user_app.template(str(tmp_path / "i1"), [str(single)])
     main = single / "src" / "main.rs"
     main.write_text(main.read_text() + "\n// edited between the two apps\n")
-    second = user_app.template(str(tmp_path / "i2"), [str(single), str(multi)])
-    second_alone = _alone(app, tmp_path / "a2", [single, multi])
+    second = user_app.template(str(tmp_path / "i2"), [str(single), str(other)])
+    second_alone = _alone(app, tmp_path / "a2", [single, other])
 
     assert first == first_alone
     assert second == second_alone
