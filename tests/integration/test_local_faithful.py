@@ -161,9 +161,13 @@ def server(synthesized) -> Iterator[_Server]:
         running.wait_for("serving on", 120)
         yield running
     finally:
-        if running.proc.poll() is None:
-            os.killpg(running.proc.pid, signal.SIGKILL)
-            running.proc.wait()
+        if running.proc.poll() is None:  # Ctrl-C: it stops its emulators (own sessions) too
+            os.killpg(running.proc.pid, signal.SIGINT)
+            try:
+                running.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(running.proc.pid, signal.SIGKILL)
+                running.proc.wait()
 
 
 def test_serve_rest_api_with_the_payload_1_0_event(server):
@@ -418,19 +422,21 @@ def test_invoke_ctrl_c_stops_everything_at_once(synthesized):
         start_new_session=True,
     )
     assert proc.stdin is not None and proc.stderr is not None
-    proc.stdin.write('{"sleep_ms": 1900}')
-    proc.stdin.close()
-    lines: List[str] = []
-    for line in proc.stderr:
-        lines.append(line)
-        if "sleeping 1900 ms" in line:
-            break
-    children = _children(proc.pid)
-    assert len(children) >= 3, (children, lines)  # node, the emulator, the bootstrap
-    stopped_at = time.monotonic()
-    os.killpg(proc.pid, signal.SIGINT)
-    code = proc.wait(timeout=30)
-    took = time.monotonic() - stopped_at
+    try:
+        proc.stdin.write('{"sleep_ms": 1900}')
+        proc.stdin.close()
+        lines: List[str] = []
+        for line in proc.stderr:
+            lines.append(line)
+            if "sleeping 1900 ms" in line:
+                break
+        children = _children(proc.pid)
+        assert len(children) >= 3, (children, lines)  # node, the emulator, the bootstrap
+    finally:
+        stopped_at = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)
+        code = proc.wait(timeout=30)
+        took = time.monotonic() - stopped_at
     rest = proc.stderr.read()
     assert code == 130 and took < 1.0, (code, took, rest)
     assert "Traceback" not in rest and "Exception ignored" not in rest, rest
