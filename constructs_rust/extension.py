@@ -160,7 +160,7 @@ def _functions_using(layer: lambda_.LayerVersion) -> Iterator[lambda_.Function]:
             yield construct
 
 
-def _layers_of(function: lambda_.Function) -> List[lambda_.LayerVersion]:
+def layers_of(function: lambda_.Function) -> List[lambda_.LayerVersion]:
     """The LayerVersions of this app that ``function`` lists (imported layers are not known)."""
     cfn = function.node.default_child
     stack = cdk.Stack.of(function)
@@ -192,7 +192,7 @@ class _AttachmentChecks:
             code = _staged_size(function)
             if code is None:
                 continue
-            layers = [(layer.node.path, _staged_size(layer) or 0) for layer in _layers_of(function)]
+            layers = [(layer.node.path, _staged_size(layer) or 0) for layer in layers_of(function)]
             warning = unzipped_size_warning(function.node.path, code, layers)
             if warning:
                 cdk.Annotations.of(ext).add_warning_v2("constructs_rust:unzipped-size", warning)

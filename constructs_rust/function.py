@@ -16,13 +16,7 @@ from ._construct.bundling import register_build
 from ._construct.managed_instances import check_capacity_provider
 from ._construct.rust_code import construct_path, in_app_session, plan_rust_code, warn_hooks
 from ._construct.wiring import RustFunctionWiring, finish_function, prepare_function_props
-from .options import (
-    BundlingOptions,
-    ExtraFile,
-    FunctionOptions,
-    GitSource,
-    UrlOptions,
-)
+from .options import BundlingOptions, ExtraFile, FunctionOptions, GitSource, UrlOptions
 
 __all__ = ["RustFunction"]
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import enum
-import functools
-import inspect
 import os
 import posixpath
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, FrozenSet, Mapping, Optional, Sequence, TypedDict, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, TypedDict, Union
 
 import aws_cdk
 from aws_cdk import aws_codeguruprofiler, aws_ec2, aws_iam, aws_logs, aws_sns, aws_sqs
@@ -19,6 +16,8 @@ from aws_cdk.interfaces import aws_kms as kms_refs
 from aws_cdk.interfaces import aws_lambda as lambda_refs
 from aws_cdk.interfaces import aws_logs as logs_refs
 
+from ._support.env_file import read_env_file
+from ._support.paths import CONTAINER_BUILD_DIR, CONTAINER_CARGO_HOME, CONTAINER_WORKSPACE
 from .errors import ConfigurationError
 
 __all__ = [
@@ -69,23 +68,6 @@ _MANAGED_FLAGS = {
     "--internal": "remove it; internal extensions are code inside the function's own binary",
 }
 
-#: Environment variables Lambda reserves; a function cannot set them.
-RESERVED_ENV_NAMES = frozenset(
-    {
-        "_HANDLER",
-        "_X_AMZN_TRACE_ID",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "AWS_EXECUTION_ENV",
-        "AWS_ACCESS_KEY",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "LAMBDA_TASK_ROOT",
-        "LAMBDA_RUNTIME_DIR",
-    }
-)
-RESERVED_ENV_PREFIXES = ("AWS_LAMBDA_",)
 
 _BINARY_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
@@ -108,8 +90,7 @@ class CommandHooks:
 
 
 #: Container paths the Docker build mounts itself (a volume may not shadow them).
-RESERVED_CONTAINER_PATHS = ("/workspace", "/constructs-rust", "/cargo", "/tmp")
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+RESERVED_CONTAINER_PATHS = (CONTAINER_WORKSPACE, CONTAINER_BUILD_DIR, CONTAINER_CARGO_HOME, "/tmp")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,42 +111,6 @@ class DockerVolume:
     ``host_path`` instead)."""
     read_only: bool = False
     """Mount read-only. Default: False."""
-
-
-def _read_env_file(path: str) -> Dict[str, str]:
-    """Docker's ``--env-file`` format: ``NAME=VALUE`` lines (the value verbatim, no quote
-    processing), ``NAME`` alone takes the synthesizing environment's value (skipped when
-    unset), blank lines and ``#`` comments ignored. Errors name the file and line, never a
-    value."""
-    import os
-
-    values: Dict[str, str] = {}
-    try:
-        text = open(path, encoding="utf-8").read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigurationError(
-            f"cannot be read ({exc.__class__.__name__})",
-            prop="bundling.docker_env_files",
-            value=path,
-            fix="give a readable UTF-8 file of NAME=VALUE lines, relative to where you run cdk",
-        ) from None
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.lstrip()
-        if not line or line.startswith("#"):
-            continue
-        name, has_value, value = line.partition("=")
-        if not _ENV_NAME.fullmatch(name):
-            raise ConfigurationError(
-                f"line {number} does not start with a variable name",
-                prop="bundling.docker_env_files",
-                value=path,
-                fix="write NAME=VALUE lines (letters, digits and underscores in NAME)",
-            )
-        if has_value:
-            values[name] = value
-        elif name in os.environ:
-            values[name] = os.environ[name]
-    return values
 
 
 class Libc(enum.Enum):
@@ -406,7 +351,7 @@ class BundlingOptions:
         ``environment`` (which wins)."""
         merged: Dict[str, str] = {}
         for path in self.docker_env_files:
-            merged.update(_read_env_file(path))
+            merged.update(read_env_file(path))
         merged.update(self.environment)
         return merged
 
@@ -431,18 +376,6 @@ def validate_binary_name(binary_name: Optional[str]) -> None:
             value=binary_name,
             fix="give the [[bin]] name from Cargo.toml, e.g. binary_name='hello_http'",
         )
-
-
-def validate_function_environment(environment: Optional[Mapping[str, str]]) -> None:
-    for key in environment or {}:
-        if key in RESERVED_ENV_NAMES or key.startswith(RESERVED_ENV_PREFIXES):
-            raise ConfigurationError(
-                "is reserved by AWS Lambda and cannot be set on a function",
-                prop="environment",
-                value=key,
-                fix="rename the variable (Lambda sets AWS_LAMBDA_*, AWS_REGION, _HANDLER, ... "
-                "itself)",
-            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -561,78 +494,3 @@ class FunctionOptions(TypedDict, total=False):
     tracing: lambda_.Tracing
     vpc: aws_ec2.IVpc
     vpc_subnets: Union[aws_ec2.SubnetSelection, Dict[str, Any]]
-
-
-#: Options of aws_lambda.Function that RustFunction does not accept, with the reason.
-UNSUPPORTED_FUNCTION_OPTIONS = {
-    "log_retention_retry_options": "RustFunction creates a real log group; there is no "
-    "LogRetention custom resource to configure",
-    "log_retention_role": "RustFunction creates a real log group; there is no LogRetention custom "
-    "resource to configure",
-    "code": "the code is the bundled Rust binary",
-    "handler": "the handler is always `bootstrap`",
-}
-
-
-#: Props the constructs set from parameters of their own, so never pass-through options (with
-#: what to do instead). ``code`` and ``handler`` are in UNSUPPORTED_FUNCTION_OPTIONS.
-MANAGED_FUNCTION_OPTIONS = {
-    "runtime": "RustFunction takes it as its own `runtime` parameter; a "
-    "RustDockerImageFunction's runtime is its image (`base_image`)",
-    "architecture": "pass it as the construct's own `architecture` parameter (it also sets the "
-    "build target)",
-}
-
-#: Options the library handles itself (on the log group it creates), accepted whatever the
-#: installed aws-cdk-lib's Function props say.
-LIBRARY_FUNCTION_OPTIONS = frozenset({"log_retention", "log_removal_policy"})
-
-
-@functools.lru_cache(maxsize=None)
-def _keyword_parameters(props_class: type) -> FrozenSet[str]:
-    parameters = inspect.signature(props_class).parameters.values()
-    return frozenset(p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY)
-
-
-def accepted_function_options(props_class: Optional[type] = None) -> FrozenSet[str]:
-    """The pass-through option names: the keyword parameters of the installed aws-cdk-lib's
-    ``props_class`` minus what the construct manages or does not support, plus the library's
-    own (``LIBRARY_FUNCTION_OPTIONS``).
-
-    ``props_class``: ``aws_lambda.FunctionProps`` or ``aws_lambda.DockerImageFunctionProps``
-    (the same names once ``runtime``/``handler`` are taken out). Default: None, that is
-    ``aws_lambda.FunctionProps``."""
-    names = _keyword_parameters(props_class or lambda_.FunctionProps)
-    excluded = MANAGED_FUNCTION_OPTIONS.keys() | UNSUPPORTED_FUNCTION_OPTIONS.keys()
-    return (names - excluded) | LIBRARY_FUNCTION_OPTIONS
-
-
-def check_function_options(
-    options: Mapping[str, Any], *, props_class: Optional[type] = None
-) -> None:
-    """Raise ConfigurationError for a pass-through option the construct cannot take.
-
-    ``props_class``: as for ``accepted_function_options``. Default: None
-    (``aws_lambda.FunctionProps``)."""
-    known = accepted_function_options(props_class)
-    for key in options:
-        if key in UNSUPPORTED_FUNCTION_OPTIONS:
-            raise ConfigurationError(
-                f"is not supported: {UNSUPPORTED_FUNCTION_OPTIONS[key]}",
-                prop=key,
-                fix=f"remove {key}",
-            )
-        if key in MANAGED_FUNCTION_OPTIONS:
-            raise ConfigurationError(
-                "is set by the construct, not a pass-through option",
-                prop=key,
-                fix=MANAGED_FUNCTION_OPTIONS[key],
-            )
-        if key not in known:
-            close = difflib.get_close_matches(key, sorted(known), n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise ConfigurationError(
-                "is not an aws_lambda.Function option",
-                prop=key,
-                fix=f"{hint}check the spelling against aws_cdk.aws_lambda.FunctionOptions",
-            )

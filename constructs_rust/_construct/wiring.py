@@ -26,7 +26,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
 from ..errors import ConfigurationError
-from ..options import UrlOptions, check_function_options, validate_function_environment
+from ..options import UrlOptions
+from .function_props import check_function_options, validate_function_environment
 
 #: Defaults a Rust function gets unless the user passes its own value.
 DEFAULT_MEMORY_SIZE = 256

@@ -983,11 +983,11 @@ class ExtensionSimulator:
         self, function: lambda_.Function, events: Sequence[Any], **kwargs: Any
     ) -> ExtensionRun:
         """Run a synthesized RustFunction with every RustExtension layer it lists."""
-        from ..extension import RustExtension, _layers_of
+        from ..extension import RustExtension, layers_of
 
         extensions = [
             extension_path(layer)
-            for layer in _layers_of(function)
+            for layer in layers_of(function)
             if isinstance(layer, RustExtension)
         ]
         return self.run(

@@ -8,15 +8,14 @@ from aws_cdk import aws_lambda as lambda_
 
 from constructs_rust import BundlingOptions, CommandHooks
 from constructs_rust._cargo.targets import AL2_GLIBC, resolve_target, target_for_platform
-from constructs_rust.errors import ConfigurationError
-from constructs_rust.options import (
+from constructs_rust._construct.function_props import (
     UNSUPPORTED_FUNCTION_OPTIONS,
-    FunctionOptions,
     accepted_function_options,
     check_function_options,
-    validate_binary_name,
     validate_function_environment,
 )
+from constructs_rust.errors import ConfigurationError
+from constructs_rust.options import FunctionOptions, validate_binary_name
 
 
 @pytest.mark.parametrize(
