@@ -45,7 +45,8 @@ from aws_cdk import aws_lambda as lambda_  # noqa: E402
 
 from constructs_rust import SCRATCH, BundlingOptions, Libc, RustFunction  # noqa: E402
 from constructs_rust.container import RustDockerImageFunction, prebuilt_bootstrap_path  # noqa: E402
-from constructs_rust.testing import LambdaEmulator, _FirstRequestRelay, bootstrap_path  # noqa: E402
+from constructs_rust.testing import LambdaEmulator, bootstrap_path  # noqa: E402
+from constructs_rust.testing.bootstrap import FirstRequestRelay  # noqa: E402
 
 ARCHES = {"x86_64": lambda_.Architecture.X86_64, "arm64": lambda_.Architecture.ARM_64}
 WORK = Path("/tmp/constructs-rust-bench-musl")
@@ -165,7 +166,7 @@ def run_image(engine, emulator, tag: str, platform_: str, digits: int) -> tuple:
     """docker run → first /next (through a relay), then one invoke; the container removed."""
     from tests.docker.engine import docker_cli
 
-    relay = _FirstRequestRelay(emulator.port)
+    relay = FirstRequestRelay(emulator.port)
     name = f"bench-{uuid.uuid4().hex[:10]}"
     started = time.monotonic()
     proc = subprocess.Popen(

@@ -8,7 +8,8 @@ Stdlib only (``ast`` + ``tokenize``). Usage::
 PLAN is a text file, one operation per line (``#`` starts a comment), applied in order:
 
     rename  OLD.MODULE  _old_name  new_name      a top-level name, its uses and importers
-    split   OLD.MODULE  NEW.MODULE  name ...     cut those definitions into NEW (appended)
+    split   OLD.MODULE  NEW.MODULE  name ...     cut those definitions into NEW (appended); a
+                                                 package's __init__ re-exports its __all__
     move    OLD.MODULE  NEW.MODULE               the whole module (git mv)
 
 A split carries each definition's decorators and the comment lines right above it, copies the
@@ -227,6 +228,10 @@ class Mover:
         stay_defs = {n for s in staying for n in defined_names(s)}
         need_new = sorted(used_names(moving) & stay_defs)  # NEW imports these from OLD
         need_old = sorted(used_names(staying) & set(names))  # OLD imports these from NEW
+        # A package's __init__ keeps re-exporting the names of its __all__ that move (importers
+        # go on importing them from the package).
+        exported = [n for n in names if is_package and n in dunder_all(tree)]
+        need_old = sorted(set(need_old) | set(exported))
         if need_new and need_old:
             sys.exit(
                 f"split {old} -> {new}: circle; {new} would need {need_new} from {old} and "
@@ -274,7 +279,7 @@ class Mover:
             self.report.append(f"deleted {old} (everything moved)")
         else:
             self.write(path, remaining)
-        moved = {n: (new, n) for n in names}
+        moved = {n: (new, n) for n in names if n not in exported}
         self.rewrite_importers(old, moved, skip={path, new_path})
         self.report.append(
             f"split {old} -> {new}: {len(names)} names, {sum(c.count(chr(10)) for c in chunks)}"
@@ -442,6 +447,16 @@ def _bare_use(tree: ast.Module, name: ast.Name) -> bool:
     return False
 
 
+def dunder_all(tree: ast.Module) -> List[str]:
+    """The names a module's literal ``__all__`` lists."""
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in stmt.targets
+        ):
+            return [e.value for e in getattr(stmt.value, "elts", []) if isinstance(e, ast.Constant)]
+    return []
+
+
 def keep_comments(source: Source, node: ast.stmt, new: str) -> str:
     """``new`` with the comments the replaced statement carried (``# noqa: E402``) on its first
     line."""
@@ -468,12 +483,28 @@ def add_imports(text: str, lines: List[str]) -> str:
 
 
 def replace_names(text: str, mapping: Dict[str, str]) -> str:
-    """Replace NAME tokens (never inside strings or comments), keeping every other byte."""
+    """Replace NAME tokens, and the names inside f-string fields and string annotations
+    (``"Optional[Name]"``), never prose in strings or comments; every other byte is kept."""
     source = Source(Path("."), text)
     for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        start = source.offset(*tok.start)
         if tok.type == tokenize.NAME and tok.string in mapping:
-            start = source.offset(*tok.start)
             source.edits.append((start, start + len(tok.string), mapping[tok.string]))
+        elif tok.type == tokenize.STRING:
+            prefix = re.match(r"[A-Za-z]*", tok.string).group(0).lower()  # type: ignore[union-attr]
+            body = tok.string[len(prefix) :].strip("\"'")
+            annotation = bool(re.fullmatch(r"[A-Za-z_][\w\[\], .|]*", body)) and not re.search(
+                r"\w \w", body
+            )  # "Optional[Name]", not "Name is prose"
+            if "f" not in prefix and not annotation:
+                continue
+            for old, new in mapping.items():
+                pattern = rf"(?<![\w.]){re.escape(old)}\b"
+                for match in re.finditer(pattern, tok.string):
+                    inside = tok.string[: match.start()]
+                    if annotation or inside.count("{") > inside.count("}"):
+                        at = start + match.start()
+                        source.edits.append((at, at + len(old), new))
     return source.apply()
 
 

@@ -40,6 +40,11 @@ def records_dir(target_dir: Path) -> Path:
     return build_dir(target_dir) / "records"
 
 
+def harness_dir(user_cache: Path) -> Path:
+    """Where ``ExtensionSimulator`` keeps the extension harness it builds, per machine."""
+    return user_cache / OWN_DIR / "extension-harness"
+
+
 def image_context_dir(target_dir: Path, name: str) -> Path:
     """Where an IN_DOCKER image's Dockerfile and context are written."""
     return build_dir(target_dir) / name

@@ -16,11 +16,7 @@ import pytest
 from constructs_rust import RustFunction
 from constructs_rust._build.request import artifact_dir
 from constructs_rust.container import RustDockerImageFunction, prebuilt_bootstrap_path
-from constructs_rust.testing import (
-    EmulationUnavailable,
-    LambdaEmulator,
-    bootstrap_path,
-)
+from constructs_rust.testing import EmulationUnavailable, LambdaEmulator, bootstrap_path
 
 
 def _assets(assembly_dir: Path, stack: str) -> dict:

@@ -439,21 +439,7 @@ def test_internal_members_of_public_classes_are_not_shown(site):
     assert "constructs_rust.options.BundlingOptions" in ids
 
 
-_PRIVATE_TESTING = pytest.mark.xfail(
-    strict=True,
-    reason="LambdaEmulator.start() is annotated to return the private _BootstrapProcess "
-    "(constructs_rust/testing, owned by the package restructuring: give that class a public "
-    "name there, then remove this mark)",
-)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=_PRIVATE_TESTING) if name.endswith("testing") else name
-        for name in ["reference/constructs_rust", *REFERENCE.values()]
-    ],
-)
+@pytest.mark.parametrize("name", ["reference/constructs_rust", *REFERENCE.values()])
 def test_no_private_name_in_the_reference(site, name):
     assert private_names(page(site, name)) == []
 

@@ -6,12 +6,7 @@ import json
 
 import pytest
 
-from constructs_rust.testing import (
-    HttpResponse,
-    function_url_request,
-    http_request,
-    http_response,
-)
+from constructs_rust.testing import HttpResponse, function_url_request, http_request, http_response
 
 
 def test_a_get_with_repeated_query_values_headers_and_cookies():

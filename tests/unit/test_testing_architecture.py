@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from constructs_rust import testing
 from constructs_rust.testing import (
     ExtensionSimulator,
     LambdaEmulator,
     binary_architecture,
-    host_arch,
+    bootstrap,
+    extensions,
 )
+from constructs_rust.testing.bootstrap import host_arch
 
 EM_X86_64 = 0x3E
 EM_AARCH64 = 0xB7
@@ -74,7 +75,7 @@ def prefixes(monkeypatch):
         asked.append(architecture)
         raise _Stop
 
-    monkeypatch.setattr(testing, "runner_prefix", record)
+    monkeypatch.setattr(bootstrap, "runner_prefix", record)
     return asked
 
 
@@ -116,7 +117,7 @@ def test_extension_simulator_detects_and_refuses_a_mismatched_extension(
     def no_harness():
         raise AssertionError("the harness must not be built")
 
-    monkeypatch.setattr(testing, "harness_binary", no_harness)
+    monkeypatch.setattr(extensions, "harness_binary", no_harness)
     bootstrap = _elf(tmp_path, "bootstrap", EM_AARCH64)
     same = _elf(tmp_path, "same", EM_AARCH64)
     other = _elf(tmp_path, "other", EM_X86_64)
