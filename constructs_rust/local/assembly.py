@@ -18,126 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
-from ..errors import ConstructsRustError
+from .intrinsics import SUB_VARIABLE, resolve
+from .model import Cors, GatewayMethod, LocalError, LocalFunction, RestResource, Route, cors_of
 
-#: What the local runs give the pseudo parameters (the emulator's region and a fixed account).
-PSEUDO_PARAMETERS = {
-    "AWS::Region": "us-east-1",
-    "AWS::AccountId": "123456789012",
-    "AWS::Partition": "aws",
-    "AWS::URLSuffix": "amazonaws.com",
-    "AWS::NoValue": "",
-}
 _LAMBDA = "AWS::Lambda::Function"
-
-
-class LocalError(ConstructsRustError):
-    """Bad input to ``constructs-rust local``: printed as one line, exit status 2."""
-
-
-@dataclass(frozen=True)
-class Cors:
-    """A function URL's ``Cors`` or an HTTP API's ``CorsConfiguration`` (the same fields)."""
-
-    origins: Tuple[str, ...] = ()
-    methods: Tuple[str, ...] = ()
-    headers: Tuple[str, ...] = ()
-    expose: Tuple[str, ...] = ()
-    max_age: Optional[int] = None
-    credentials: bool = False
-
-
-def _cors(config: Any) -> Optional[Cors]:
-    if not isinstance(config, dict) or not config:
-        return None
-
-    def strings(name: str) -> Tuple[str, ...]:
-        values = config.get(name) or ()
-        return tuple(str(v) for v in values) if isinstance(values, list) else ()
-
-    max_age = config.get("MaxAge")
-    return Cors(
-        origins=strings("AllowOrigins"),
-        methods=strings("AllowMethods"),
-        headers=strings("AllowHeaders"),
-        expose=strings("ExposeHeaders"),
-        max_age=int(max_age) if isinstance(max_age, int) else None,
-        credentials=config.get("AllowCredentials") is True,
-    )
-
-
-@dataclass(frozen=True)
-class Route:
-    """An API Gateway route or method integrated with a function as a Lambda proxy."""
-
-    api_path: str
-    """Construct path of the ``HttpApi`` or ``RestApi``."""
-    route_key: str
-    """``"GET /items/{id}"``, ``"ANY /{proxy+}"`` or ``"$default"``."""
-    kind: str = "http"
-    """``http`` (an HTTP API) or ``rest`` (a REST API)."""
-    payload: str = "2.0"
-    """The event's payload format: ``2.0``, or ``1.0`` (REST APIs, HTTP API routes so set)."""
-    stage: str = ""
-    """A REST API's stage name (the first segment of the path after the API)."""
-    cors: Optional[Cors] = None
-    """An HTTP API's CORS configuration (REST APIs answer preflights with OPTIONS methods)."""
-
-
-@dataclass(frozen=True)
-class GatewayMethod:
-    """A REST API method that is not a Lambda proxy: a MOCK integration (answered with its
-    status and static header values, e.g. the CORS preflight of
-    ``defaultCorsPreflightOptions``) or another integration type (not emulated)."""
-
-    api_path: str
-    stage: str
-    route_key: str
-    integration: str
-    """``MOCK``, ``HTTP_PROXY``, ``AWS``, ``AWS`` with a function (a non-proxy Lambda
-    integration), ..."""
-    status: int = 200
-    headers: Tuple[Tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class LocalFunction:
-    path: str
-    """Construct path (``Stack/Function``), without the trailing ``/Resource``."""
-    logical_id: str
-    stack: str
-    """The stack's artifact display name (``Stage/Stack`` inside a stage)."""
-    asset_dir: Optional[Path]
-    """The staged asset directory, None when the code is not a file asset."""
-    architecture: str
-    memory_size: int
-    timeout: int
-    runtime: str
-    environment: Dict[str, str]
-    unresolved: Dict[str, Any]
-    """Variables whose template value is only known once deployed (name → template value)."""
-    url_invoke_mode: Optional[str] = None
-    """``BUFFERED`` or ``RESPONSE_STREAM`` when the function has a function URL."""
-    routes: Tuple[Route, ...] = ()
-    url_cors: Optional[Cors] = None
-    """The function URL's CORS configuration."""
-
-    @property
-    def bootstrap(self) -> Optional[Path]:
-        if self.asset_dir is None or not (self.asset_dir / "bootstrap").is_file():
-            return None
-        return self.asset_dir / "bootstrap"
-
-
-@dataclass
-class _Resource:
-    path: str
-    logical_id: str
-    type: str
-    properties: Dict[str, Any]
-    metadata: Dict[str, Any]
-    stack: str
-    directory: Path
 
 
 @dataclass
@@ -148,7 +32,7 @@ class Assembly:
     functions: List[LocalFunction] = field(default_factory=list)
     unbuilt: List[LocalFunction] = field(default_factory=list)
     """Functions whose staged asset directory holds no bootstrap (their stack not bundled)."""
-    resources: List[_Resource] = field(default_factory=list)
+    resources: List[RestResource] = field(default_factory=list)
     methods: List[GatewayMethod] = field(default_factory=list)
     """REST API methods that are not Lambda proxies."""
 
@@ -238,7 +122,7 @@ def load(directory: Path) -> Assembly:
     assembly = Assembly(directory=directory)
     for stack, template, logical_paths in _stacks(directory):
         assembly.resources += _resources(template, stack, logical_paths)
-    by_template: Dict[Tuple[str, Path], Dict[str, _Resource]] = {}
+    by_template: Dict[Tuple[str, Path], Dict[str, RestResource]] = {}
     for resource in assembly.resources:
         by_template.setdefault((resource.stack, resource.directory), {})[resource.logical_id] = (
             resource
@@ -286,14 +170,14 @@ def _stacks(directory: Path) -> Iterator[Tuple[str, Path, Dict[str, str]]]:
             yield name, directory / properties["templateFile"], paths
 
 
-def _resources(template_file: Path, stack: str, paths: Mapping[str, str]) -> List[_Resource]:
+def _resources(template_file: Path, stack: str, paths: Mapping[str, str]) -> List[RestResource]:
     template = _read_json(template_file)
     out = []
     for logical_id, resource in (template.get("Resources") or {}).items():
         metadata = resource.get("Metadata") or {}
         path = metadata.get("aws:cdk:path") or paths.get(logical_id) or f"{stack}/{logical_id}"
         out.append(
-            _Resource(
+            RestResource(
                 path=path[: -len("/Resource")] if path.endswith("/Resource") else path,
                 logical_id=logical_id,
                 type=str(resource.get("Type")),
@@ -333,7 +217,7 @@ def _target(value: Any) -> Optional[str]:
     return None
 
 
-def _function_in(value: Any, resources: Mapping[str, _Resource]) -> Optional[str]:
+def _function_in(value: Any, resources: Mapping[str, RestResource]) -> Optional[str]:
     """The logical id of the first function a template value refers to (an integration URI is
     a ``Fn::Join`` or ``Fn::Sub`` of partition, region and the function's ARN)."""
     if isinstance(value, dict):
@@ -347,7 +231,7 @@ def _function_in(value: Any, resources: Mapping[str, _Resource]) -> Optional[str
         if "Fn::Sub" in value:
             sub = value["Fn::Sub"]
             text = sub[0] if isinstance(sub, list) else sub
-            for name in _SUB_VARIABLE.findall(str(text)):
+            for name in SUB_VARIABLE.findall(str(text)):
                 found = resources.get(name.split(".")[0])
                 if found is not None and found.type == _LAMBDA:
                     return found.logical_id
@@ -364,7 +248,7 @@ def _function_in(value: Any, resources: Mapping[str, _Resource]) -> Optional[str
 
 
 def _rest_methods(
-    resources: Mapping[str, _Resource],
+    resources: Mapping[str, RestResource],
 ) -> Tuple[Dict[str, List[Route]], List[GatewayMethod]]:
     """The REST APIs' Lambda proxy methods (function logical id → routes, payload 1.0) and
     their other methods, for every stage of each API: ``AWS::ApiGateway::Method`` resources
@@ -391,7 +275,7 @@ def _rest_methods(
     routes: Dict[str, List[Route]] = {}
     methods: List[GatewayMethod] = []
 
-    def add(api: _Resource, method: str, path: str, integration: Mapping[str, Any]) -> None:
+    def add(api: RestResource, method: str, path: str, integration: Mapping[str, Any]) -> None:
         kind = str(integration.get("Type") or integration.get("type") or "").upper()
         key = f"{'ANY' if method.upper() == 'X-AMAZON-APIGATEWAY-ANY-METHOD' else method.upper()} "
         key += path or "/"
@@ -456,7 +340,7 @@ def _spec_from_asset(directory: Path, location: Mapping[str, Any]) -> Any:
 
 
 def _functions(
-    resources: Mapping[str, _Resource], rest_routes: Mapping[str, List[Route]]
+    resources: Mapping[str, RestResource], rest_routes: Mapping[str, List[Route]]
 ) -> List[LocalFunction]:
     urls: Dict[str, str] = {}
     url_cors: Dict[str, Optional[Cors]] = {}
@@ -467,7 +351,7 @@ def _functions(
             target = _target(props.get("TargetFunctionArn"))
             if target:
                 urls[target] = str(props.get("InvokeMode") or "BUFFERED")
-                url_cors[target] = _cors(props.get("Cors"))
+                url_cors[target] = cors_of(props.get("Cors"))
         elif resource.type == "AWS::ApiGatewayV2::Route":
             integration = resources.get(_target(props.get("Target")) or "")
             api = resources.get(_target(props.get("ApiId")) or "")
@@ -476,7 +360,7 @@ def _functions(
             target = _function_in(integration.properties.get("IntegrationUri"), resources)
             version = str(integration.properties.get("PayloadFormatVersion") or "")
             if target and version in ("1.0", "2.0"):
-                cors = _cors(api.properties.get("CorsConfiguration"))
+                cors = cors_of(api.properties.get("CorsConfiguration"))
                 route = Route(api.path, str(props["RouteKey"]), "http", version, "", cors)
                 routes.setdefault(target, []).append(route)
     out = []
@@ -535,33 +419,4 @@ def _asset_source(directory: Path, digest: str) -> Optional[Path]:
         entry = (_read_json(manifest).get("files") or {}).get(digest)
         if entry and (entry.get("source") or {}).get("path"):
             return directory / str(entry["source"]["path"])
-    return None
-
-
-_SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
-
-
-def resolve(value: Any, stack: str = "") -> Optional[str]:
-    """A template value as the string Lambda would see, or None when only a deploy knows it:
-    plain strings and numbers, pseudo parameters, ``Fn::Join`` and ``Fn::Sub`` of those."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (str, int, float)):
-        return str(value)
-    if not isinstance(value, dict) or len(value) != 1:
-        return None
-    pseudo = {**PSEUDO_PARAMETERS, "AWS::StackName": stack.rsplit("/", 1)[-1]}
-    ((function, argument),) = value.items()
-    if function == "Ref":
-        return pseudo.get(str(argument))
-    if function == "Fn::Join" and isinstance(argument, list) and len(argument) == 2:
-        parts = [resolve(part, stack) for part in argument[1]]
-        if any(part is None for part in parts):
-            return None
-        return str(argument[0]).join(str(part) for part in parts)
-    if function == "Fn::Sub" and isinstance(argument, str):
-        names = _SUB_VARIABLE.findall(argument)
-        if any(name not in pseudo for name in names):
-            return None
-        return _SUB_VARIABLE.sub(lambda m: pseudo[m.group(1)], argument)
     return None

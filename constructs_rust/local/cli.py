@@ -12,7 +12,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from .assembly import LocalError
+from .model import LocalError
 
 PROG = "constructs-rust"
 

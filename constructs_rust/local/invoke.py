@@ -7,14 +7,10 @@ import sys
 from pathlib import Path
 from typing import BinaryIO, Mapping, Optional
 
-from .assembly import LocalError, load, shown
-from .process import (
-    REQUEST_LIMIT,
-    FunctionProcess,
-    prefixed,
-    request_too_large,
-    unresolved_warnings,
-)
+from .assembly import load, shown
+from .failures import REQUEST_LIMIT, request_too_large
+from .model import LocalError
+from .process import FunctionProcess, prefixed, unresolved_warnings
 from .synth import find_app, synth
 
 

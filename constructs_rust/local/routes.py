@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..testing.events import function_url_request, http_request
-from .assembly import PSEUDO_PARAMETERS, Cors, GatewayMethod, LocalFunction
+from .intrinsics import PSEUDO_PARAMETERS
+from .model import Cors, GatewayMethod, LocalFunction
 
 #: Content types whose bodies function URLs pass as text (others base64-encoded).
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded")

@@ -18,11 +18,14 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 from ..testing.events import http_response
-from .assembly import Cors, GatewayMethod, LocalError, LocalFunction, load, shown
-from .process import REQUEST_LIMIT, Answer, FunctionProcess, prefixed, unresolved_warnings
+from .assembly import load, shown
+from .cors import cors_headers, is_preflight, preflight_target
+from .failures import REQUEST_LIMIT
+from .model import GatewayMethod, LocalError, LocalFunction
+from .process import Answer, FunctionProcess, prefixed, unresolved_warnings
 from .routes import Endpoint, endpoints, event, match, table
 from .synth import App, find_app, stop_synths, synth
 from .watcher import Watcher
@@ -216,15 +219,15 @@ class _Handler(BaseHTTPRequestHandler):
         with served.lock:
             found = match(served.endpoints, self.command, path)
             if found is None and self.command == "OPTIONS":
-                found = _preflight_target(served.endpoints, path, self.headers)
+                found = preflight_target(served.endpoints, path, self.headers)
             endpoint = found[0] if found else None
             process = served.processes.get(endpoint.function or "") if endpoint else None
             listing = table(self.server.base, served.endpoints)
         if endpoint is not None and endpoint.cors is not None:
-            if _is_preflight(self.command, self.headers):
+            if is_preflight(self.command, self.headers):
                 self._preflight(endpoint)
                 return
-            self._extra = _cors_headers(endpoint.cors, self.headers.get("Origin"))
+            self._extra = cors_headers(endpoint.cors, self.headers.get("Origin"))
         if found is not None and endpoint is not None and endpoint.method is not None:
             self._gateway_method(endpoint)
             return
@@ -314,7 +317,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _preflight(self, endpoint: Endpoint) -> None:
         """A CORS preflight the front door answers itself (function URL, HTTP API)."""
         assert endpoint.cors is not None
-        headers = _cors_headers(endpoint.cors, self.headers.get("Origin"), preflight=True)
+        headers = cors_headers(endpoint.cors, self.headers.get("Origin"), preflight=True)
         self.send_response(204 if endpoint.kind == "http" else 200)
         for name, value in headers:
             self.send_header(name, value)
@@ -423,60 +426,3 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
-
-
-def _is_preflight(method: str, headers: Any) -> bool:
-    return (
-        method == "OPTIONS"
-        and bool(headers.get("Origin"))
-        and bool(headers.get("Access-Control-Request-Method"))
-    )
-
-
-def _preflight_target(
-    found: Sequence[Endpoint], path: str, headers: Any
-) -> Optional[Tuple[Endpoint, str, Dict[str, str]]]:
-    """An HTTP API answers a preflight for any of its paths (no OPTIONS route needed): the
-    route the real request would take."""
-    wanted = headers.get("Access-Control-Request-Method")
-    if not wanted:
-        return None
-    hit = match(found, wanted.upper(), path)
-    if hit is not None and hit[0].cors is not None:
-        return hit
-    return None
-
-
-def _allowed_origin(cors: Cors, origin: Optional[str]) -> Optional[str]:
-    if not origin:
-        return None
-    if origin in cors.origins:
-        return origin
-    if "*" in cors.origins:
-        return origin if cors.credentials else "*"
-    return None
-
-
-def _cors_headers(
-    cors: Cors, origin: Optional[str], *, preflight: bool = False
-) -> List[Tuple[str, str]]:
-    """The CORS headers the front door adds for a request from ``origin`` (none when the origin
-    is not allowed: the browser then blocks the answer)."""
-    allowed = _allowed_origin(cors, origin)
-    if allowed is None:
-        return []
-    out = [("Access-Control-Allow-Origin", allowed)]
-    if cors.credentials:
-        out.append(("Access-Control-Allow-Credentials", "true"))
-    if preflight:
-        if cors.methods:
-            out.append(("Access-Control-Allow-Methods", ",".join(cors.methods)))
-        if cors.headers:
-            out.append(("Access-Control-Allow-Headers", ",".join(cors.headers)))
-        if cors.max_age is not None:
-            out.append(("Access-Control-Max-Age", str(cors.max_age)))
-    elif cors.expose:
-        out.append(("Access-Control-Expose-Headers", ",".join(cors.expose)))
-    if allowed != "*":
-        out.append(("Vary", "Origin"))
-    return out

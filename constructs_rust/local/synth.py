@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Set
 
 from .._support import processes
-from .assembly import LocalError
+from .model import LocalError
 
 
 @dataclass(frozen=True)

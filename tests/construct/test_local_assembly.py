@@ -12,7 +12,9 @@ from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 
-from constructs_rust.local.assembly import LocalError, load, resolve
+from constructs_rust.local.assembly import load
+from constructs_rust.local.intrinsics import resolve
+from constructs_rust.local.model import LocalError
 from constructs_rust.local.routes import endpoints, event, match
 
 
@@ -153,7 +155,7 @@ def test_rest_apis_cors_and_payload_1_0(tmp_path):
     gateway methods; a function URL's and an HTTP API's CORS settings are read."""
     from aws_cdk import aws_apigateway as rest
 
-    from constructs_rust.local.assembly import Cors
+    from constructs_rust.local.model import Cors
 
     code = tmp_path / "code"
     code.mkdir()
