@@ -8,7 +8,13 @@ from .container import (
     ContainerBuild,
     RustDockerImageFunction,
 )
-from .errors import CargoError, ConfigurationError, ConstructsRustError, ToolchainError
+from .errors import (
+    BinaryError,
+    CargoError,
+    ConfigurationError,
+    ConstructsRustError,
+    ToolchainError,
+)
 from .extension import LayerOptions, RustExtension
 from .function import RustFunction
 from .options import (
@@ -31,6 +37,7 @@ __all__ = [
     "SCRATCH",
     "RustDockerImageFunction",
     "RustExtension",
+    "BinaryError",
     "BundlingOptions",
     "CargoError",
     "CommandHooks",

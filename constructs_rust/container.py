@@ -376,6 +376,7 @@ class RustDockerImageFunction(RustFunctionWiring, lambda_.DockerImageFunction):
         if build is ContainerBuild.PREBUILT and repository is None:
             warn_hooks(self, bundling)
             if plan is not None and plan.request is not None and self.staged_context is not None:
+                plan.request.image = base_image  # what the binary check holds it against
                 register_build(self, plan, self.staged_context)
 
     @staticmethod

@@ -10,7 +10,13 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-__all__ = ["ConstructsRustError", "ConfigurationError", "CargoError", "ToolchainError"]
+__all__ = [
+    "ConstructsRustError",
+    "ConfigurationError",
+    "CargoError",
+    "ToolchainError",
+    "BinaryError",
+]
 
 #: ``scheme://userinfo@``: the credentials part of a URL (a git remote with a token).
 _USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
@@ -97,3 +103,9 @@ class CargoError(ConstructsRustError):
 
 class ToolchainError(ConstructsRustError):
     """A tool needed for bundling (cargo-lambda, zig, a Rust std, Docker) is missing."""
+
+
+class BinaryError(ConstructsRustError):
+    """A built binary cannot run where it is deployed (another architecture, a glibc newer
+    than the runtime's, a dynamic binary where only a static one starts, no executable bit,
+    over Lambda's size quota); raised at synth, before the asset is staged."""

@@ -19,7 +19,8 @@ pending function, by group:
   2. **fetch** the misses from the team cache (``_store/remote``);
   3. **build** what is still missing: one cargo-lambda run per batch (``run.build_batch``);
   4. **verify**: ``CONSTRUCTS_RUST_VERIFY=1`` rebuilds every function from clean and compares;
-  5. **stage** each artifact into its CDK asset directory (``stage``);
+  5. **stage** each artifact into its CDK asset directory (``stage``), after the binary check
+     (``binary_check``: architecture, loader, glibc, static, executable, size quota);
   6. **upload** what was built (team cache in ``read-write`` mode).
 
 The CDK side (the stand-in hash of unbundled stacks, notices, EXPLAIN and history output,
@@ -321,8 +322,8 @@ def _build_and_stage(group: List[BuildRequest], position: str = "") -> List[List
             try:
                 with timing.measure():
                     install_artifact(request)
-            except ConstructsRustError as exc:
-                request.error = str(exc.at(request.construct_path))
+            except ConstructsRustError as exc:  # the validation names the construct
+                request.error = str(exc)
             except OSError as exc:
                 request.error = f"could not stage the bootstrap: {exc}"
         if request.error is not None:

@@ -68,6 +68,9 @@ class BuildRequest:
     done: bool = False
     extension: bool = False
     """A Lambda extension (``--extension``): staged as ``extensions/<binary>``."""
+    image: Optional[str] = None
+    """A container image function's base image (``scratch`` for FROM scratch), None for a zip
+    function or layer: what the binary check holds the bootstrap against."""
     extra_files: Tuple[extra_files.Resolved, ...] = ()
     """Files added to the staged asset next to the binary (not part of the artifact)."""
     complete: Optional[Inputs] = None

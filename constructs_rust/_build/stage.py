@@ -9,6 +9,7 @@ from .._fingerprint import extra_files
 from .._store import artifacts
 from .._support import timing
 from ..errors import ConstructsRustError
+from .binary_check import check_binary, check_size
 from .request import PLACEHOLDER, BuildRequest, artifact_dir
 
 
@@ -36,8 +37,16 @@ def install_if_cached(request: BuildRequest) -> bool:
 
 
 def install_artifact(request: BuildRequest) -> None:
-    """Copy the cached artifact into the staged asset directory and drop the placeholder."""
+    """Check the cached artifact's binary against its runtime (``BinaryError``), copy the
+    artifact into the staged asset directory and drop the placeholder."""
     source = artifact_dir(request.workspace, request.fingerprint)
+    check_binary(
+        source / request.artifact_name,
+        request.target,
+        name=f"{request.artifact_name} (binary {request.binary})",
+        extension=request.extension,
+        image=request.image,
+    )
     request.asset_dir.mkdir(parents=True, exist_ok=True)
     for item in sorted(source.iterdir()):
         if item.name == artifacts.SEAL:
@@ -53,3 +62,5 @@ def install_artifact(request: BuildRequest) -> None:
     placeholder = request.asset_dir / PLACEHOLDER
     if placeholder.exists():
         placeholder.unlink()
+    if request.image is None:  # a zip asset: Lambda's unzipped quota (an image's is 10 GB)
+        check_size(request.asset_dir, who=request.artifact_name)
