@@ -104,7 +104,8 @@ def shown(path: Optional[Path]) -> str:
 
 
 def _exact_names(function: LocalFunction) -> Tuple[str, ...]:
-    return (function.path, function.logical_id, f"{function.stack}/{function.logical_id}")
+    named = (function.function_name,) if function.function_name else ()
+    return (function.path, function.logical_id, f"{function.stack}/{function.logical_id}", *named)
 
 
 def _short_names(function: LocalFunction) -> Tuple[str, ...]:
@@ -395,6 +396,10 @@ def _functions(
             url_invoke_mode=urls.get(resource.logical_id),
             routes=tuple(routes.get(resource.logical_id, ())),
             url_cors=url_cors.get(resource.logical_id),
+            function_name=resolve(props.get("FunctionName"), resource.stack),
+            reserved_concurrency=_int(props["ReservedConcurrentExecutions"], 0)
+            if "ReservedConcurrentExecutions" in props
+            else None,
         )
         if asset_dir is not None:
             out.append(function)

@@ -73,12 +73,21 @@ def parser() -> argparse.ArgumentParser:
         "HTTP API route (at /<API construct path>/<route>) and every REST API method (at "
         "/<API construct path>/<stage>/<resource>) on localhost, failing as Lambda and API "
         "Gateway fail (timeouts, crashed runtimes, payload limits) and answering CORS "
-        "preflights; an edit of a watched file re-synthesizes the app and restarts the "
-        "functions that changed.",
+        "preflights; every function through the Lambda Invoke API (boto3's "
+        "endpoint_url=http://HOST:PORT); an edit of a watched file re-synthesizes the app and "
+        "restarts the functions that changed.",
     )
     serve.add_argument("--port", type=int, default=3000, help="Default: 3000")
     serve.add_argument("--host", default="127.0.0.1", help="Default: 127.0.0.1")
     serve.add_argument("--no-watch", action="store_true", help="do not reload on edits")
+    serve.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        metavar="N",
+        help="execution environments (processes) per function, started as concurrent requests "
+        "need them, for a function whose template reserves no concurrency. Default: 10",
+    )
     common(serve)
     return top
 
@@ -194,6 +203,7 @@ def _main(argv: Optional[List[str]] = None) -> int:
             no_synth=args.no_synth,
             overrides=overrides,
             watch=not args.no_watch,
+            concurrency=args.concurrency,
         )
     except LocalError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -100,6 +100,10 @@ class LocalFunction:
     routes: Tuple[Route, ...] = ()
     url_cors: Optional[Cors] = None
     """The function URL's CORS configuration."""
+    function_name: Optional[str] = None
+    """The template's ``FunctionName``, when it sets one (a name the Invoke API takes)."""
+    reserved_concurrency: Optional[int] = None
+    """``ReservedConcurrentExecutions``: at most this many execution environments."""
 
     @property
     def bootstrap(self) -> Optional[Path]:

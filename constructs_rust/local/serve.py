@@ -18,15 +18,19 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ..testing.events import http_response
-from .assembly import load, shown
+from .assembly import load
 from .cors import cors_headers, is_preflight, preflight_target
 from .failures import REQUEST_LIMIT
-from .model import GatewayMethod, LocalError, LocalFunction
-from .process import Answer, FunctionProcess, prefixed, unresolved_warnings
-from .routes import Endpoint, endpoints, event, match, table
+from .invoke_api import handle_invoke_api, invoke_api_line, is_invoke_api
+from .model import LocalError
+from .pool import FunctionPool
+from .process import Answer
+from .routes import Endpoint, event, match, table
+from .served import Served
+from .served import say as _say
 from .synth import App, find_app, stop_synths, synth
 from .watcher import Watcher
 
@@ -46,63 +50,6 @@ GATEWAY_TIMEOUT = {
 }
 #: The answer to a request whose event is over Lambda's 6 MiB.
 TOO_LARGE = (413, '{"message":"Request Entity Too Large"}')
-
-
-def _say(message: str) -> None:
-    print(f"constructs-rust: {message}", file=sys.stderr, flush=True)
-
-
-class Served:
-    """The endpoints and their running functions; swapped as a whole on reload."""
-
-    def __init__(self, overrides: Mapping[str, str]) -> None:
-        self.overrides = dict(overrides)
-        self.lock = threading.Lock()
-        self.endpoints: List[Endpoint] = []
-        self.processes: Dict[str, FunctionProcess] = {}
-        self.stopped = False
-
-    def update(
-        self, functions: List[LocalFunction], methods: Sequence[GatewayMethod] = ()
-    ) -> List[str]:
-        """Serve ``functions`` (those with a URL or route) and the REST APIs' other
-        ``methods``; returns what changed."""
-        wanted = {f.path: f for f in functions if f.url_invoke_mode or f.routes}
-        changes: List[str] = []
-        with self.lock:
-            if self.stopped:
-                return changes
-            for path in sorted(set(self.processes) - set(wanted)):
-                self.processes.pop(path).stop()
-                changes.append(f"{path}: no longer served")
-            for path, function in sorted(wanted.items()):
-                process = self.processes.get(path)
-                if process is None or process.function != function:
-                    for warning in unresolved_warnings(function, self.overrides):
-                        _say(warning)
-                if process is None:
-                    process = FunctionProcess(function, self.overrides, prefixed(path))
-                    self.processes[path] = process
-                    process.start()
-                elif process.function != function:
-                    process.restart(function)
-                    changes.append(f"{path}: restarted with {shown(function.bootstrap)}")
-            self.endpoints = endpoints(list(wanted.values()), methods)
-        return changes
-
-    def stop(self) -> None:
-        """Stop every function (all at once: a Ctrl-C is over within a second)."""
-        with self.lock:
-            self.stopped = True
-            threads = [
-                threading.Thread(target=process.shutdown, daemon=True)
-                for process in self.processes.values()
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            self.processes.clear()
 
 
 def bind(host: str, port: int) -> "_Server":
@@ -133,25 +80,24 @@ def serve(
     overrides: Mapping[str, str],
     watch: bool = True,
     poll_seconds: float = 0.5,
+    concurrency: Optional[int] = None,
 ) -> int:
     server = bind(host, port)
-    served = Served(overrides)
+    served = Served(overrides, concurrency)
     try:
         app = find_app(app_dir)
         if not no_synth:
             synth(app)
         assembly = load(app.outdir)
-        served.update(assembly.functions, assembly.methods)
-        if not served.endpoints:
-            raise LocalError(
-                f"nothing to serve: no function of {app.outdir} has a function URL, an HTTP "
-                "API route or a REST API method; `constructs-rust local invoke <path>` invokes "
-                "the others"
-            )
+        served.update(assembly.functions, assembly.methods, app.outdir)
+        if not served.pools:
+            raise LocalError(f"nothing to serve: {app.outdir} has no function with a bootstrap")
         server.served = served
         server.base = f"http://{host}:{server.server_address[1]}"
         print(f"constructs-rust: serving on {server.base}", file=sys.stderr)
-        print(table(server.base, served.endpoints), file=sys.stderr, flush=True)
+        if served.endpoints:
+            print(table(server.base, served.endpoints), file=sys.stderr)
+        print(invoke_api_line(server.base, len(served.pools)), file=sys.stderr, flush=True)
         watcher = Watcher(app.directory, app.watch, exclude=[app.outdir])
         if watch:
             thread = threading.Thread(
@@ -186,7 +132,7 @@ def _reload_loop(app: App, served: Served, watcher: Watcher, poll_seconds: float
         try:
             synth(app)
             assembly = load(app.outdir)
-            changes = served.update(assembly.functions, assembly.methods)
+            changes = served.update(assembly.functions, assembly.methods, app.outdir)
         except LocalError as exc:
             _say(f"{exc} (still serving the previous build)")
             continue
@@ -216,6 +162,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         served = self.server.served
+        if is_invoke_api(path):
+            handle_invoke_api(self, served, path, body)
+            return
         with served.lock:
             found = match(served.endpoints, self.command, path)
             if found is None and self.command == "OPTIONS":
@@ -272,7 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._plain(*FUNCTION_ERROR[endpoint.kind])
 
-    def _through_gateway(self, endpoint: Endpoint, process: FunctionProcess, data: bytes) -> None:
+    def _through_gateway(self, endpoint: Endpoint, process: FunctionPool, data: bytes) -> None:
         """An API Gateway integration: the whole answer, or the gateway's own timeout answer
         once its integration limit passed (the function keeps running meanwhile, as on AWS)."""
         limit, status, text = GATEWAY_TIMEOUT[endpoint.kind]

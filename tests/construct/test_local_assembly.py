@@ -61,7 +61,8 @@ def assembly(tmp_path_factory):
     )
     nested = cdk.NestedStack(stack, "Inner")
     _function(nested, "Worker", code)
-    _function(cdk.Stack(app, "Top"), "Api", code)
+    top = cdk.Stack(app, "Top")
+    _function(top, "Api", code, function_name="top-api", reserved_concurrent_executions=3)
     empty = root / "empty"  # a staged asset without a bootstrap: its stack was not bundled
     empty.mkdir()
     (empty / "README").write_text("no bootstrap\n")
@@ -83,6 +84,16 @@ def test_functions_are_found_by_path_logical_id_and_short_id(assembly):
     assert worker.path == "Prod/Svc/Inner/Worker" and assembly.find(worker.logical_id) is worker
     assert api.bootstrap is not None and api.bootstrap.read_text() == "#!/bin/sh\n"
     assert (api.architecture, api.memory_size) == ("arm64", 512)
+
+
+def test_function_name_and_reserved_concurrency_are_read(assembly):
+    """The Invoke API takes a function's FunctionName; its reserved concurrency caps its
+    execution environments (a function without one: None)."""
+    top = assembly.find("top-api")
+    assert top.path == "Top/Api" and top.function_name == "top-api"
+    assert top.reserved_concurrency == 3
+    worker = assembly.find("Worker")
+    assert (worker.function_name, worker.reserved_concurrency) == (None, None)
 
 
 def test_environment_plain_and_pseudo_values_resolve_deploy_time_ones_do_not(assembly):

@@ -103,11 +103,11 @@ def test_invoke_times_out_crashes_and_limits_as_lambda(synthesized):
 class _Server:
     """``local serve --no-synth`` in its own process group (as a terminal runs it)."""
 
-    def __init__(self, app_dir: Path, port: int) -> None:
+    def __init__(self, app_dir: Path, port: int, *extra: str) -> None:
         self.port = port
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "constructs_rust", "local", "serve", "--no-synth"]
-            + ["--no-watch", "--port", str(port)],
+            + ["--no-watch", "--port", str(port), *extra],
             cwd=app_dir,
             env=_env(app_dir),
             stdin=subprocess.DEVNULL,
@@ -333,7 +333,7 @@ def test_api_gateway_integration_timeout(synthesized, monkeypatch):
     assembly = load(synthesized / "cdk.out")
     probe = [f for f in assembly.functions if f.path == "Faithful/Faults"]
     server = serve_module.bind("127.0.0.1", 0)
-    served = serve_module.Served({})
+    served = serve_module.Served({}, concurrency=1)  # one environment: the next event waits
     try:
         served.update(probe, assembly.methods)
         server.served = served

@@ -1,0 +1,208 @@
+"""Issue 43's figures: what ``constructs-rust local`` costs in a developer's loop, for two
+checkouts of the library side by side in one run (same machine, same app, same moment):
+
+    python bench/local_loop.py --before /tmp/before   # /tmp/before: e.g. `git archive <commit>`
+    python bench/local_loop.py                          # this checkout only
+
+The app is the one of tests/integration/test_local.py (x86_64 functions of a copy of
+lambdas/ and the local_faults probe), in its fixed directory under ~/.cache with its cargo
+target (held under the tests' lock while the benchmark runs). Measured, from outside, as a
+user sees it (wall-clock, ``time.monotonic`` around the client):
+
+- ``warm invoke``: ``python -m constructs_rust local invoke Local/Echo --no-synth`` start →
+  payload, median of ``--repeat`` (the assembly built, the OS caches warm);
+- ``8 parallel``: 8 requests at once to the probe's function URL, each sleeping 300 ms in the
+  function, through a running ``local serve --no-synth``: the first burst (environments start)
+  and a warm one (median of ``--repeat``);
+- ``Invoke API``: one boto3 ``invoke`` of Local/Echo through the served Invoke API, median of
+  ``--repeat`` warm calls (``-`` where a checkout has no Invoke API).
+
+Prints a markdown table (also to ``--out``), with the ratio of the two checkouts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from filelock import FileLock  # noqa: E402
+
+from tests.integration.test_local import WORK, _env, _free_port, _make_app  # noqa: E402
+
+Row = Dict[str, Optional[float]]
+
+
+def _run_env(app: Path, library: Path) -> Dict[str, str]:
+    return dict(_env(app), PYTHONPATH=str(library))
+
+
+def _cli(library: Path) -> List[str]:
+    return [sys.executable, "-m", "constructs_rust", "local"]
+
+
+def warm_invoke(app: Path, library: Path, repeat: int) -> float:
+    env = _run_env(app, library)
+    times = []
+    for _ in range(repeat + 1):  # the first warms the OS caches
+        started = time.monotonic()
+        proc = subprocess.run(
+            [*_cli(library), "invoke", "Local/Echo", "--no-synth", "--event", "-"],
+            cwd=app,
+            env=env,
+            input=b'{"message": "hi"}',
+            capture_output=True,
+        )
+        times.append(time.monotonic() - started)
+        assert proc.stdout == b'{"echo":"hi hi hi"}', proc.stderr[-2000:]
+    return statistics.median(times[1:])
+
+
+class Server:
+    def __init__(self, app: Path, library: Path) -> None:
+        self.port = _free_port()
+        self.proc = subprocess.Popen(
+            [*_cli(library), "serve", "--no-synth", "--no-watch", "--port", str(self.port)],
+            cwd=app,
+            env=_run_env(app, library),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:  # the table is printed once every function started
+            if b"serving on" in line:
+                break
+        self.base = f"http://127.0.0.1:{self.port}"
+        self._drain = threading.Thread(target=self.proc.stderr.read, daemon=True)
+        self._drain.start()
+        urllib.request.urlopen(f"{self.base}/Faithful/Faults/?bytes=1", timeout=60).read()
+
+    def stop(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGINT)
+        self.proc.wait(timeout=30)
+
+
+def burst(server: Server, count: int = 8) -> float:
+    url = f"{server.base}/Faithful/Faults/?sleep_ms=300"
+
+    def one(_: int) -> int:
+        with urllib.request.urlopen(url, timeout=120) as response:
+            response.read()
+            return response.status
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(count) as pool:
+        statuses = list(pool.map(one, range(count)))
+    assert statuses == [200] * count, statuses
+    return time.monotonic() - started
+
+
+def invoke_api(server: Server, repeat: int) -> Optional[float]:
+    request = urllib.request.Request(
+        f"{server.base}/2015-03-31/functions/Local%2FEcho/invocations",
+        data=b'{"message": "hi"}',
+        method="POST",
+    )
+    try:
+        urllib.request.urlopen(request, timeout=60).read()
+    except OSError:  # a checkout without it: 404
+        return None
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError:
+        return None
+    client = boto3.client(
+        "lambda",
+        endpoint_url=server.base,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=Config(retries={"max_attempts": 1}),
+    )
+    times = []
+    for _ in range(repeat + 1):
+        started = time.monotonic()
+        payload = client.invoke(FunctionName="Local/Echo", Payload=b'{"message": "hi"}')
+        assert payload["Payload"].read() == b'{"echo":"hi hi hi"}'
+        times.append(time.monotonic() - started)
+    return statistics.median(times[1:])
+
+
+def measure(app: Path, library: Path, repeat: int) -> Row:
+    row: Row = {"warm invoke": warm_invoke(app, library, repeat)}
+    server = Server(app, library)
+    try:
+        row["8 parallel (first burst)"] = burst(server)
+        row["8 parallel (warm)"] = statistics.median(burst(server) for _ in range(repeat))
+        row["Invoke API (boto3, warm)"] = invoke_api(server, repeat)
+    finally:
+        server.stop()
+    return row
+
+
+def table(columns: Dict[str, Row]) -> str:
+    names = list(columns)
+    metrics = list(next(iter(columns.values())))
+    head = "| | " + " | ".join(names) + (" | ratio |" if len(names) == 2 else " |")
+    lines = [head, "|---" * (len(names) + 1 + (len(names) == 2)) + "|"]
+
+    def cell(value: Optional[float]) -> str:
+        return "-" if value is None else f"{value:.3f} s"
+
+    for metric in metrics:
+        values = [columns[n].get(metric) for n in names]
+        line = f"| {metric} | " + " | ".join(cell(v) for v in values)
+        if len(names) == 2:
+            before, after = values
+            line += " | " + (f"{before / after:.1f}×" if before and after else "-")
+        lines.append(line + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--before", type=Path, help="another checkout of the library")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(WORK / ".lock")):
+        app = WORK / "app"
+        _make_app(app)
+        synth = subprocess.run(
+            [*_cli(REPO), "invoke", "Local/Echo", "--event", "-"],
+            cwd=app,
+            env=_run_env(app, REPO),
+            input=b'{"message": "hi"}',
+            capture_output=True,
+        )
+        assert synth.returncode == 0, synth.stderr[-3000:]
+        columns: Dict[str, Row] = {}
+        checkouts: List[Tuple[str, Path]] = [("before", args.before)] if args.before else []
+        for name, library in [*checkouts, ("this checkout", REPO)]:
+            columns[name] = measure(app, library.resolve(), args.repeat)
+            print(name, json.dumps(columns[name]), file=sys.stderr, flush=True)
+    report = table(columns)
+    print(report)
+    if args.out:
+        args.out.write_text(report + "\n")
+
+
+if __name__ == "__main__":
+    main()
