@@ -1,33 +1,83 @@
-"""constructs_rust: AWS CDK constructs for Rust on AWS Lambda."""
+"""constructs_rust: AWS CDK constructs for Rust on AWS Lambda.
 
-from .build_cache import RustBuildCache
-from .container import (
-    DEFAULT_BASE_IMAGE,
-    DEFAULT_BUILD_IMAGE,
-    SCRATCH,
-    ContainerBuild,
-    RustDockerImageFunction,
+The names below are imported on first use (PEP 562): ``from constructs_rust import
+RustFunction`` and ``constructs_rust.RustFunction`` work as always, while what never touches a
+construct (``constructs-rust local invoke --no-synth`` reading a cloud assembly) starts without
+loading aws-cdk-lib and jsii."""
+
+import importlib
+from typing import TYPE_CHECKING, Any, List
+
+if TYPE_CHECKING:
+    from .build_cache import RustBuildCache
+    from .container import (
+        DEFAULT_BASE_IMAGE,
+        DEFAULT_BUILD_IMAGE,
+        SCRATCH,
+        ContainerBuild,
+        RustDockerImageFunction,
+    )
+    from .errors import (
+        BinaryError,
+        CargoError,
+        ConfigurationError,
+        ConstructsRustError,
+        ToolchainError,
+    )
+    from .extension import LayerOptions, RustExtension
+    from .function import RustFunction
+    from .options import (
+        DEFAULT_DOCKER_IMAGE,
+        BundlingOptions,
+        CommandHooks,
+        DockerVolume,
+        ExtraFile,
+        FunctionOptions,
+        GitSource,
+        Libc,
+        UrlOptions,
+    )
+
+#: Each public name and the module that defines it.
+EXPORTS = (
+    ("RustBuildCache", "build_cache"),
+    ("DEFAULT_BASE_IMAGE", "container"),
+    ("DEFAULT_BUILD_IMAGE", "container"),
+    ("SCRATCH", "container"),
+    ("ContainerBuild", "container"),
+    ("RustDockerImageFunction", "container"),
+    ("BinaryError", "errors"),
+    ("CargoError", "errors"),
+    ("ConfigurationError", "errors"),
+    ("ConstructsRustError", "errors"),
+    ("ToolchainError", "errors"),
+    ("LayerOptions", "extension"),
+    ("RustExtension", "extension"),
+    ("RustFunction", "function"),
+    ("DEFAULT_DOCKER_IMAGE", "options"),
+    ("BundlingOptions", "options"),
+    ("CommandHooks", "options"),
+    ("DockerVolume", "options"),
+    ("ExtraFile", "options"),
+    ("FunctionOptions", "options"),
+    ("GitSource", "options"),
+    ("Libc", "options"),
+    ("UrlOptions", "options"),
 )
-from .errors import (
-    BinaryError,
-    CargoError,
-    ConfigurationError,
-    ConstructsRustError,
-    ToolchainError,
-)
-from .extension import LayerOptions, RustExtension
-from .function import RustFunction
-from .options import (
-    DEFAULT_DOCKER_IMAGE,
-    BundlingOptions,
-    CommandHooks,
-    DockerVolume,
-    ExtraFile,
-    FunctionOptions,
-    GitSource,
-    Libc,
-    UrlOptions,
-)
+
+
+def __getattr__(name: str) -> Any:
+    for exported, module in EXPORTS:
+        if exported == name:
+            value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+            globals()[name] = value
+            return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "ContainerBuild",

@@ -21,12 +21,40 @@ streamed response piece by piece with the time each piece arrived.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any, List
+
 from .bootstrap import EmulationUnavailable, binary_architecture, bootstrap_path
 from .emulator import InvokeResult, LambdaEmulator
 from .events import HttpResponse, function_url_request, http_request, http_response
-from .extensions import ExtensionSimulator, extension_path
 from .snapshot import normalize_template, snapshot_template
-from .unit_app import BUNDLING_STACKS_CONTEXT, no_bundling_app
+
+if TYPE_CHECKING:
+    from .extensions import ExtensionSimulator, extension_path
+    from .unit_app import BUNDLING_STACKS_CONTEXT, no_bundling_app
+
+#: Names whose modules load aws-cdk-lib, imported on first use (PEP 562), so that what only
+#: runs a bootstrap (``constructs-rust local``) starts without it: name → module.
+LAZY = (
+    ("ExtensionSimulator", "extensions"),
+    ("extension_path", "extensions"),
+    ("BUNDLING_STACKS_CONTEXT", "unit_app"),
+    ("no_bundling_app", "unit_app"),
+)
+
+
+def __getattr__(name: str) -> Any:
+    for lazy, module in LAZY:
+        if lazy == name:
+            value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+            globals()[name] = value
+            return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "BUNDLING_STACKS_CONTEXT",

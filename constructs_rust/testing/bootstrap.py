@@ -11,17 +11,15 @@ import platform
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
 
-import aws_cdk as cdk
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_s3_assets as s3_assets
-
-from .._build.request import PLACEHOLDER
+if TYPE_CHECKING:
+    from aws_cdk import aws_lambda as lambda_
 
 QEMU_AARCH64 = "qemu-aarch64-static"
 
@@ -53,7 +51,7 @@ def wait_port(port: int, timeout: float, proc: subprocess.Popen[bytes]) -> None:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
         except OSError:
-            time.sleep(0.1)
+            time.sleep(0.01)  # a local port: polled often, start-up is what `local` waits for
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
@@ -288,6 +286,18 @@ class BootstrapProcess:
             self._log_dir.cleanup()
 
 
+def cargo_lambda_binary() -> Optional[str]:
+    """``cargo-lambda`` on PATH, or beside the running Python (a venv that is not activated):
+    the lookup of ``_cargo.toolchain.find_cargo_lambda``, without importing ``_cargo`` (its
+    ``targets`` module loads aws-cdk-lib, which a ``local invoke`` of an assembly never
+    needs)."""
+    found = shutil.which("cargo-lambda")
+    if found:
+        return found
+    beside = Path(sys.executable).parent / "cargo-lambda"
+    return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None
+
+
 def request_body(event: Any) -> bytes:
     body = event if isinstance(event, (bytes, str)) else json.dumps(event)
     return body.encode() if isinstance(body, str) else body
@@ -298,6 +308,11 @@ def bootstrap_path(function: lambda_.Function) -> Path:
 
     Call after ``app.synth()`` (or ``Template.from_stack``), which is when the build runs.
     """
+    import aws_cdk as cdk  # here: reading an assembly (``local``) loads no aws-cdk-lib
+    from aws_cdk import aws_s3_assets as s3_assets
+
+    from .._build.request import PLACEHOLDER
+
     asset = function.node.try_find_child("Code")
     stage = cdk.Stage.of(function)
     if not isinstance(asset, s3_assets.Asset) or stage is None:

@@ -9,22 +9,22 @@ import subprocess
 import tempfile
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from aws_cdk import aws_lambda as lambda_
-
-from .._cargo.toolchain import find_cargo_lambda
 from .bootstrap import (
     DEFAULT_FUNCTION,
     BootstrapProcess,
     bootstrap_path,
+    cargo_lambda_binary,
     free_port,
     request_body,
     wait_port,
 )
+
+if TYPE_CHECKING:
+    from aws_cdk import aws_lambda as lambda_
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class LambdaEmulator:
         self._dir: Optional[tempfile.TemporaryDirectory[str]] = None
 
     def __enter__(self) -> "LambdaEmulator":
-        cargo_lambda = find_cargo_lambda()
+        cargo_lambda = cargo_lambda_binary()
         if not cargo_lambda:
             raise RuntimeError("cargo-lambda is not installed: pip install cargo-lambda")
         # `watch` wants a Cargo project even with --only-lambda-apis; give it an empty one.
@@ -131,6 +131,9 @@ class LambdaEmulator:
         )
 
     def _post(self, body: bytes, timeout: float) -> str:
+        import urllib.error  # here: `local`, which never calls this, starts without ssl
+        import urllib.request
+
         url = f"http://127.0.0.1:{self.port}{self.invocations_path}"
         request = urllib.request.Request(
             url, data=body, method="POST", headers={"Content-Type": "application/json"}

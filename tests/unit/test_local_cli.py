@@ -27,6 +27,32 @@ def test_console_script_and_python_m_are_the_same_command():
     assert proc.returncode == 0 and "usage: constructs-rust local invoke" in proc.stdout
 
 
+def test_reading_an_assembly_loads_no_aws_cdk_and_the_public_api_still_does():
+    """``local invoke --no-synth`` and ``local serve --no-synth`` start without aws-cdk-lib and
+    jsii (#43: a warm invoke costs a process start); ``import constructs_rust`` is lazy, and
+    every public name, of the package and of ``constructs_rust.testing``, still imports."""
+    check = (
+        "import sys\n"
+        "import constructs_rust, constructs_rust.testing\n"
+        "from constructs_rust.local import cli, invoke, serve\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('aws_cdk', 'jsii'))\n"
+        "assert not loaded, loaded\n"
+        "from constructs_rust import *\n"
+        "from constructs_rust.testing import *\n"
+        "from constructs_rust import RustFunction, BundlingOptions\n"
+        "from constructs_rust.testing import ExtensionSimulator, no_bundling_app\n"
+        "import aws_cdk\n"
+        "assert RustFunction.__module__ == 'constructs_rust.function'\n"
+        "assert set(constructs_rust.__all__) <= set(dir(constructs_rust))\n"
+        "assert set(constructs_rust.testing.__all__) <= set(dir(constructs_rust.testing))\n"
+        "print('ok')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-3000:]
+
+
 def test_bad_env_value_is_one_line(capsys, tmp_path):
     assert main(["local", "invoke", "X", "--env", "NOVALUE", "--app-dir", str(tmp_path)]) == 2
     assert capsys.readouterr().err == "constructs-rust: error: --env 'NOVALUE': give NAME=VALUE\n"
