@@ -25,7 +25,7 @@ endif
 
 .PHONY: setup synth lint test test-fast deploy-local bench docs clean
 
-setup: $(STAMP)/system $(STAMP)/python $(STAMP)/node
+setup: $(STAMP)/system $(STAMP)/python $(STAMP)/node $(STAMP)/cargo-tools
 
 $(STAMP)/system: scripts/setup-system.sh
 	@mkdir -p $(STAMP)
@@ -37,6 +37,16 @@ $(STAMP)/python: pyproject.toml
 	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	@touch $@
+
+# BundlingOptions(auditable=True) builds with cargo-auditable; the tests read its output back
+# with rust-audit-info. Both pinned, from crates.io, into the venv's bin (on PATH here).
+CARGO_AUDITABLE_VERSION := 0.7.7
+RUST_AUDIT_INFO_VERSION := 0.5.4
+$(STAMP)/cargo-tools: Makefile
+	@mkdir -p $(STAMP)
+	cargo install --quiet --locked --root $(VENV) cargo-auditable --version $(CARGO_AUDITABLE_VERSION)
+	cargo install --quiet --locked --root $(VENV) rust-audit-info --version $(RUST_AUDIT_INFO_VERSION)
 	@touch $@
 
 $(STAMP)/node: package.json package-lock.json

@@ -182,6 +182,10 @@ class BundlingOptions:
     container gets, read at synth (relative to the working directory) and passed like
     ``environment`` (by name, never on a command line); ``environment`` wins over them. Their
     variables are part of the fingerprint, as digests of the values. Default: none."""
+    auditable: bool = False
+    """Embed the dependency list in the binary (``cargo auditable``; Trivy, Grype, Syft and
+    ``cargo audit bin`` read it) and write a CycloneDX SBOM per function beside the cloud
+    assembly (docs/bundling.md). Local bundling only. Default: False (it changes the binary)."""
     bundling_file_access: aws_cdk.BundlingFileAccess = aws_cdk.BundlingFileAccess.BIND_MOUNT
     """How the build container reaches the workspace and its outputs. ``VOLUME_COPY`` copies
     the workspace into a Docker volume and the outputs back with ``docker cp`` (no bind mount

@@ -18,6 +18,7 @@ from .._support import paths
 from ..errors import ConfigurationError, ConstructsRustError, ToolchainError
 from ..options import BundlingOptions
 from . import commands, volume_copy
+from .auditable import auditable_env
 from .request import BuildRequest, workspace_build_dir
 from .rustflags import local_remaps, rustflags_for, tame_c_flags
 
@@ -62,6 +63,8 @@ def local_invocation(
         root=ws.root,
     )
     env.pop("RUSTFLAGS", None)
+    if first.options.auditable:
+        env.update(auditable_env(first.options))
     if target_dir is not None:
         env["CARGO_TARGET_DIR"] = str(target_dir)
     cargo_lambda = toolchain.find_cargo_lambda()

@@ -45,6 +45,7 @@ from .._support import log, session, timing, watch_config
 from .._support.locks import locked
 from ..errors import ConstructsRustError
 from ..options import BundlingOptions
+from .auditable import check_auditable
 from .failure import split_reason
 from .queue import BuildQueue, fail_requests, queue_for, report_built, split_batches
 from .request import BuildRequest, GroupKey, artifact_dir, workspace_build_dir
@@ -80,6 +81,7 @@ def resolve(
     package, binary = metadata.resolve_binary(workspace, manifest, binary_name)
     watch_config.warn_if_watched(workspace.target_dir)
     use_docker = _use_docker(options)
+    check_auditable(options, use_docker=use_docker)
     if use_docker:
         _warn_unseen_config(workspace, construct_path)
     tools = (

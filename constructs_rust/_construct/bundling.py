@@ -25,6 +25,7 @@ from .._build import pipeline
 from .._build.queue import queue_for
 from .._build.request import PLACEHOLDER, BuildRequest
 from .._build.run import verifying
+from .._build.sbom import write_sbom
 from .._build.stage import install_if_cached
 from .._cargo import git_source, metadata
 from .._cargo.targets import Target
@@ -200,6 +201,8 @@ def register_build(owner: Construct, plan: BundlePlan, staged_dir: Path) -> None
     aspect and a validation, whichever comes first) unless the staged dir already has it."""
     if plan.request is None:
         return
+    if plan.request.options.auditable:  # beside the assembly, never inside the asset
+        write_sbom(plan.request, staged_dir.parent)
     staged = staged_dir / plan.request.artifact_name
     if staged.is_file() and not (staged_dir / PLACEHOLDER).exists():
         return

@@ -100,6 +100,8 @@ def build_settings(options: BundlingOptions, target: Target, use_docker: bool) -
     ]
     if target.musl:  # its own line (the target line says it too); glibc hashes are unchanged
         settings.append("libc=musl")
+    if options.auditable:  # its own line: the hash of a function without it is unchanged
+        settings.append("auditable=cargo-auditable")
     if not use_docker:  # a local build inherits the host environment; a container does not
         settings.extend(
             f"host_env={name}={secret_digest(name, os.environ[name])}"

@@ -48,3 +48,10 @@ def harness_dir(user_cache: Path) -> Path:
 def image_context_dir(target_dir: Path, name: str) -> Path:
     """Where an IN_DOCKER image's Dockerfile and context are written."""
     return build_dir(target_dir) / name
+
+
+def sbom_file(assembly_dir: Path, construct_path: str) -> Path:
+    """A function's CycloneDX SBOM beside the cloud assembly: ``sbom/<construct path>.cdx.json``
+    (its path segments as directories)."""
+    parts = [part for part in construct_path.split("/") if part not in ("", ".", "..")]
+    return assembly_dir.joinpath("sbom", *parts[:-1], f"{parts[-1]}.cdx.json")
