@@ -16,7 +16,9 @@ user sees it (wall-clock, ``time.monotonic`` around the client):
   function, through a running ``local serve --no-synth``: the first burst (environments start)
   and a warm one (median of ``--repeat``);
 - ``Invoke API``: one boto3 ``invoke`` of Local/Echo through the served Invoke API, median of
-  ``--repeat`` warm calls (``-`` where a checkout has no Invoke API).
+  ``--repeat`` warm calls (``-`` where a checkout has no Invoke API);
+- ``edit → new answer``: hello_http's source edited under a watching ``local serve``, until
+  its URL answers with the edit (once; and the cargo build's part of it).
 
 Prints a markdown table (also to ``--out``), with the ratio of the two checkouts.
 """
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -82,10 +85,11 @@ def warm_invoke(app: Path, library: Path, repeat: int) -> Tuple[float, float]:
 
 
 class Server:
-    def __init__(self, app: Path, library: Path) -> None:
+    def __init__(self, app: Path, library: Path, watch: bool = False) -> None:
         self.port = _free_port()
+        watching = [] if watch else ["--no-watch"]
         self.proc = subprocess.Popen(
-            [*_cli(library), "serve", "--no-synth", "--no-watch", "--port", str(self.port)],
+            [*_cli(library), "serve", "--no-synth", *watching, "--port", str(self.port)],
             cwd=app,
             env=_run_env(app, library),
             stdin=subprocess.DEVNULL,
@@ -98,9 +102,15 @@ class Server:
             if b"serving on" in line:
                 break
         self.base = f"http://127.0.0.1:{self.port}"
-        self._drain = threading.Thread(target=self.proc.stderr.read, daemon=True)
+        self.lines: List[bytes] = []
+        self._drain = threading.Thread(target=self._read, daemon=True)
         self._drain.start()
         urllib.request.urlopen(f"{self.base}/Faithful/Faults/?bytes=1", timeout=60).read()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line)
 
     def stop(self) -> None:
         os.killpg(self.proc.pid, signal.SIGINT)
@@ -154,6 +164,33 @@ def invoke_api(server: Server, repeat: int) -> Optional[float]:
     return statistics.median(times[1:])
 
 
+def reload(app: Path, library: Path) -> Tuple[float, Optional[float]]:
+    """Edit → new answer: hello_http's greeting edited (a word never built before) while
+    ``local serve`` watches; the time until its URL answers with it, and the cargo part (the
+    library's ``built hello_http ... in X s`` line)."""
+    server = Server(app, library, watch=True)
+    main = app / "lambdas" / "hello_http" / "src" / "main.rs"
+    url = f"{server.base}/Local/Hello/?name=Bob"
+    try:
+        time.sleep(1.5)  # the watcher's first scan is done
+        word = f"Howdy{time.time_ns()}"
+        text = main.read_text()
+        started = time.monotonic()
+        main.write_text(text.replace('"Hello {name},', f'"{word} {{name}},'))
+        while True:
+            with urllib.request.urlopen(url, timeout=120) as response:
+                if response.read().decode().startswith(f"{word} Bob"):
+                    break
+            assert time.monotonic() - started < 600, b"".join(server.lines)[-3000:]
+            time.sleep(0.05)
+        took = time.monotonic() - started
+        main.write_text(text)
+    finally:
+        server.stop()
+    built = re.search(rb"built hello_http for \S+ in ([0-9.]+) s", b"".join(server.lines))
+    return took, float(built.group(1)) if built else None
+
+
 def measure(app: Path, library: Path, repeat: int) -> Row:
     payload, exit = warm_invoke(app, library, repeat)
     row: Row = {"warm invoke: start → payload": payload, "warm invoke: start → exit": exit}
@@ -164,6 +201,7 @@ def measure(app: Path, library: Path, repeat: int) -> Row:
         row["Invoke API (boto3, warm)"] = invoke_api(server, repeat)
     finally:
         server.stop()
+    row["edit → new answer"], row["  of which cargo"] = reload(app, library)
     return row
 
 

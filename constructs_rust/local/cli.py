@@ -185,15 +185,20 @@ def _main(argv: Optional[List[str]] = None) -> int:
     try:
         overrides = _overrides(args.env)
         if args.action == "invoke":
-            from .invoke import invoke
+            from .early import EarlyEmulator
 
-            return invoke(
-                args.function,
-                event=args.event,
-                app_dir=args.app_dir,
-                no_synth=args.no_synth,
-                overrides=overrides,
-            )
+            # cargo-lambda's emulator starts while the rest of the command is imported
+            with EarlyEmulator(start=args.no_synth) as early:
+                from .invoke import invoke
+
+                return invoke(
+                    args.function,
+                    event=args.event,
+                    app_dir=args.app_dir,
+                    no_synth=args.no_synth,
+                    overrides=overrides,
+                    emulator=early.take,
+                )
         from .serve import serve
 
         return serve(

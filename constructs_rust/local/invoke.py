@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import BinaryIO, Mapping, Optional
+from typing import BinaryIO, Callable, Mapping, Optional
 
+from ..testing.emulator import LambdaEmulator
 from .assembly import load, shown
 from .failures import REQUEST_LIMIT, request_too_large
 from .model import LocalError
@@ -42,6 +43,7 @@ def invoke(
     app_dir: Path,
     no_synth: bool,
     overrides: Mapping[str, str],
+    emulator: Optional[Callable[[], Optional[LambdaEmulator]]] = None,
 ) -> int:
     """Synthesize (unless ``no_synth``), invoke ``target`` once; the payload goes to stdout,
     the function's logs to stderr. 0, or 1 when the function failed: it returned an error,
@@ -62,7 +64,8 @@ def invoke(
         file=sys.stderr,
         flush=True,
     )
-    process = FunctionProcess(function, overrides, prefixed(function.path))
+    started = emulator() if emulator is not None else None
+    process = FunctionProcess(function, overrides, prefixed(function.path), started)
     process.start()
     try:
         with process.invoke(body) as answer:

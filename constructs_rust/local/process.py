@@ -99,8 +99,11 @@ class FunctionProcess:
         function: LocalFunction,
         overrides: Mapping[str, str],
         log: Callable[[str], None],
+        emulator: Optional[LambdaEmulator] = None,
     ) -> None:
         self.function = function
+        self.emulator = emulator
+        """An emulator already started, for the first start (then its own each time)."""
         self._overrides = dict(overrides)
         self._log = log
         self._lock = threading.RLock()
@@ -117,7 +120,11 @@ class FunctionProcess:
                 raise LocalError(f"{self.function.path} has no staged bootstrap")
             stack = ExitStack()
             try:
-                emulator = stack.enter_context(LambdaEmulator())
+                emulator, self.emulator = self.emulator, None
+                if emulator is None:
+                    emulator = stack.enter_context(LambdaEmulator())
+                else:  # started beforehand (``local invoke``, while it imported)
+                    stack.push(emulator)
                 process = stack.enter_context(
                     emulator.start(
                         bootstrap,
