@@ -154,6 +154,16 @@ def check_binary(
             fix="keep the executable bit: an after_build hook that rewrites the binary must "
             "`chmod +x` it",
         )
+    with path.open("rb") as handle:
+        script = handle.read(2) == b"#!"
+    if script:  # a wrapper script (an after_build hook's): its interpreter must be there
+        if image == SCRATCH_IMAGE:
+            raise BinaryError(
+                f"is a script, but {where} has no interpreter to run it with",
+                prop=name,
+                fix="make the bootstrap the static binary itself (no wrapper script)",
+            )
+        return
     linkage = read_linkage(path, name)
     want = MACHINES[target.lambda_arch]
     if linkage.machine != want:

@@ -61,11 +61,20 @@ def test_the_executable_bit_is_required(host_binary):
 
 
 def test_a_file_that_is_no_elf_is_refused(tmp_path):
-    script = tmp_path / "bootstrap"
-    script.write_text("#!/bin/sh\necho hi\n")
-    script.chmod(0o755)
+    junk = tmp_path / "bootstrap"
+    junk.write_bytes(b"MZ\x90\x00" + b"\0" * 200)  # e.g. a Windows build
+    junk.chmod(0o755)
     with pytest.raises(BinaryError, match="bootstrap: is not an ELF executable"):
-        check_binary(script, AL2023)
+        check_binary(junk, AL2023)
+
+
+def test_a_wrapper_script_runs_where_there_is_a_shell(tmp_path):
+    script = tmp_path / "bootstrap"
+    script.write_text('#!/bin/sh\nexec "$LAMBDA_TASK_ROOT/app"\n')
+    script.chmod(0o755)
+    check_binary(script, AL2023)
+    with pytest.raises(BinaryError, match="bootstrap: is a script, but a FROM-scratch image"):
+        check_binary(script, Target(lambda_arch="x86_64", musl=True), image="scratch")
 
 
 def test_a_zip_asset_over_the_unzipped_quota_is_refused(tmp_path):
