@@ -172,9 +172,9 @@ def check_binary(
             f"is built for {found} ({linkage.machine}), but the function runs on "
             f"{target.lambda_arch} ({want}): Lambda would fail with `exec format error`",
             prop=name,
-            fix=f"set architecture= to match the binary, or remove what builds for {found} "
-            f"(a --target in cargo_lambda_flags, build.target in .cargo/config.toml, a hook "
-            f"that replaces the binary); the function's build target is {target.triple}",
+            fix=f"set architecture= to match the binary, or remove what puts a {found} "
+            "binary there (an after_build hook that replaces it, a linker wrapper that ignores "
+            f"the target); the function's build target is {target.triple}",
         )
     if target.musl or image == SCRATCH_IMAGE:
         if not linkage.static:
