@@ -70,9 +70,10 @@ def _version_key(version: str) -> Tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
-def read_linkage(path: Path, name: str = "") -> Linkage:
-    """The machine, loader, libraries and newest glibc version of the ELF file ``path``
-    (``BinaryError`` when it is not one)."""
+def read_linkage(path: Path, name: str = "", *, glibc: Optional[str] = None) -> Linkage:
+    """The machine, loader, libraries and newest glibc version of the ELF file ``path``, with
+    a symbol that needs it when it is newer than ``glibc`` (``BinaryError`` when it is not an
+    ELF file)."""
     try:
         with path.open("rb") as handle:
             elf = ELFFile(handle)
@@ -86,7 +87,7 @@ def read_linkage(path: Path, name: str = "") -> Linkage:
             if isinstance(dynamic, DynamicSection):
                 tags = dynamic.iter_tags("DT_NEEDED")
                 needed = [str(tag.needed) for tag in tags]  # type: ignore[attr-defined]
-            return Linkage(machine, interpreter, tuple(needed), _newest_glibc(elf))
+            return Linkage(machine, interpreter, tuple(needed), _newest_glibc(elf, glibc))
     except (ELFError, ValueError, IndexError, KeyError) as exc:
         raise BinaryError(
             f"is not an ELF executable Lambda can start ({exc})",
@@ -95,8 +96,9 @@ def read_linkage(path: Path, name: str = "") -> Linkage:
         ) from None
 
 
-def _newest_glibc(elf: ELFFile) -> Optional[Tuple[str, str]]:
-    """(newest GLIBC_x.y among the versions needed, one undefined symbol bound to it)."""
+def _newest_glibc(elf: ELFFile, above: Optional[str]) -> Optional[Tuple[str, str]]:
+    """(newest GLIBC_x.y among the versions needed, one undefined symbol bound to it when that
+    version is newer than ``above``: the symbols are scanned only for the error, else "")."""
     verneed = elf.get_section_by_name(".gnu.version_r")
     if not isinstance(verneed, GNUVerNeedSection):
         return None
@@ -110,6 +112,8 @@ def _newest_glibc(elf: ELFFile) -> Optional[Tuple[str, str]]:
         return None
     newest = max(versions.values(), key=_version_key)
     symbol = "?"
+    if above is None or _version_key(newest) <= _version_key(above):
+        return newest, ""
     versym = elf.get_section_by_name(".gnu.version")
     dynsym = elf.get_section_by_name(".dynsym")
     if isinstance(versym, GNUVerSymSection) and isinstance(dynsym, SymbolTableSection):
@@ -164,7 +168,9 @@ def check_binary(
                 fix="make the bootstrap the static binary itself (no wrapper script)",
             )
         return
-    linkage = read_linkage(path, name)
+    known = image is None or image.startswith(_AL2023_IMAGE)
+    have = target.glibc or AL2023_GLIBC
+    linkage = read_linkage(path, name, glibc=have if known else None)
     want = MACHINES[target.lambda_arch]
     if linkage.machine != want:
         found = _ARCH_OF_MACHINE.get(linkage.machine, linkage.machine)
@@ -197,8 +203,6 @@ def check_binary(
             f"{target.cargo_lambda_target}, not a linker of another system (e.g. a Nix or "
             "musl gcc in .cargo/config.toml)",
         )
-    known = image is None or image.startswith(_AL2023_IMAGE)
-    have = target.glibc or AL2023_GLIBC
     if known and linkage.glibc is not None:
         newest, symbol = linkage.glibc
         if _version_key(newest) > _version_key(have):
