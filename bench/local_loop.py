@@ -201,7 +201,7 @@ def measure(app: Path, library: Path, repeat: int) -> Row:
         row["Invoke API (boto3, warm)"] = invoke_api(server, repeat)
     finally:
         server.stop()
-    row["edit → new answer"], row["  of which cargo"] = reload(app, library)
+    row["edit → new answer"], row["edit → new answer: the cargo build"] = reload(app, library)
     return row
 
 
