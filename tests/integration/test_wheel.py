@@ -125,7 +125,16 @@ def test_the_wheel_installs_and_synthesizes_in_a_fresh_venv(
 
     names = zipfile.ZipFile(wheel).namelist()
     assert "constructs_rust/py.typed" in names
-    assert "constructs_rust/testing.py" in names
+    # Every module of the package, in every room (pyproject lists the subpackages by name: one
+    # left out there would be missing only from the wheel).
+    package = Path(__file__).resolve().parents[2] / "constructs_rust"
+    modules = {
+        p.relative_to(package.parent).as_posix()
+        for p in package.rglob("*.py")
+        if "extension_harness" not in p.parts
+    }
+    assert "constructs_rust/testing/__init__.py" in modules and len(modules) > 60
+    assert not modules - set(names), sorted(modules - set(names))
     assert "constructs_rust/local/cli.py" in names and "constructs_rust/__main__.py" in names
     for harness_file in ("Cargo.toml", "Cargo.lock", "src/main.rs"):  # ExtensionSimulator's
         assert f"constructs_rust/extension_harness/{harness_file}" in names
