@@ -5,8 +5,9 @@ RustFunction`` and ``constructs_rust.RustFunction`` work as always, while what n
 construct (``constructs-rust local invoke --no-synth`` reading a cloud assembly) starts without
 loading aws-cdk-lib and jsii."""
 
-import importlib
-from typing import TYPE_CHECKING, Any, List
+from typing import TYPE_CHECKING
+
+from ._support import lazy
 
 if TYPE_CHECKING:
     from .build_cache import RustBuildCache
@@ -66,18 +67,7 @@ EXPORTS = (
 )
 
 
-def __getattr__(name: str) -> Any:
-    for exported, module in EXPORTS:
-        if exported == name:
-            value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-            globals()[name] = value
-            return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> List[str]:
-    return sorted(set(globals()) | set(__all__))
-
+__getattr__, __dir__ = lazy.exports(__name__, dict(EXPORTS), globals())
 
 __all__ = [
     "ContainerBuild",

@@ -21,9 +21,9 @@ streamed response piece by piece with the time each piece arrived.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any, List
+from typing import TYPE_CHECKING
 
+from .._support import lazy
 from .bootstrap import EmulationUnavailable, binary_architecture, bootstrap_path
 from .emulator import InvokeResult, LambdaEmulator
 from .events import HttpResponse, function_url_request, http_request, http_response
@@ -43,18 +43,7 @@ LAZY = (
 )
 
 
-def __getattr__(name: str) -> Any:
-    for lazy, module in LAZY:
-        if lazy == name:
-            value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-            globals()[name] = value
-            return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> List[str]:
-    return sorted(set(globals()) | set(__all__))
-
+__getattr__, __dir__ = lazy.exports(__name__, dict(LAZY), globals())
 
 __all__ = [
     "BUNDLING_STACKS_CONTEXT",
