@@ -32,16 +32,16 @@ from __future__ import annotations
 import shutil
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .._cargo import cargo_config, depgraph, metadata, toolchain
 from .._cargo.targets import Target
-from .._fingerprint import inputs
+from .._fingerprint import extra_files, history, inputs
 from .._fingerprint import lines as fingerprint_lines
 from .._fingerprint import record as fingerprint_record
-from .._support import log, session, timing, watch_config
+from .._support import log, session, settings, timing, watch_config
 from .._support.locks import locked
 from ..errors import ConstructsRustError
 from ..options import BundlingOptions
@@ -146,10 +146,13 @@ def plan(
     construct_path: str,
     extension: bool = False,
     source: Sequence[str] = (),
+    extra: Sequence[extra_files.Resolved] = (),
 ) -> BuildRequest:
-    """Stages 1-4 for one function of the app whose root construct is ``root``: its request,
-    with the inputs its last build read (a cold function is built now to learn them). The
-    caller sets the zip-only lines."""
+    """Stages 1-4 for one function of the app whose root construct is ``root`` (any object
+    that names one build session: ``local serve``'s reload has no construct): its request,
+    with the inputs its last build read (a cold function is built now to learn them).
+    ``extra``: files added to the zip next to the binary (their lines join the asset hash,
+    not the binary's fingerprint)."""
     resolved = resolve(
         manifest, binary_name, target=target, options=options, construct_path=construct_path
     )
@@ -176,7 +179,22 @@ def plan(
             return _siblings(request, resolved.toolchain, source)
 
         queue.build_now(request, siblings)
+    request.inputs = replace(request.inputs, zip=tuple(extra_files.lines(extra)))
+    request.extra_files = tuple(extra)
     return request
+
+
+def describe(request: BuildRequest, history_dir: Path, history_key: str) -> None:
+    """After ``plan``: the EXPLAIN lines of the asset's inputs, and (recorded in ``history_dir``
+    under ``history_key``) what changed since the previous asset of the same key."""
+    path, fp, lines = request.construct_path, request.inputs.asset_hash, request.inputs.asset_lines
+    if settings.explain():
+        for line in lines:
+            log.explain(f"{path} fingerprint input: {line}")
+        log.explain(f"{path} fingerprint: {fp}")
+    changed = history.record(history_dir, history_key, fp, lines, trees=dict(request.inputs.trees))
+    if changed:
+        log.say(history.render(path, changed), prefix=False)
 
 
 def _siblings(

@@ -21,7 +21,7 @@ import jsii
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct, IValidation
 
-from .._build import pipeline
+from .._build import pipeline, replay
 from .._build.queue import queue_for
 from .._build.request import PLACEHOLDER, BuildRequest
 from .._build.run import verifying
@@ -29,9 +29,9 @@ from .._build.sbom import write_sbom
 from .._build.stage import install_if_cached
 from .._cargo import git_source, metadata
 from .._cargo.targets import Target
-from .._fingerprint import extra_files, history
+from .._fingerprint import extra_files
 from .._fingerprint import lines as fingerprint_lines
-from .._support import log, reporting, session, settings, timing
+from .._support import reporting, session, timing
 from .._support.disk_memo import cache_root
 from ..errors import ConfigurationError, redact
 from ..options import BundlingOptions, GitSource
@@ -68,6 +68,11 @@ class BundlePlan:
     """None when the stack does not need bundling."""
     binary: Optional[str]
     package_directory: Path
+    manifest: Optional[Path] = None
+    """The crate's or workspace's manifest, when ``local serve`` may rebuild the asset without
+    the app (``_build/replay.py``): not for a git source or an extension."""
+    binary_name: Optional[str] = None
+    """The binary as the construct was given it."""
 
 
 def _standin_dir() -> Path:
@@ -151,24 +156,13 @@ def plan_bundle(
         construct_path=construct_path,
         extension=extension,
         source=source,
+        extra=extra,
     )
-    workspace, package, binary = request.workspace, request.package, request.binary
-    request.inputs = replace(request.inputs, zip=zip_lines)
-    request.extra_files = tuple(extra)
-    fp = request.inputs.asset_hash
-    lines = request.inputs.asset_lines
-    if settings.explain():
-        for line in lines:
-            log.explain(f"{construct_path} fingerprint input: {line}")
-        log.explain(f"{construct_path} fingerprint: {fp}")
-    trees = dict(request.inputs.trees)
+    package, binary, fp = request.package, request.binary, request.inputs.asset_hash
     if git is None:
-        changed = history.record(workspace.target_dir, construct_path, fp, lines, trees=trees)
+        pipeline.describe(request, request.workspace.target_dir, construct_path)
     else:  # one checkout per commit: the history of the app's construct lives in the cache
-        where = f"{os.getcwd()}\0{construct_path}"
-        changed = history.record(git_source.history_dir(), where, fp, lines, trees=trees)
-    if changed:
-        log.say(history.render(construct_path, changed), prefix=False)
+        pipeline.describe(request, git_source.history_dir(), f"{os.getcwd()}\0{construct_path}")
     code = lambda_.Code.from_asset(
         str(package.directory),
         asset_hash=fp,
@@ -176,7 +170,12 @@ def plan_bundle(
         bundling=_bundling(options),
     )
     return BundlePlan(
-        code=code, request=request, binary=binary, package_directory=package.directory
+        code=code,
+        request=request,
+        binary=binary,
+        package_directory=package.directory,
+        manifest=manifest if git is None and not extension else None,
+        binary_name=binary_name,
     )
 
 
@@ -203,6 +202,9 @@ def register_build(owner: Construct, plan: BundlePlan, staged_dir: Path) -> None
         return
     if plan.request.options.auditable:  # beside the assembly, never inside the asset
         write_sbom(plan.request, staged_dir.parent)
+    if plan.manifest is not None and plan.request.image is None:
+        found = replay.replay_of(plan.request, manifest=plan.manifest, binary_name=plan.binary_name)
+        replay.write(found, staged_dir)
     staged = staged_dir / plan.request.artifact_name
     if staged.is_file() and not (staged_dir / PLACEHOLDER).exists():
         return

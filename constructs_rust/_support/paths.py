@@ -55,3 +55,16 @@ def sbom_file(assembly_dir: Path, construct_path: str) -> Path:
     (its path segments as directories)."""
     parts = [part for part in construct_path.split("/") if part not in ("", ".", "..")]
     return assembly_dir.joinpath("sbom", *parts[:-1], f"{parts[-1]}.cdx.json")
+
+
+def replay_file(cache: Path, parent: str, asset_dir_name: str) -> Path:
+    """What ``local serve`` needs to rebuild a staged asset without a synth (see
+    ``_build/replay.py``), in the library's cache ``cache``: by the digest ``parent`` of the
+    asset directory's parent and its name."""
+    return cache / "replay" / parent / f"{asset_dir_name}.pickle"
+
+
+def rebuilt_asset_dir(assembly_dir: Path, fingerprint: str) -> Path:
+    """Where ``local serve`` stages a function it rebuilt without a synth: beside the cloud
+    assembly's own asset directories, whose names only CDK computes."""
+    return assembly_dir / "constructs-rust-local" / f"asset.{fingerprint}"

@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from ..errors import ConstructsRustError
 from ..testing.events import http_response
 from .assembly import load
 from .cors import cors_headers, is_preflight, preflight_target
@@ -28,6 +29,7 @@ from .invoke_api import handle_invoke_api, invoke_api_line, is_invoke_api
 from .model import LocalError
 from .pool import FunctionPool
 from .process import Answer
+from .rebuild import plan_reload, rebuild_and_restart, warm_up
 from .routes import Endpoint, event, match, table
 from .served import Served
 from .served import say as _say
@@ -117,22 +119,20 @@ def serve(
 
 
 def _reload_loop(app: App, served: Served, watcher: Watcher, poll_seconds: float) -> None:
+    warm_up()
     while True:
         time.sleep(poll_seconds)
         changed = watcher.changed()
         if not changed:
             continue
         time.sleep(poll_seconds)  # let an editor finish writing
-        changed += watcher.changed()
+        changed = sorted(set(changed + watcher.changed()))
         shown = ", ".join(changed[:3]) + (
             f" and {len(changed) - 3} more" if len(changed) > 3 else ""
         )
-        _say(f"{shown} changed: synthesizing")
         started = time.monotonic()
         try:
-            synth(app)
-            assembly = load(app.outdir)
-            changes = served.update(assembly.functions, assembly.methods, app.outdir)
+            changes = _reload(app, served, changed, shown)
         except LocalError as exc:
             _say(f"{exc} (still serving the previous build)")
             continue
@@ -141,6 +141,22 @@ def _reload_loop(app: App, served: Served, watcher: Watcher, poll_seconds: float
             _say(change)
         _say(f"reloaded in {took:.1f} s")
         watcher.changed()  # what the synth itself wrote is not an edit
+
+
+def _reload(app: App, served: Served, changed: List[str], shown: str) -> List[str]:
+    """Rebuild the functions an edit of their Rust inputs touched (no synth), else
+    synthesize; returns what changed."""
+    plan = plan_reload(app.directory, served.functions(), changed)
+    if plan.synth_because is None:
+        _say(f"{shown} changed: rebuilding {len(plan.replays)} function(s) without a synth")
+        try:
+            return rebuild_and_restart(served, plan)
+        except ConstructsRustError as exc:
+            plan.synth_because = f"it cannot be rebuilt alone: {exc}"
+    _say(f"{shown} changed: synthesizing ({plan.synth_because})")
+    synth(app)
+    assembly = load(app.outdir)
+    return served.update(assembly.functions, assembly.methods, app.outdir)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -30,8 +30,15 @@ class Served:
         self.endpoints: List[Endpoint] = []
         self.pools: Dict[str, FunctionPool] = {}
         """Every function of the assembly, by construct path."""
+        self.methods: List[GatewayMethod] = []
+        """The REST APIs' methods that are not Lambda proxies."""
         self.directory = Path("cdk.out")
         self.stopped = False
+
+    def functions(self) -> List[LocalFunction]:
+        """Every function served now (as last updated)."""
+        with self.lock:
+            return [pool.function for pool in self.pools.values()]
 
     @property
     def processes(self) -> Dict[str, FunctionPool]:
@@ -83,6 +90,7 @@ class Served:
                     else:
                         changes.append(f"{path}: new build {shown(function.bootstrap)}")
             self.endpoints = endpoints([f for f in functions if f.path in fronted], methods)
+            self.methods = list(methods)
         return changes
 
     def stop(self) -> None:

@@ -2,18 +2,20 @@
 a user runs it (``python -m constructs_rust`` in the app's directory, the pinned CDK CLI on
 PATH): real builds of functions of a copy of lambdas/, real HTTP clients.
 
-The app (tests/fixtures/apps/local_app.py) lives in a fixed directory under ``~/.cache`` with a
-fixed ``CARGO_TARGET_DIR`` next to it, so a later run reuses the compiled dependencies and the
-artifacts (the build remaps the app's path into every crate's flags: only a fixed path lets the
-next run reuse them); its Rust sources are copied fresh each time. The copy of hello_http also
-answers with the method, path, body and ``GREETING`` and sets a cookie.
+The app (tests/fixtures/apps/local_app.py, copied in as app.py) lives in a fixed directory under
+``~/.cache`` with a fixed ``CARGO_TARGET_DIR`` next to it, so a later run reuses the compiled
+dependencies and the artifacts (the build remaps the app's path into every crate's flags: only a
+fixed path lets the next run reuse them); its Rust sources are copied fresh each time. The copy
+of hello_http also answers with the method, path, body and ``GREETING`` and sets a cookie.
 """
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -28,6 +30,8 @@ from typing import Dict, Iterator, List, Tuple
 
 import pytest
 from filelock import FileLock
+
+from constructs_rust.local.assembly import load
 
 from ..conftest import ROOT
 
@@ -70,9 +74,12 @@ def _make_app(app: Path) -> None:
     )
     assert patched.count("greeting=") == 1 and "set-cookie" in patched
     main.write_text(patched)
-    script = ROOT / "tests" / "fixtures" / "apps" / "local_app.py"
+    # the app's own Python in the app directory, watched: an edit of it synthesizes
+    shutil.copy(ROOT / "tests" / "fixtures" / "apps" / "local_app.py", app / "app.py")
     (app / "cdk.json").write_text(
-        json.dumps({"app": f"{sys.executable} {script}", "watch": {"include": ["lambdas/**"]}})
+        json.dumps(
+            {"app": f"{sys.executable} app.py", "watch": {"include": ["lambdas/**", "app.py"]}}
+        )
     )
 
 
@@ -288,20 +295,61 @@ def test_serve_answers_http_streams_and_reloads_after_an_edit(app):
         )
         assert pieces[-1][0] - pieces[0][0] >= 0.5, pieces  # not one buffered body
 
-        # an edit of the Rust source: one synth, one cargo run, that function restarted
+        # an edit of the Rust source: no synth, one cargo run, that function restarted
+        mark = len(server.err)
         main = app / "lambdas" / "hello_http" / "src" / "main.rs"
         word = f"Howdy{time.time_ns()}"  # never built before: a real compile every run
         main.write_text(main.read_text().replace('"Hello {name},', f'"{word} {{name}},'))
         deadline = time.monotonic() + 300
         while not _get(f"{base}/Local/Hello/?name=Bob")[2].startswith(f"{word} Bob"):
             assert time.monotonic() < deadline, server.err[-4000:]
-            time.sleep(1)
+            time.sleep(0.2)
         server.wait_for("reloaded in", 60)
-        assert "lambdas/hello_http/src/main.rs changed: synthesizing" in server.err
-        assert "Local/Hello: restarted with" in server.err
-        assert "Local/Stream: restarted" not in server.err, "only the edited function restarts"
-        assert server.err.count("Compiling hello_http") == 1
-        assert server.err.count("constructs_rust: built hello_http for x86_64") == 1
+        after = server.err[mark:]
+        assert (
+            "lambdas/hello_http/src/main.rs changed: rebuilding 1 function(s) without a synth"
+            in after
+        ), after[-3000:]
+        assert "synthesizing" not in after and "Successfully synthesized" not in after
+        assert re.search(
+            r"Local/Hello: fingerprint [0-9a-f]{12} -> [0-9a-f]{12} \(built without a synth\)",
+            after,
+        ), after[-3000:]
+        served = re.search(r"Local/Hello: restarted with (\S+/bootstrap)", after)
+        assert served is not None, after[-3000:]
+        assert "Local/Stream: restarted" not in after, "only the edited function restarts"
+        assert after.count("Compiling hello_http") == 1
+        assert after.count("constructs_rust: built hello_http for x86_64") == 1
+
+        # the bytes served are the bytes `cdk synth` stages for the edit (which builds nothing)
+        other = app / "other.out"
+        shutil.rmtree(other, ignore_errors=True)
+        synth = subprocess.run(
+            [str(ROOT / "node_modules" / ".bin" / "cdk"), "synth", "--quiet", "-o", str(other)],
+            cwd=app,
+            env=_env(app),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert synth.returncode == 0, synth.stderr[-3000:]
+        assert "built hello_http" not in synth.stderr and "Compiling" not in synth.stderr
+        staged = load(other).find("Local/Hello").bootstrap
+        assert staged is not None
+        assert _sha256(app / served.group(1)) == _sha256(staged)
+
+        # an edit of the app's Python synthesizes (it may change a template: here GREETING)
+        mark = len(server.err)
+        script = app / "app.py"
+        script.write_text(script.read_text().replace('"from the template"', '"from the edit"'))
+        deadline = time.monotonic() + 300
+        while not _get(f"{base}/Local/Hello/?name=Bob")[2].endswith("greeting=from the edit"):
+            assert time.monotonic() < deadline, server.err[-4000:]
+            time.sleep(0.5)
+        server.wait_for("reloaded in", 60)
+        after = server.err[mark:]
+        assert "app.py changed: synthesizing (app.py is a file of the app)" in after
+        assert "Compiling" not in after  # the template changed, not the binary
         children = _children(server.proc.pid)  # emulators and bootstraps
         assert len(children) >= 4, children
     finally:
@@ -313,6 +361,10 @@ def test_serve_answers_http_streams_and_reloads_after_an_edit(app):
     assert "stopping" in server.err
     left = [pid for pid in children if _alive(pid)]
     assert left == [], f"still running after serve stopped: {left}"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _children(parent: int) -> List[int]:
