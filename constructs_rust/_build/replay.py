@@ -43,6 +43,8 @@ from .stage import install_if_cached
 
 #: Bumped when ``Replay`` changes: older files are then ignored (the serve synthesizes).
 VERSION = 1
+#: Replays kept per cloud assembly (the newest; an older asset is then synthesized again).
+KEEP = 400
 
 
 @dataclass(frozen=True)
@@ -92,8 +94,8 @@ def replay_of(request: BuildRequest, *, manifest: Path, binary_name: Optional[st
         env_digests=tuple((k, secret_digest(k, v)) for k, v in sorted(options.environment.items())),
         extra=request.extra_files,
         asset_hash=request.inputs.asset_hash,
-        dirs=tuple(sorted(set(dirs))),
-        files=tuple(sorted(set(files))),
+        dirs=tuple(sorted({d.resolve() for d in dirs})),  # as edits are named: no ``..``
+        files=tuple(sorted({f.resolve() for f in files})),
     )
 
 
@@ -117,8 +119,16 @@ def write(replay: Replay, asset_dir: Path) -> None:
         temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         temp.write_bytes(data)
         os.replace(temp, target)
+        _prune(target.parent)
     except OSError:
         pass
+
+
+def _prune(directory: Path) -> None:
+    """Keep the newest ``KEEP`` replays of one assembly (one is written per new asset)."""
+    found = sorted(directory.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in found[KEEP:]:
+        old.unlink(missing_ok=True)
 
 
 def read(asset_dir: Path) -> Optional[Replay]:

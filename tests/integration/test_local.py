@@ -219,9 +219,10 @@ class _Serve:
     def err(self) -> str:
         return "".join(self.lines)
 
-    def wait_for(self, text: str, timeout: float) -> None:
+    def wait_for(self, text: str, timeout: float, since: int = 0) -> None:
+        """Wait until ``text`` is in stderr (after its first ``since`` characters)."""
         deadline = time.monotonic() + timeout
-        while text not in self.err:
+        while text not in self.err[since:]:
             assert self.proc.poll() is None, self.err[-4000:]
             assert time.monotonic() < deadline, f"no {text!r} after {timeout}s:\n{self.err[-4000:]}"
             time.sleep(0.2)
@@ -304,7 +305,7 @@ def test_serve_answers_http_streams_and_reloads_after_an_edit(app):
         while not _get(f"{base}/Local/Hello/?name=Bob")[2].startswith(f"{word} Bob"):
             assert time.monotonic() < deadline, server.err[-4000:]
             time.sleep(0.2)
-        server.wait_for("reloaded in", 60)
+        server.wait_for("reloaded in", 60, since=mark)
         after = server.err[mark:]
         assert (
             "lambdas/hello_http/src/main.rs changed: rebuilding 1 function(s) without a synth"
@@ -346,10 +347,28 @@ def test_serve_answers_http_streams_and_reloads_after_an_edit(app):
         while not _get(f"{base}/Local/Hello/?name=Bob")[2].endswith("greeting=from the edit"):
             assert time.monotonic() < deadline, server.err[-4000:]
             time.sleep(0.5)
-        server.wait_for("reloaded in", 60)
+        server.wait_for("reloaded in", 60, since=mark)
         after = server.err[mark:]
         assert "app.py changed: synthesizing (app.py is a file of the app)" in after
         assert "Compiling" not in after  # the template changed, not the binary
+
+        # a compile error is reported and the previous build keeps serving; undoing it
+        # needs no cargo run (the served asset's fingerprint again)
+        mark = len(server.err)
+        good = main.read_text()
+        main.write_text(good + '\nfn broken() -> u8 {\n    "not a number"\n}\n')
+        server.wait_for("reloaded in", 300, since=mark)
+        after = server.err[mark:]
+        assert "rebuilding 1 function(s) without a synth" in after
+        assert "Local/Hello: build failed (still serving the previous build)" in after
+        assert "mismatched types" in after, after[-3000:]
+        assert _get(f"{base}/Local/Hello/?name=Bob")[2].startswith(f"{word} Bob")
+        mark = len(server.err)
+        main.write_text(good)
+        server.wait_for("reloaded in", 120, since=mark)
+        after = server.err[mark:]
+        assert "Local/Hello: unchanged (fingerprint" in after and "Compiling" not in after
+        assert "restarted" not in after
         children = _children(server.proc.pid)  # emulators and bootstraps
         assert len(children) >= 4, children
     finally:
