@@ -84,11 +84,11 @@ def rebuild_and_restart(served: "Served", plan: Plan) -> List[str]:
             messages.append(f"{who}: build failed (still serving the previous build)")
             messages.append(result.error)
         elif result.asset_dir is None:
-            messages.append(f"{who}: unchanged (fingerprint {result.asset_hash[:12]})")
+            messages.append(f"{who}: unchanged (asset hash {result.asset_hash[:12]})")
         else:
             moved[old_dir] = result.asset_dir
             messages.append(
-                f"{who}: fingerprint {result.replay.asset_hash[:12]} -> "
+                f"{who}: asset hash {result.replay.asset_hash[:12]} -> "
                 f"{result.asset_hash[:12]} (built without a synth)"
             )
     if moved:

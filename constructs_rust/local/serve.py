@@ -148,7 +148,8 @@ def _reload(app: App, served: Served, changed: List[str], shown: str) -> List[st
     synthesize; returns what changed."""
     plan = plan_reload(app.directory, served.functions(), changed)
     if plan.synth_because is None:
-        _say(f"{shown} changed: rebuilding {len(plan.replays)} function(s) without a synth")
+        rebuilding = ", ".join(sorted({r.construct_path for r in plan.replays.values()}))
+        _say(f"{shown} changed: rebuilding {rebuilding} without a synth")
         try:
             return rebuild_and_restart(served, plan)
         except ConstructsRustError as exc:

@@ -308,12 +308,12 @@ def test_serve_answers_http_streams_and_reloads_after_an_edit(app):
         server.wait_for("reloaded in", 60, since=mark)
         after = server.err[mark:]
         assert (
-            "lambdas/hello_http/src/main.rs changed: rebuilding 1 function(s) without a synth"
+            "lambdas/hello_http/src/main.rs changed: rebuilding Local/Hello without a synth"
             in after
         ), after[-3000:]
         assert "synthesizing" not in after and "Successfully synthesized" not in after
         assert re.search(
-            r"Local/Hello: fingerprint [0-9a-f]{12} -> [0-9a-f]{12} \(built without a synth\)",
+            r"Local/Hello: asset hash [0-9a-f]{12} -> [0-9a-f]{12} \(built without a synth\)",
             after,
         ), after[-3000:]
         served = re.search(r"Local/Hello: restarted with (\S+/bootstrap)", after)
@@ -353,13 +353,13 @@ def test_serve_answers_http_streams_and_reloads_after_an_edit(app):
         assert "Compiling" not in after  # the template changed, not the binary
 
         # a compile error is reported and the previous build keeps serving; undoing it
-        # needs no cargo run (the served asset's fingerprint again)
+        # needs no cargo run (the served asset's hash again)
         mark = len(server.err)
         good = main.read_text()
         main.write_text(good + '\nfn broken() -> u8 {\n    "not a number"\n}\n')
         server.wait_for("reloaded in", 300, since=mark)
         after = server.err[mark:]
-        assert "rebuilding 1 function(s) without a synth" in after
+        assert "rebuilding Local/Hello without a synth" in after
         assert "Local/Hello: build failed (still serving the previous build)" in after
         assert "mismatched types" in after, after[-3000:]
         assert _get(f"{base}/Local/Hello/?name=Bob")[2].startswith(f"{word} Bob")
@@ -367,7 +367,7 @@ def test_serve_answers_http_streams_and_reloads_after_an_edit(app):
         main.write_text(good)
         server.wait_for("reloaded in", 120, since=mark)
         after = server.err[mark:]
-        assert "Local/Hello: unchanged (fingerprint" in after and "Compiling" not in after
+        assert "Local/Hello: unchanged (asset hash" in after and "Compiling" not in after
         assert "restarted" not in after
         children = _children(server.proc.pid)  # emulators and bootstraps
         assert len(children) >= 4, children
