@@ -19,7 +19,16 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from .intrinsics import SUB_VARIABLE, resolve
-from .model import Cors, GatewayMethod, LocalError, LocalFunction, RestResource, Route, cors_of
+from .model import (
+    Cors,
+    GatewayMethod,
+    LocalError,
+    LocalFunction,
+    RestResource,
+    Route,
+    cors_of,
+    max_concurrency_of,
+)
 
 _LAMBDA = "AWS::Lambda::Function"
 
@@ -400,6 +409,7 @@ def _functions(
             reserved_concurrency=_int(props["ReservedConcurrentExecutions"], 0)
             if "ReservedConcurrentExecutions" in props
             else None,
+            max_concurrency=max_concurrency_of(props.get("CapacityProviderConfig")),
         )
         if asset_dir is not None:
             out.append(function)

@@ -15,12 +15,13 @@ import threading
 import uuid
 import zlib
 from http.server import BaseHTTPRequestHandler
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
 from .failures import REQUEST_LIMIT, request_too_large
+from .logtail import log_result
 from .model import LocalError
-from .pool import FunctionPool
+from .pool import FunctionPool, Throttled
 from .process import Answer
 from .served import Served, say
 
@@ -91,26 +92,41 @@ def handle_invoke_api(
         _error(handler, 400, "InvalidRequestContentException", message)
         return
     request_id = str(uuid.uuid4())
+    tail = handler.headers.get("X-Amz-Log-Type") == "Tail"
     if kind == "DryRun":
         _empty(handler, 204, request_id)
     elif kind == "Event":
         threading.Thread(target=_in_background, args=(pool, payload), daemon=True).start()
         _empty(handler, 202, request_id)
     elif streaming:
-        _stream(handler, pool, payload)
+        _stream(handler, pool, payload, tail)
     else:
-        _buffered(handler, pool, payload)
+        _buffered(handler, pool, payload, tail)
 
 
-def _buffered(handler: BaseHTTPRequestHandler, pool: FunctionPool, payload: bytes) -> None:
+def _throttled(handler: BaseHTTPRequestHandler, exc: Throttled) -> None:
+    say(str(exc))
+    extra = {"Reason": exc.reason}
+    _error(handler, 429, "TooManyRequestsException", "Rate Exceeded.", extra)
+
+
+def _buffered(
+    handler: BaseHTTPRequestHandler, pool: FunctionPool, payload: bytes, tail: bool
+) -> None:
     try:
         with pool.invoke(payload) as answer:
             data = b"".join(answer.chunks)
+            log = answer.log() if tail else ""
+    except Throttled as exc:
+        _throttled(handler, exc)
+        return
     except LocalError as exc:
         _error(handler, 500, "ServiceException", str(exc))
         return
     handler.send_response(200)
     _common(handler, answer.request_id)
+    if tail:
+        handler.send_header("X-Amz-Log-Result", log_result(log))
     if answer.error:
         handler.send_header("X-Amz-Function-Error", "Unhandled")
     handler.send_header("Content-Type", "application/json")
@@ -119,9 +135,12 @@ def _buffered(handler: BaseHTTPRequestHandler, pool: FunctionPool, payload: byte
     handler.wfile.write(data)
 
 
-def _stream(handler: BaseHTTPRequestHandler, pool: FunctionPool, payload: bytes) -> None:
+def _stream(
+    handler: BaseHTTPRequestHandler, pool: FunctionPool, payload: bytes, tail: bool
+) -> None:
     """``InvokeWithResponseStream``: each piece the function writes as a ``PayloadChunk`` as
-    it comes, then ``InvokeComplete`` (with the error, when the function or Lambda failed)."""
+    it comes, then ``InvokeComplete`` (with the error, when the function or Lambda failed,
+    and the ``LogResult`` for ``LogType=Tail``)."""
     started = False
     try:
         with pool.invoke(payload) as answer:
@@ -138,6 +157,11 @@ def _stream(handler: BaseHTTPRequestHandler, pool: FunctionPool, payload: bytes)
                     if chunk:
                         _chunk(handler, _message("PayloadChunk", "application/octet-stream", chunk))
                 complete = _error_fields(b"", answer) if answer.failure else {}
+            if tail:
+                complete["LogResult"] = log_result(answer.log())
+    except Throttled as exc:
+        _throttled(handler, exc)
+        return
     except LocalError as exc:
         if not started:
             _error(handler, 500, "ServiceException", str(exc))
@@ -168,9 +192,9 @@ def _error_fields(body: bytes, answer: Answer) -> Dict[str, str]:
 
 def _in_background(pool: FunctionPool, payload: bytes) -> None:
     """An ``Event`` invoke: run, the answer dropped (Lambda keeps it for destinations); a
-    failure is named on stderr."""
+    failure is named on stderr. At the function's concurrency it waits (Lambda queues it)."""
     try:
-        with pool.invoke(payload) as answer:
+        with pool.invoke(payload, wait=True) as answer:
             data = b"".join(answer.chunks)
     except LocalError as exc:
         say(str(exc))
@@ -192,9 +216,15 @@ def _empty(handler: BaseHTTPRequestHandler, status: int, request_id: str) -> Non
     handler.end_headers()
 
 
-def _error(handler: BaseHTTPRequestHandler, status: int, kind: str, message: str) -> None:
+def _error(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    kind: str,
+    message: str,
+    extra: Optional[Dict[str, str]] = None,
+) -> None:
     """Lambda's REST-JSON error: the SDKs raise it as ``client.exceptions.<kind>``."""
-    data = json.dumps({"Type": "User", "message": message}).encode()
+    data = json.dumps({"Type": "User", "message": message, **(extra or {})}).encode()
     handler.send_response(status)
     handler.send_header("x-amzn-RequestId", str(uuid.uuid4()))
     handler.send_header("x-amzn-ErrorType", kind)

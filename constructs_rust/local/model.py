@@ -45,6 +45,18 @@ def cors_of(config: Any) -> Optional[Cors]:
     )
 
 
+def max_concurrency_of(config: Any) -> Optional[int]:
+    """``PerExecutionEnvironmentMaxConcurrency`` of a function's ``CapacityProviderConfig``
+    (None without one, or when it is not a number; 1 when the provider leaves it unset)."""
+    if not isinstance(config, dict):
+        return None
+    inner = config.get("LambdaManagedInstancesCapacityProviderConfig")
+    if not isinstance(inner, dict):
+        return None
+    value = inner.get("PerExecutionEnvironmentMaxConcurrency", 1)
+    return int(value) if isinstance(value, (int, str)) and str(value).isdigit() else None
+
+
 @dataclass(frozen=True)
 class Route:
     """An API Gateway route or method integrated with a function as a Lambda proxy."""
@@ -103,7 +115,16 @@ class LocalFunction:
     function_name: Optional[str] = None
     """The template's ``FunctionName``, when it sets one (a name the Invoke API takes)."""
     reserved_concurrency: Optional[int] = None
-    """``ReservedConcurrentExecutions``: at most this many execution environments."""
+    """``ReservedConcurrentExecutions``: at most this many events at once (throttled past it)."""
+    max_concurrency: Optional[int] = None
+    """Lambda Managed Instances: the ``CapacityProviderConfig``'s
+    ``PerExecutionEnvironmentMaxConcurrency``, events one execution environment takes at once
+    (its runtime gets ``AWS_LAMBDA_MAX_CONCURRENCY``). None on classic Lambda."""
+
+    @property
+    def per_environment(self) -> int:
+        """Events one execution environment takes at once: 1 but on Managed Instances."""
+        return max(1, self.max_concurrency or 1)
 
     @property
     def bootstrap(self) -> Optional[Path]:

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import sys
 import threading
 import time
 import uuid
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
-from typing import Callable, Dict, Iterator, List, Mapping, Optional, Protocol, Tuple
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from ..testing import EmulationUnavailable, LambdaEmulator
 from .failures import (
@@ -21,12 +20,12 @@ from .failures import (
     RESPONSE_LIMIT,
     STREAM_LIMIT,
     Failure,
-    exited,
     request_too_large,
     response_too_large,
-    timed_out,
 )
+from .logtail import invocation_log
 from .model import LocalError, LocalFunction
+from .watchdog import Running, Watchdog, read_limited
 
 #: Seconds a bootstrap gets to ask for its first event (qemu-user start-up included).
 START_SECONDS = 60
@@ -42,19 +41,6 @@ _EMULATOR_HEADERS = {
 }
 
 
-class _Running(Protocol):
-    def read_new(self) -> str: ...
-
-    def poll(self) -> Optional[int]: ...
-
-    def kill(self) -> None: ...
-
-
-#: How long a response already on its way gets once the runtime has exited (it may exit right
-#: after answering).
-_EXIT_GRACE = 0.1
-
-
 @dataclass
 class Answer:
     """The answer to one event: status (200, or 500 for a function error), the function's
@@ -68,6 +54,8 @@ class Answer:
     chunks: Iterator[bytes]
     failure: Optional[Failure] = None
     request_id: str = ""
+    log: Callable[[], str] = field(default=lambda: "")
+    """The invocation's log (``LogType=Tail``), once the body was read."""
 
     @property
     def error(self) -> bool:
@@ -75,8 +63,12 @@ class Answer:
 
 
 def environment_of(function: LocalFunction, overrides: Mapping[str, str]) -> Dict[str, str]:
-    """The template's resolvable variables, then the caller's ``--env`` values."""
-    return {**function.environment, **overrides}
+    """The template's resolvable variables, ``AWS_LAMBDA_MAX_CONCURRENCY`` on Managed
+    Instances (as Lambda sets it), then the caller's ``--env`` values."""
+    managed = {}
+    if function.max_concurrency is not None:
+        managed["AWS_LAMBDA_MAX_CONCURRENCY"] = str(function.per_environment)
+    return {**function.environment, **managed, **overrides}
 
 
 def unresolved_warnings(function: LocalFunction, overrides: Mapping[str, str]) -> List[str]:
@@ -90,9 +82,11 @@ def unresolved_warnings(function: LocalFunction, overrides: Mapping[str, str]) -
 
 
 class FunctionProcess:
-    """Start with ``start()``, send events with ``invoke()`` (one at a time: a lock), restart
-    with ``restart(new)``, stop with ``stop()``. What the bootstrap writes goes to ``log``
-    line by line as it comes."""
+    """Start with ``start()``, send events with ``invoke()``, restart with ``restart(new)``,
+    stop with ``stop()``. One event at a time on classic Lambda; on Managed Instances the
+    runtime (told ``AWS_LAMBDA_MAX_CONCURRENCY``) takes several at once, and this takes any
+    number: the caller (``FunctionPool``) counts them. What the bootstrap writes goes to
+    ``log`` line by line as it comes, and to the log of each event in flight."""
 
     def __init__(
         self,
@@ -106,15 +100,20 @@ class FunctionProcess:
         """An emulator already started, for the first start (then its own each time)."""
         self._overrides = dict(overrides)
         self._log = log
-        self._lock = threading.RLock()
+        self._cond = threading.Condition(threading.RLock())
+        self._inflight = 0
+        self._generation = 0
         self._stack: Optional[ExitStack] = None
         self._emulator: Optional[LambdaEmulator] = None
-        self._process: Optional[_Running] = None
+        self._process: Optional[Running] = None
         self._pump_stop = threading.Event()
         self._pump_thread: Optional[threading.Thread] = None
+        self._output = threading.RLock()
+        self._pending = ""
+        self._recorders: List[List[str]] = []
 
     def start(self) -> None:
-        with self._lock:
+        with self._cond:
             bootstrap = self.function.bootstrap
             if bootstrap is None:
                 raise LocalError(f"{self.function.path} has no staged bootstrap")
@@ -141,27 +140,47 @@ class FunctionProcess:
                 stack.close()
                 raise LocalError(f"{self.function.path} did not start: {exc}") from None
             self._stack, self._emulator, self._process = stack, emulator, process
+            self._generation += 1
             self._pump_stop = threading.Event()
             self._pump_thread = threading.Thread(
                 target=self._pump, args=(process, self._pump_stop), daemon=True
             )
             self._pump_thread.start()
 
-    def _pump(self, process: _Running, stop: threading.Event) -> None:
-        pending = ""
+    def _pump(self, process: Running, stop: threading.Event) -> None:
         while True:
             stopped = stop.wait(0.1)
-            pending += process.read_new()
-            *lines, pending = pending.split("\n")
-            for line in lines:
-                self._log(line)
+            self._drain(process, final=stopped)
             if stopped:
-                if pending:
-                    self._log(pending)
                 return
 
+    def _drain(self, process: Running, final: bool = False) -> None:
+        """What ``process`` wrote since the last read, whole lines (and the rest when
+        ``final``), to the log and to each event in flight."""
+        with self._output:
+            self._pending += process.read_new()
+            *lines, self._pending = self._pending.split("\n")
+            if final and self._pending:
+                lines.append(self._pending)
+                self._pending = ""
+            for line in lines:
+                self._emit(line)
+
+    def _emit(self, line: str) -> None:
+        with self._output:
+            self._log(line)
+            for recorder in self._recorders:
+                recorder.append(line)
+
     def stop(self) -> None:
-        with self._lock:
+        """Stop, once every event in flight is answered."""
+        with self._cond:
+            while self._inflight:
+                self._cond.wait()
+            self._stop_now()
+
+    def _stop_now(self) -> None:
+        with self._cond:
             stack, self._stack = self._stack, None
             if stack is not None:
                 self._pump_stop.set()
@@ -170,8 +189,16 @@ class FunctionProcess:
                 process, self._emulator, self._process = self._process, None, None
                 stack.close()  # stops the bootstrap, then the emulator
                 if process is not None:  # what it wrote while stopping
-                    for line in process.read_new().splitlines():
-                        self._log(line)
+                    self._drain(process, final=True)
+
+    def _replace(self, generation: int) -> None:
+        """A fresh environment for the next event: stop this one (once the others in flight
+        are answered) unless it was already replaced."""
+        with self._cond:
+            while self._inflight and generation == self._generation:
+                self._cond.wait()
+            if generation == self._generation:
+                self._stop_now()
 
     def shutdown(self) -> None:
         """Stop now, also while an event is in flight (its invoke fails at once, as the
@@ -182,16 +209,43 @@ class FunctionProcess:
         self.stop()
 
     def restart(self, function: LocalFunction) -> None:
-        """Stop (once the event in flight is answered) and start ``function``'s build."""
-        with self._lock:
+        """Stop (once the events in flight are answered) and start ``function``'s build."""
+        with self._cond:
             self.stop()
             self.function = function
             self.start()
 
+    def _enter(self) -> Tuple[int, LambdaEmulator, Running]:
+        """Count one more event in flight, on a running environment (a fresh one when the
+        runtime exited between events)."""
+        with self._cond:
+            while self._process is not None and self._process.poll() is not None:
+                if not self._inflight:
+                    self._log("the runtime exited between events: starting a fresh one")
+                    self._stop_now()
+                    break
+                self._cond.wait(0.05)  # those in flight fail at once; then a fresh one
+            if self._emulator is None:
+                self.start()
+            assert self._emulator is not None and self._process is not None
+            self._inflight += 1
+            return self._generation, self._emulator, self._process
+
+    def _leave(self, generation: int, process: Running, recorder: List[str], replace: bool) -> None:
+        with self._output:
+            self._drain(process)  # what it wrote for this event is its, not the next one's
+            self._recorders.remove(recorder)
+        with self._cond:
+            self._inflight -= 1
+            self._cond.notify_all()
+        if replace:
+            self._replace(generation)
+
     @contextmanager
     def invoke(self, body: bytes) -> Iterator[Answer]:
-        """Send one event: ``with process.invoke(body) as answer``. The process is held until
-        the block ends, so a streamed body can be relayed as it arrives.
+        """Send one event: ``with process.invoke(body) as answer``. The environment is held
+        until the block ends, so a streamed body can be relayed as it arrives; once the body
+        is read, ``answer.log()`` is the invocation's log (``LogType=Tail``).
 
         As Lambda: the function's timeout ends the invoke at that moment (SIGKILL, the
         ``Sandbox.Timedout`` error); a runtime that exits or is killed while the event is
@@ -199,77 +253,99 @@ class FunctionProcess:
         environment (the next event starts a fresh process). An event over 6 MiB is refused
         before it reaches the function, a buffered response over Lambda's limit is replaced by
         ``Function.ResponseSizeTooLarge``, a stream over 200 MiB is cut."""
-        with self._lock:
-            request_id = str(uuid.uuid4())
-            if len(body) > REQUEST_LIMIT:
-                refused = request_too_large(len(body))
-                yield Answer(413, [], False, iter([refused.body]), refused, request_id)
-                return
-            if self._process is not None and self._process.poll() is not None:
-                self._log("the runtime exited between events: starting a fresh one")
-                self.stop()
-            if self._emulator is None:
-                self.start()
-            assert self._emulator is not None and self._process is not None
+        request_id = str(uuid.uuid4())
+        if len(body) > REQUEST_LIMIT:
+            refused = request_too_large(len(body))
+            yield Answer(413, [], False, iter([refused.body]), refused, request_id)
+            return
+        generation, emulator, process = self._enter()
+        recorder: List[str] = []
+        with self._output:
+            self._recorders.append(recorder)
+        began = time.monotonic()
+        replace = False
+        try:
             timeout = float(self.function.timeout)
             connection = http.client.HTTPConnection(
-                "127.0.0.1", self._emulator.port, timeout=timeout + 60
+                "127.0.0.1", emulator.port, timeout=timeout + 60
             )
-            watch = _Watchdog(self._process, connection, timeout, request_id)
-            answer: Optional[Answer] = None
-            error: Optional[BaseException] = None
+            watch = Watchdog(process, connection, timeout, request_id)
             try:
-                connection.connect()
-                watch.start()
-                connection.request(
-                    "POST",
-                    self._emulator.invocations_path,
-                    body=body,
-                    headers={"Content-Type": "application/json"},
-                )
-                response = connection.getresponse()
-                mode = response.getheader("Lambda-Runtime-Function-Response-Mode", "")
-                headers = [
-                    (k, v) for k, v in response.getheaders() if k.lower() not in _EMULATOR_HEADERS
-                ]
-                if mode.lower() == "streaming":
-                    answer = Answer(response.status, headers, True, iter(()), None, request_id)
-                    answer.chunks = self._relay(response, watch, answer)
-                else:
-                    data = _read_limited(response, RESPONSE_LIMIT)
-                    failure = watch.finish()
-                    if failure is not None:
-                        answer = self._failed_with(failure, request_id)
-                    elif data is None:
-                        failure = response_too_large(RESPONSE_LIMIT)
-                        self._log(failure.message)
-                        answer = Answer(200, [], False, iter([failure.body]), failure, request_id)
-                    else:
-                        answer = Answer(
-                            response.status, headers, False, iter([data]), None, request_id
-                        )
-            except (OSError, http.client.HTTPException) as exc:
-                failure = watch.finish()
-                if failure is None:
-                    error = exc
-                else:
-                    answer = self._failed_with(failure, request_id)
-            except BaseException:  # Ctrl-C: nothing left waiting on the emulator
-                connection.close()
-                watch.finish()
+                answer = self._send(connection, watch, emulator, body, request_id)
+            except LocalError:
+                replace = True
                 raise
-            if answer is None:
-                connection.close()
-                raise self._failed(error or RuntimeError("no answer")) from None
+            memory = self.function.memory_size
+
+            def log() -> str:
+                self._drain(process)
+                lines = list(recorder)
+                return invocation_log(request_id, lines, time.monotonic() - began, memory)
+
+            answer.log = log
             try:
                 yield answer
+            except LocalError:  # the emulator failed mid-stream: a fresh one next time
+                replace = True
+                raise
             finally:
                 connection.close()
-                if watch.finish() is not None and self._emulator is not None:
-                    self.stop()  # timed out, exited, a stream cut short: a fresh environment
+                if watch.finish() is not None:
+                    replace = True  # timed out, exited, a stream cut short
+        finally:
+            self._leave(generation, process, recorder, replace)
+
+    def _send(
+        self,
+        connection: http.client.HTTPConnection,
+        watch: Watchdog,
+        emulator: LambdaEmulator,
+        body: bytes,
+        request_id: str,
+    ) -> Answer:
+        """The answer, once its status and headers came (a buffered body read whole)."""
+        error: Optional[BaseException] = None
+        try:
+            connection.connect()
+            watch.start()
+            connection.request(
+                "POST",
+                emulator.invocations_path,
+                body=body,
+                headers={"Content-Type": "application/json"},
+            )
+            response = connection.getresponse()
+            mode = response.getheader("Lambda-Runtime-Function-Response-Mode", "")
+            headers = [
+                (k, v) for k, v in response.getheaders() if k.lower() not in _EMULATOR_HEADERS
+            ]
+            if mode.lower() == "streaming":
+                answer = Answer(response.status, headers, True, iter(()), None, request_id)
+                answer.chunks = self._relay(response, watch, answer)
+                return answer
+            data = read_limited(response, RESPONSE_LIMIT)
+            failure = watch.finish()
+            if failure is not None:
+                return self._failed_with(failure, request_id)
+            if data is None:
+                failure = response_too_large(RESPONSE_LIMIT)
+                self._emit(failure.message)
+                return Answer(200, [], False, iter([failure.body]), failure, request_id)
+            return Answer(response.status, headers, False, iter([data]), None, request_id)
+        except (OSError, http.client.HTTPException) as exc:
+            failure = watch.finish()
+            if failure is not None:
+                return self._failed_with(failure, request_id)
+            error = exc
+        except BaseException:  # Ctrl-C: nothing left waiting on the emulator
+            connection.close()
+            watch.finish()
+            raise
+        connection.close()
+        raise self._failed(error)
 
     def _relay(
-        self, response: http.client.HTTPResponse, watch: "_Watchdog", answer: Answer
+        self, response: http.client.HTTPResponse, watch: Watchdog, answer: Answer
     ) -> Iterator[bytes]:
         """A streamed body as it arrives; ends early (``answer.failure`` set) on a timeout, an
         exit of the runtime or the stream limit."""
@@ -282,7 +358,7 @@ class FunctionProcess:
                 size += len(data)
                 if size > STREAM_LIMIT:
                     answer.failure = response_too_large(STREAM_LIMIT)
-                    self._log(answer.failure.message)
+                    self._emit(answer.failure.message)
                     watch.abort(answer.failure)
                     return
                 yield data
@@ -300,10 +376,10 @@ class FunctionProcess:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
             request_id = failure.payload["errorMessage"].split()[1]
             seconds = failure.payload["errorMessage"].rsplit("after ", 1)[-1]
-            self._log(f"{stamp}Z {request_id} Task timed out after {seconds}")
+            self._emit(f"{stamp}Z {request_id} Task timed out after {seconds}")
         else:
-            self._log(failure.payload["errorMessage"])
-            self._log(failure.payload["errorType"])
+            self._emit(failure.payload["errorMessage"])
+            self._emit(failure.payload["errorType"])
 
     def _failed_with(self, failure: Failure, request_id: str) -> Answer:
         """The answer Lambda gives for ``failure``; the environment is replaced once the
@@ -313,86 +389,8 @@ class FunctionProcess:
 
     def _failed(self, exc: BaseException) -> LocalError:
         """An invoke that got no (whole) answer, the runtime still running: the emulator
-        failed, so the next event gets a fresh one."""
-        self.stop()
+        failed, so the next event gets a fresh one (the caller replaces the environment)."""
         return LocalError(f"{self.function.path}: the invoke failed ({exc}); restarting it")
-
-
-def _read_limited(response: http.client.HTTPResponse, limit: int) -> Optional[bytes]:
-    """The whole body, or None when it is longer than ``limit`` (read to its end anyway)."""
-    parts: List[bytes] = []
-    size = 0
-    while True:
-        data = response.read1(65536)
-        if not data:
-            break
-        size += len(data)
-        if size <= limit:
-            parts.append(data)
-    return b"".join(parts) if size <= limit else None
-
-
-class _Watchdog:
-    """Watches one invoke: at the function's timeout it kills the runtime; when the runtime
-    exits first it notes how. Either way it shuts the invoke's socket, so the reader stops
-    waiting for an answer the emulator would never give."""
-
-    def __init__(
-        self,
-        process: _Running,
-        connection: http.client.HTTPConnection,
-        timeout: float,
-        request_id: str,
-    ) -> None:
-        self._process = process
-        self._connection = connection
-        self._timeout = timeout
-        self._request_id = request_id
-        self._done = threading.Event()
-        self._thread: Optional[threading.Thread] = None
-        self.failure: Optional[Failure] = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        deadline = time.monotonic() + self._timeout
-        while not self._done.wait(0.01):
-            code = self._process.poll()
-            if code is not None:
-                if self._done.wait(_EXIT_GRACE):  # its answer got out before it exited
-                    return
-                self.failure = exited(self._request_id, code)
-                break
-            if time.monotonic() >= deadline:
-                self.failure = timed_out(self._request_id, self._timeout)
-                self._process.kill()
-                break
-        else:
-            return
-        self._shut()
-
-    def _shut(self) -> None:
-        sock = self._connection.sock
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def abort(self, failure: Failure) -> None:
-        """End the invoke from the reader's side (a stream over the limit)."""
-        self.failure = failure
-        self._done.set()
-        self._shut()
-
-    def finish(self) -> Optional[Failure]:
-        """Stop watching; the failure, if one ended the invoke."""
-        self._done.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join()
-        return self.failure
 
 
 def prefixed(path: str) -> Callable[[str], None]:

@@ -27,7 +27,7 @@ from .cors import cors_headers, is_preflight, preflight_target
 from .failures import REQUEST_LIMIT
 from .invoke_api import handle_invoke_api, invoke_api_line, is_invoke_api
 from .model import LocalError
-from .pool import FunctionPool
+from .pool import FunctionPool, Throttled
 from .process import Answer
 from .rebuild import plan_reload, rebuild_and_restart, warm_up
 from .routes import Endpoint, event, match, table
@@ -231,6 +231,9 @@ class _Handler(BaseHTTPRequestHandler):
                     self._stream(answer)
                 else:
                     self._buffered(endpoint, b"".join(answer.chunks))
+        except Throttled as exc:  # at its reserved concurrency: a function URL's 429
+            _say(str(exc))
+            self._plain(429, '{"Message":"Rate Exceeded."}', "application/json")
         except LocalError as exc:
             _say(str(exc))
             if self._streaming:  # the status is out: cut the body short

@@ -300,8 +300,12 @@ def test_serve_timeouts_crashes_limits_and_ctrl_c(server):
         except (OSError, http.client.HTTPException):
             pass  # the server went away: what Ctrl-C does
 
+    earlier = server.err.count("sleeping 8000 ms")  # requests before this one said it too
     threading.Thread(target=slow, daemon=True).start()
-    server.wait_for("sleeping 8000 ms", 10)
+    deadline = time.monotonic() + 10
+    while server.err.count("sleeping 8000 ms") == earlier:  # this request is in flight
+        assert time.monotonic() < deadline, server.err[-3000:]
+        time.sleep(0.05)
     children = _children(server.proc.pid)
     node = [pid for pid in children if b"jsii" in Path(f"/proc/{pid}/cmdline").read_bytes()]
     # 2 emulators, 2 bootstraps at least; no jsii node: serving an assembly loads no CDK (#43)
@@ -370,8 +374,12 @@ def test_serve_stops_at_once_with_a_request_in_flight(server):
         except (OSError, http.client.HTTPException):
             pass
 
+    earlier = server.err.count("sleeping 8000 ms")  # requests before this one said it too
     threading.Thread(target=slow, daemon=True).start()
-    server.wait_for("sleeping 8000 ms", 10)
+    deadline = time.monotonic() + 10
+    while server.err.count("sleeping 8000 ms") == earlier:  # this request is in flight
+        assert time.monotonic() < deadline, server.err[-3000:]
+        time.sleep(0.05)
     children = _children(server.proc.pid)
     stopped_at = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
