@@ -133,9 +133,8 @@ class FunctionPool:
                     return free
                 if self.reserved is not None and busy >= self.reserved and not wait:
                     raise Throttled(
-                        f"{self.function.path}: Rate Exceeded: {busy} events in flight, its "
-                        f"reserved concurrency is {self.reserved} "
-                        "(TooManyRequestsException)"
+                        f"{self.function.path}: Rate Exceeded: its reserved concurrency "
+                        f"({self.reserved}) is in use (TooManyRequestsException)"
                     )
                 current = sum(1 for p in self._load if p.function == self.function)
                 # an environment starting takes several events once up: wait for it

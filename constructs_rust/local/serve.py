@@ -50,6 +50,13 @@ GATEWAY_TIMEOUT = {
     "http": (30.0, 503, '{"message":"Service Unavailable"}'),
     "rest": (29.0, 504, '{"message": "Endpoint request timed out"}'),
 }
+#: What each front door answers when the function is at its reserved concurrency (Lambda's
+#: 429): a function URL passes it on, API Gateway answers an integration failure.
+THROTTLED = {
+    "url": (429, '{"Message":"Rate Exceeded."}', "application/json"),
+    "http": (500, '{"message":"Internal Server Error"}', "application/json"),
+    "rest": (500, '{"message": "Internal server error"}', "application/json"),
+}
 #: The answer to a request whose event is over Lambda's 6 MiB.
 TOO_LARGE = (413, '{"message":"Request Entity Too Large"}')
 
@@ -231,9 +238,9 @@ class _Handler(BaseHTTPRequestHandler):
                     self._stream(answer)
                 else:
                     self._buffered(endpoint, b"".join(answer.chunks))
-        except Throttled as exc:  # at its reserved concurrency: a function URL's 429
+        except Throttled as exc:  # at its reserved concurrency
             _say(str(exc))
-            self._plain(429, '{"Message":"Rate Exceeded."}', "application/json")
+            self._plain(*THROTTLED[endpoint.kind])
         except LocalError as exc:
             _say(str(exc))
             if self._streaming:  # the status is out: cut the body short
@@ -269,7 +276,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if "error" in outcome:
             _say(str(outcome["error"]))
-            self._plain(*FUNCTION_ERROR[endpoint.kind])
+            throttled = isinstance(outcome["error"], Throttled)
+            self._plain(*(THROTTLED if throttled else FUNCTION_ERROR)[endpoint.kind])
             return
         answer = outcome["answer"]
         if answer.failure is not None or answer.status != 200:

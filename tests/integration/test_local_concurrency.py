@@ -8,7 +8,8 @@ and boto3, on real builds (tests/fixtures/apps/local_concurrency_app.py):
   for a slot (about 0.6 s);
 - a function at its reserved concurrency throttles: ``Invoke`` raises
   ``TooManyRequestsException`` (Reason ``ReservedFunctionConcurrentInvocationLimitExceeded``),
-  its function URL answers 429; an ``Event`` invoke waits (Lambda queues it);
+  its function URL answers 429, an HTTP API route or REST API method 500 (API Gateway's
+  integration failure); an ``Event`` invoke waits (Lambda queues it);
 - ``LogType="Tail"``: ``LogResult`` is the invocation's log, START to REPORT.
 
 The app lives in a fixed directory under ``~/.cache`` with its own ``CARGO_TARGET_DIR`` (see
@@ -209,6 +210,15 @@ def test_reserved_concurrency_throttles_invoke_and_function_url(app):
                 urllib.request.urlopen(request, timeout=30)
             assert http_error.value.code == 429
             assert json.loads(http_error.value.read()) == {"Message": "Rate Exceeded."}
+            # API Gateway answers Lambda's 429 as an integration failure: 500
+            for path, body in (
+                ("/Concurrency/Http/sleep", {"message": "Internal Server Error"}),
+                ("/Concurrency/Rest/prod/sleep", {"message": "Internal server error"}),
+            ):
+                with pytest.raises(urllib.error.HTTPError) as http_error:
+                    urllib.request.urlopen(f"http://127.0.0.1:{server.port}{path}", timeout=30)
+                assert http_error.value.code == 500, path
+                assert json.loads(http_error.value.read()) == body
             # an Event invoke is queued, not refused: it runs once the slot frees up
             queued = lam.invoke(
                 FunctionName="Concurrency/Reserved", InvocationType="Event", Payload=b"{}"

@@ -173,7 +173,7 @@ def test_reserved_concurrency_throttles_and_event_invokes_wait(fake):
     pool = FunctionPool(_function(reserved_concurrency=2), {}, lambda label: print)
     threads = _burst(pool, 2)
     _settle(pool, 2)
-    with pytest.raises(Throttled, match="reserved concurrency is 2"):
+    with pytest.raises(Throttled, match=r"reserved concurrency \(2\) is in use"):
         with pool.invoke(b"{}"):
             pass
     queued = _burst(pool, 1, wait=True)  # waits for a slot instead
