@@ -411,7 +411,8 @@ def table(columns: Dict[str, Row]) -> str:
         cells = [cell(v) for v in values]
         for name in ratios:
             other = columns[name].get(metric)
-            cells.append(f"{other / this:.1f}×" if other and this else "-")
+            ratio = other / this if other and this else None
+            cells.append("-" if ratio is None else f"{ratio:.{1 if ratio >= 0.95 else 2}f}×")
         lines.append(f"| {metric} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
