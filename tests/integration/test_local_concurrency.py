@@ -35,7 +35,7 @@ import pytest
 from filelock import FileLock
 
 from ..conftest import ROOT
-from .test_local import _free_port
+from .test_local import _children, _free_port
 from .test_local_faithful import _Server
 
 boto3 = pytest.importorskip("boto3")
@@ -150,6 +150,20 @@ def _burst(port: int, name: str, count: int) -> Tuple[float, List[float], List[d
     return time.monotonic() - started, [r[0] for r in results], [r[1] for r in results]
 
 
+def _runtimes(server: _Server) -> List[int]:
+    """The serve's bootstrap processes started as Managed Instances runtimes: with
+    ``AWS_LAMBDA_MAX_CONCURRENCY=N`` in their environment, as Lambda starts them."""
+    found = []
+    for pid in _children(server.proc.pid):
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"AWS_LAMBDA_MAX_CONCURRENCY={N}".encode() in environ:
+            found.append(pid)
+    return found
+
+
 def test_managed_instances_take_n_events_in_one_environment(app):
     server = _start(app, "--concurrency", "1")
     try:
@@ -168,6 +182,7 @@ def test_managed_instances_take_n_events_in_one_environment(app):
         # the N+1-th waits for a slot of the one environment: two sleeps
         assert 2 * SLEEP <= over < 3 * SLEEP, (over, over_each)
         assert sorted(over_each)[N - 1] < 2 * SLEEP <= sorted(over_each)[N]
+        assert len(_runtimes(server)) == 1  # all of it in ONE process
     finally:
         _stop(server)
     assert "Concurrency/Managed #2" not in server.err  # (one environment: --concurrency 1)
@@ -183,6 +198,7 @@ def test_managed_instances_get_their_max_concurrency_and_scale_out_past_it(app):
         print(f"\n{N + 1} x {SLEEP} s, two environments warm: wall {wall:.3f} s")
         assert len(payloads) == N + 1
         assert wall < 2 * SLEEP, wall
+        assert len(_runtimes(server)) == 2
     finally:
         _stop(server)
 
