@@ -219,6 +219,8 @@ def test_reserved_concurrency_throttles_invoke_and_function_url(app):
             assert error["ResponseMetadata"]["HTTPStatusCode"] == 429
             assert error["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
             assert error["message"] == "Rate Exceeded."
+            with pytest.raises(lam.exceptions.TooManyRequestsException):
+                lam.invoke_with_response_stream(FunctionName="Concurrency/Reserved", Payload=b"{}")
             # the function URL: Lambda's 429 at once, not after the busy event
             url = f"http://127.0.0.1:{server.port}/Concurrency/Reserved/"
             request = urllib.request.Request(url, data=b'{"ms": 10}', method="POST")
