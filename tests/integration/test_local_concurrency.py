@@ -24,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -320,3 +321,86 @@ def test_log_type_tail_returns_the_invocation_log(app):
         assert "echoing message" in base64.b64decode(complete["LogResult"]).decode()
     finally:
         _stop(server)
+
+
+#: A runtime in Python (the runtime API over HTTP): AWS_LAMBDA_MAX_CONCURRENCY workers each
+#: polling /next, as lambda_runtime's run_concurrent does; ``{"sleep": s}`` sleeps s seconds.
+RUNTIME = """#!/usr/bin/env python3
+import json, os, threading, time, urllib.request
+base = os.environ["AWS_LAMBDA_RUNTIME_API"]  # cargo-lambda's: http://127.0.0.1:port/.rt
+api = ("" if base.startswith("http") else "http://") + base + "/2018-06-01/runtime/invocation/"
+def work():
+    while True:
+        with urllib.request.urlopen(api + "next") as next_event:
+            request_id = next_event.headers["Lambda-Runtime-Aws-Request-Id"]
+            event = json.loads(next_event.read())
+        print("pid", os.getpid(), "got", json.dumps(event), flush=True)
+        time.sleep(event.get("sleep", 0))
+        answer = json.dumps({"pid": os.getpid(), "slept": event.get("sleep", 0)}).encode()
+        urllib.request.urlopen(urllib.request.Request(api + request_id + "/response", answer))
+for _ in range(int(os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY", "1"))):
+    threading.Thread(target=work, daemon=True).start()
+threading.Event().wait()
+"""
+
+
+def test_a_timeout_in_a_concurrent_environment_fails_its_neighbours_and_replaces_it(tmp_path):
+    """One event's timeout kills the runtime (as every local timeout does): the other event it
+    had in flight fails at once with Runtime.ExitError, an event to it afterwards gets a fresh
+    process; events that finished before are unaffected."""
+    from constructs_rust.local.model import LocalFunction
+    from constructs_rust.local.pool import FunctionPool
+
+    asset = tmp_path / "asset"
+    asset.mkdir()
+    # the bootstrap gets Lambda's environment (its PATH): this Python by its path
+    (asset / "bootstrap").write_text(RUNTIME.replace("/usr/bin/env python3", sys.executable))
+    (asset / "bootstrap").chmod(0o755)
+    function = LocalFunction(
+        path="T/Managed",
+        logical_id="Managed",
+        stack="T",
+        asset_dir=asset,
+        architecture=os.uname().machine.replace("aarch64", "arm64"),
+        memory_size=2048,
+        timeout=1,
+        runtime="provided.al2023",
+        environment={},
+        unresolved={},
+        max_concurrency=3,
+    )
+    lines: List[str] = []
+    pool = FunctionPool(function, {}, lambda label: lines.append, concurrency=1)
+    results: Dict[str, Tuple[float, dict, str]] = {}
+
+    def send(name: str, event: dict, delay: float) -> None:
+        time.sleep(delay)
+        sent = time.monotonic()
+        with pool.invoke(json.dumps(event).encode()) as answer:
+            body = json.loads(b"".join(answer.chunks))
+            kind = answer.failure.payload["errorType"] if answer.failure else ""
+        results[name] = (time.monotonic() - sent, body, kind)
+
+    pool.start()
+    try:
+        threads = [
+            threading.Thread(target=send, args=("quick", {"sleep": 0.1}, 0.0)),
+            threading.Thread(target=send, args=("slow", {"sleep": 5}, 0.0)),
+            threading.Thread(target=send, args=("neighbour", {"sleep": 5}, 0.5)),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        send("after", {"sleep": 0}, 0.0)
+    finally:
+        pool.stop()
+    print("\n" + "\n".join(f"{k}: {v[0]:.3f} s {v[1]} {v[2]}" for k, v in results.items()))
+    assert results["quick"][2] == "" and results["quick"][1]["slept"] == 0.1
+    took, _, kind = results["slow"]
+    assert kind == "Sandbox.Timedout" and 1.0 <= took < 1.5
+    took, _, kind = results["neighbour"]
+    assert kind == "Runtime.ExitError" and took < 1.0  # at the slow one's timeout, at once
+    assert results["after"][2] == "" and results["after"][1]["pid"] != results["quick"][1]["pid"]
+    # (a fresh process of the same environment: the pool started no second one)
+    assert pool.started == 1
