@@ -12,6 +12,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
+from .._support import lifeline
 from .model import LocalError
 
 PROG = "constructs-rust"
@@ -182,6 +183,7 @@ def _main(argv: Optional[List[str]] = None) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, _interrupt)
         signal.signal(signal.SIGTERM, _interrupt)
+    lifeline.start()  # and should it be killed outright (SIGKILL), its guard stops them
     try:
         overrides = _overrides(args.env)
         if args.action == "invoke":

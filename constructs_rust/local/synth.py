@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Set
 
-from .._support import processes
+from .._support import lifeline, processes
 from .model import LocalError
 
 
@@ -86,6 +86,7 @@ def synth(app: App) -> None:
         stdout=sys.stderr,
         start_new_session=True,
     )
+    lifeline.watch(proc.pid, group=True)
     with _lock:
         _running.add(proc)
     try:
@@ -96,6 +97,7 @@ def synth(app: App) -> None:
     finally:
         with _lock:
             _running.discard(proc)
+        lifeline.forget(proc.pid)
     if proc.returncode != 0:
         raise LocalError(
             f"`cdk synth` failed (exit {proc.returncode}) in {app.directory}; its output is "

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
 
+from .._support import lifeline
+
 if TYPE_CHECKING:
     from aws_cdk import aws_lambda as lambda_
 
@@ -252,6 +254,7 @@ class BootstrapProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
+        lifeline.watch(self._proc.pid, group=False)
         try:
             while self._relay.first_request_at is None:
                 if self._proc.poll() is not None:
@@ -277,6 +280,7 @@ class BootstrapProcess:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+            lifeline.forget(proc.pid)
         self._relay.close()
         if not self._reader.closed:
             self._log.close()

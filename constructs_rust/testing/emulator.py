@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from .._support import lifeline
 from .bootstrap import (
     DEFAULT_FUNCTION,
     BootstrapProcess,
@@ -83,6 +84,7 @@ class LambdaEmulator:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        lifeline.watch(self._proc.pid, group=True)
         try:
             wait_port(self.port, self.startup_timeout, self._proc)
         except BaseException:
@@ -98,6 +100,8 @@ class LambdaEmulator:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
+        if self._proc is not None:
+            lifeline.forget(self._proc.pid)
         self._proc = None
         if self._dir is not None:
             self._log.close()

@@ -382,6 +382,40 @@ def test_serve_answers_http_streams_and_reloads_after_an_edit(app):
     assert left == [], f"still running after serve stopped: {left}"
 
 
+def test_serve_killed_outright_leaves_nothing_running(app):
+    """SIGKILL (the OOM killer, a CI runner's hard kill): no chance to stop its children, so
+    its lifeline's guard stops the emulators and function processes."""
+    server = _Serve(app, _free_port())
+    try:
+        server.wait_for("watching for changes", 600)
+        started = _descendants(server.proc.pid)
+        assert len(started) >= 4, started  # emulators and bootstraps (and the guard)
+    finally:
+        server.proc.kill()
+        server.proc.wait(timeout=60)
+    deadline = time.monotonic() + 15
+    while [pid for pid in started if _alive(pid)]:
+        left = {pid: _command(pid) for pid in started if _alive(pid)}
+        assert time.monotonic() < deadline, f"still running after serve was killed: {left}"
+        time.sleep(0.2)
+
+
+def _descendants(parent: int) -> List[int]:
+    found, todo = [], [parent]
+    while todo:
+        children = _children(todo.pop())
+        found += children
+        todo += children
+    return found
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
+    except OSError:
+        return "?"
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
