@@ -92,7 +92,8 @@ def app() -> Iterator[Path]:
         yield directory
 
 
-def _env(app: Path) -> Dict[str, str]:
+def _env(app: Path, work: Path = WORK) -> Dict[str, str]:
+    """The app's commands' environment (its cargo target dir: ``work``/target)."""
     return dict(
         os.environ,
         PATH=os.pathsep.join(
@@ -101,7 +102,7 @@ def _env(app: Path) -> Dict[str, str]:
         ),
         PYTHONPATH=str(ROOT),
         CRATE=str(app / "lambdas"),
-        CARGO_TARGET_DIR=str(WORK / "target"),
+        CARGO_TARGET_DIR=str(work / "target"),
         CDK_DISABLE_VERSION_CHECK="1",
         JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=os.environ.get(
             "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20"

@@ -37,6 +37,7 @@ from filelock import FileLock
 
 from ..conftest import ROOT
 from .test_local import _children, _free_port
+from .test_local import _env as local_env
 from .test_local_faithful import _Server
 
 boto3 = pytest.importorskip("boto3")
@@ -51,20 +52,7 @@ SLEEP = 0.3
 
 
 def _env(app: Path) -> Dict[str, str]:
-    return dict(
-        os.environ,
-        PATH=os.pathsep.join(
-            [str(Path(sys.executable).parent), str(ROOT / "node_modules" / ".bin")]
-            + [os.environ.get("PATH", "")]
-        ),
-        PYTHONPATH=str(ROOT),
-        CRATE=str(app / "lambdas"),
-        CARGO_TARGET_DIR=str(WORK / "target"),
-        CDK_DISABLE_VERSION_CHECK="1",
-        JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=os.environ.get(
-            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20"
-        ),
-    )
+    return local_env(app, WORK)
 
 
 @pytest.fixture(scope="module")
