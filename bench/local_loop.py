@@ -41,6 +41,7 @@ of ``cargo lambda watch`` to this checkout (above 1: this checkout is faster).
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import re
@@ -311,9 +312,13 @@ def edit_until_answered(
     started = time.monotonic()
     main.write_text(edited)
     while True:
-        with urllib.request.urlopen(url, timeout=600) as response:
-            if response.read().decode().startswith(f"{word} Bob"):
-                break
+        try:
+            with urllib.request.urlopen(url, timeout=limit or 600) as response:
+                if response.read().decode().startswith(f"{word} Bob"):
+                    break
+        except (OSError, http.client.HTTPException):  # a request that hung: no answer yet
+            if limit is None:
+                raise
         if limit is not None and time.monotonic() - started > limit:
             print(f"no new answer {limit:.0f} s after the edit:", file=sys.stderr)
             sys.stderr.write(server.log().decode(errors="replace"))

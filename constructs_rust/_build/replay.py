@@ -177,35 +177,50 @@ def rebuild(replays: Sequence[Replay], assembly_dir: Path) -> List[Rebuilt]:
         queue = queue_for(owner)
         planned: List[Tuple[Rebuilt, BuildRequest, Path]] = []
         results: List[Rebuilt] = []
-        for replay in replays:
-            request = pipeline.plan(
-                owner,
-                replay.manifest,
-                replay.binary_name,
-                target=replay.target,
-                options=replay.options,
-                construct_path=replay.construct_path,
-                extra=replay.extra,
-            )
-            pipeline.describe(request, request.workspace.target_dir, replay.construct_path)
-            result = Rebuilt(replay, request.inputs.asset_hash)
-            results.append(result)
-            if result.asset_hash == replay.asset_hash:
-                continue
-            final = paths.rebuilt_asset_dir(assembly_dir, result.asset_hash)
-            if (final / request.artifact_name).is_file() and not (final / PLACEHOLDER).exists():
-                result.asset_dir = final  # staged already (an earlier reload or synth)
-                _keep(replay, request, final, assembly_dir)
-                continue
-            temp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-            shutil.rmtree(temp, ignore_errors=True)
-            request = replace(request, asset_dir=temp)
-            if request.error is None and not install_if_cached(request):
-                queue.add(request)
-            planned.append((result, request, final))
-        for result, request, final in planned:
-            _stage(queue, result, request, final, assembly_dir)
+        try:
+            for replay in replays:
+                result, request, final = _plan(owner, queue, replay, assembly_dir)
+                results.append(result)
+                if request is not None:
+                    planned.append((result, request, final))
+            for result, queued, final in planned:
+                _stage(queue, result, queued, final, assembly_dir)
+        except BaseException:  # never a half-staged temp dir left behind
+            for _, queued, _ in planned:
+                shutil.rmtree(queued.asset_dir, ignore_errors=True)
+            raise
     return results
+
+
+def _plan(
+    owner: _Reload, queue: BuildQueue, replay: Replay, assembly_dir: Path
+) -> Tuple[Rebuilt, Optional[BuildRequest], Path]:
+    """One replay planned again: unchanged, staged already, staged from the local store, or
+    queued for the build (its request and final directory returned to stage)."""
+    request = pipeline.plan(
+        owner,
+        replay.manifest,
+        replay.binary_name,
+        target=replay.target,
+        options=replay.options,
+        construct_path=replay.construct_path,
+        extra=replay.extra,
+    )
+    pipeline.describe(request, request.workspace.target_dir, replay.construct_path)
+    result = Rebuilt(replay, request.inputs.asset_hash)
+    final = paths.rebuilt_asset_dir(assembly_dir, result.asset_hash)
+    if result.asset_hash == replay.asset_hash:
+        return result, None, final
+    if (final / request.artifact_name).is_file() and not (final / PLACEHOLDER).exists():
+        result.asset_dir = final  # staged already (an earlier reload)
+        _keep(replay, request, final, assembly_dir)
+        return result, None, final
+    temp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    shutil.rmtree(temp, ignore_errors=True)
+    request = replace(request, asset_dir=temp)
+    if request.error is None and not install_if_cached(request):
+        queue.add(request)
+    return result, request, final
 
 
 def _stage(
