@@ -232,12 +232,16 @@ class FunctionProcess:
             return self._generation, self._emulator, self._process
 
     def _leave(self, generation: int, process: Running, recorder: List[str], replace: bool) -> None:
-        with self._output:
-            self._drain(process)  # what it wrote for this event is its, not the next one's
-            self._recorders.remove(recorder)
-        with self._cond:
-            self._inflight -= 1
-            self._cond.notify_all()
+        try:
+            with self._output:
+                try:
+                    self._drain(process)  # what it wrote for this event is its, not the next's
+                finally:  # by identity: ``list.remove`` takes the first EQUAL list, another's
+                    self._recorders = [r for r in self._recorders if r is not recorder]
+        finally:  # whatever happened, the event is no longer in flight (or ``_enter`` waits)
+            with self._cond:
+                self._inflight -= 1
+                self._cond.notify_all()
         if replace:
             self._replace(generation)
 
