@@ -7,9 +7,11 @@ extra files, construct path) and the files and directories its hash covers. Late
 finds it from the staged asset directory, ``Replay.covers`` maps an edited file to it, and
 ``rebuild`` runs the same pipeline in a build session of its own (plan → look up → build →
 binary check → stage): same request, same argv, same artifact, so the bytes ``cdk synth``
-stages for the edit. It stages them beside the assembly's own asset directories
-(``paths.rebuilt_asset_dir``), since only CDK computes those names (a digest of the asset hash
-and the bundling options' JSON).
+stages for the edit. It stages them where the next ``cdk synth`` stages that asset
+(``asset.<CDK's hash>``: the synth then finds it staged and copies nothing): CDK names a
+custom-hash asset ``sha256(asset hash + JSON of its bundling options)``, which ``cdk_key``
+reproduces and ``replay_of`` checks against the directory CDK staged (a CDK that names its
+assets otherwise gets ``paths.rebuilt_asset_dir``).
 
 Never written: values of ``BundlingOptions.environment`` (they may be secrets). Only each
 value's ``secret_digest`` is kept; ``read`` takes the values from the environment of the
@@ -19,6 +21,8 @@ matches.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import pickle
 import shutil
@@ -67,15 +71,34 @@ class Replay:
     files: Tuple[Path, ...]
     """Single files the hash covers (root manifest, lock file, cargo configs, files the last
     build read, extra files)."""
+    cdk_named: bool = False
+    """``cdk_key`` named the asset directory CDK staged (checked when the replay was made)."""
 
     def covers(self, path: Path) -> bool:
         """Is ``path`` (absolute) one of the files this asset's hash covers?"""
         return path in self.files or any(d == path or d in path.parents for d in self.dirs)
 
 
-def replay_of(request: BuildRequest, *, manifest: Path, binary_name: Optional[str]) -> Replay:
+def cdk_key(asset_hash: str, options: BundlingOptions) -> str:
+    """The name CDK gives the staged directory of a function asset with this (custom) asset
+    hash: ``asset.`` + sha256 of the hash and ``JSON.stringify`` of its bundling options (the
+    Docker image, and the local bundler: an object with no fields of its own)."""
+    bundling = json.dumps(
+        {"image": options.docker_image, "local": {}}, separators=(",", ":"), ensure_ascii=False
+    )
+    return "asset." + hashlib.sha256((asset_hash + bundling).encode()).hexdigest()
+
+
+def replay_of(
+    request: BuildRequest,
+    *,
+    manifest: Path,
+    binary_name: Optional[str],
+    staged: Optional[Path] = None,
+) -> Replay:
     """The replay of a planned request (``pipeline.plan`` with a ``manifest`` and
-    ``binary_name`` as given)."""
+    ``binary_name`` as given), staged in ``staged`` (whose name tells whether ``cdk_key``
+    names this CDK's asset directories)."""
     ws, options = request.workspace, request.options
     files = [ws.root_manifest, ws.root / "Cargo.lock", *(ws.root / n for n in ROOT_FILES)]
     files += [c.path for c in cargo_config.config_files(ws.root)]
@@ -96,6 +119,7 @@ def replay_of(request: BuildRequest, *, manifest: Path, binary_name: Optional[st
         asset_hash=request.inputs.asset_hash,
         dirs=tuple(sorted({d.resolve() for d in dirs})),  # as edits are named: no ``..``
         files=tuple(sorted({f.resolve() for f in files})),
+        cdk_named=staged is not None and staged.name == cdk_key(request.inputs.asset_hash, options),
     )
 
 
@@ -169,9 +193,9 @@ class _Reload:
 def rebuild(replays: Sequence[Replay], assembly_dir: Path) -> List[Rebuilt]:
     """Plan every replay again (in a fresh build session: every file re-read); build the
     changed ones as ``cdk synth`` would (one cargo run per workspace group) and stage each
-    under ``paths.rebuilt_asset_dir(assembly_dir, fingerprint)``. Raises ConstructsRustError
-    when a function cannot be planned any more (its binary gone, a manifest broken): the
-    caller synthesizes, which reports it with its construct."""
+    where the next synth stages it in ``assembly_dir`` (see the module's docstring). Raises
+    ConstructsRustError when a function cannot be planned any more (its binary gone, a
+    manifest broken): the caller synthesizes, which reports it with its construct."""
     owner = _Reload()
     with session.session_for(owner).active():
         queue = queue_for(owner)
@@ -208,11 +232,14 @@ def _plan(
     )
     pipeline.describe(request, request.workspace.target_dir, replay.construct_path)
     result = Rebuilt(replay, request.inputs.asset_hash)
-    final = paths.rebuilt_asset_dir(assembly_dir, result.asset_hash)
+    if replay.cdk_named:
+        final = assembly_dir / cdk_key(result.asset_hash, request.options)
+    else:
+        final = paths.rebuilt_asset_dir(assembly_dir, result.asset_hash)
     if result.asset_hash == replay.asset_hash:
         return result, None, final
     if (final / request.artifact_name).is_file() and not (final / PLACEHOLDER).exists():
-        result.asset_dir = final  # staged already (an earlier reload)
+        result.asset_dir = final  # staged already (an earlier reload or synth)
         _keep(replay, request, final, assembly_dir)
         return result, None, final
     temp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
@@ -244,7 +271,9 @@ def _stage(
 
 def _keep(before: Replay, request: BuildRequest, final: Path, assembly_dir: Path) -> None:
     """The replay of the new asset (for the next edit) and, when auditable, its SBOM."""
-    after = replay_of(request, manifest=before.manifest, binary_name=before.binary_name)
+    after = replay_of(
+        request, manifest=before.manifest, binary_name=before.binary_name, staged=final
+    )
     write(after, final)
     if request.options.auditable:
         write_sbom(request, assembly_dir)

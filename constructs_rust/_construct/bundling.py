@@ -203,7 +203,9 @@ def register_build(owner: Construct, plan: BundlePlan, staged_dir: Path) -> None
     if plan.request.options.auditable:  # beside the assembly, never inside the asset
         write_sbom(plan.request, staged_dir.parent)
     if plan.manifest is not None and plan.request.image is None:
-        found = replay.replay_of(plan.request, manifest=plan.manifest, binary_name=plan.binary_name)
+        found = replay.replay_of(
+            plan.request, manifest=plan.manifest, binary_name=plan.binary_name, staged=staged_dir
+        )
         replay.write(found, staged_dir)
     staged = staged_dir / plan.request.artifact_name
     if staged.is_file() and not (staged_dir / PLACEHOLDER).exists():

@@ -65,6 +65,6 @@ def replay_file(cache: Path, parent: str, asset_dir_name: str) -> Path:
 
 
 def rebuilt_asset_dir(assembly_dir: Path, fingerprint: str) -> Path:
-    """Where ``local serve`` stages a function it rebuilt without a synth: beside the cloud
-    assembly's own asset directories, whose names only CDK computes."""
+    """Where ``local serve`` stages a function it rebuilt without a synth when the library
+    cannot name the asset directory as CDK does (see ``_build/replay.py``)."""
     return assembly_dir / "constructs-rust-local" / f"asset.{fingerprint}"

@@ -84,16 +84,22 @@ def rebuild_and_restart(served: "Served", plan: Plan) -> List[str]:
             messages.append(f"{who}: build failed (still serving the previous build)")
             messages.append(result.error)
         elif result.asset_dir is None:
-            messages.append(f"{who}: unchanged (asset hash {result.asset_hash[:12]})")
+            messages.append(f"{who}: unchanged (asset hash {_hash(old_dir)})")
         else:
             moved[old_dir] = result.asset_dir
             messages.append(
-                f"{who}: asset hash {result.replay.asset_hash[:12]} -> "
-                f"{result.asset_hash[:12]} (built without a synth)"
+                f"{who}: asset hash {_hash(old_dir)} -> {_hash(result.asset_dir)} "
+                "(built without a synth)"
             )
     if moved:
         messages += served.update(_moved(functions, moved), served.methods, served.directory)
     return messages
+
+
+def _hash(asset_dir: Path) -> str:
+    """The asset's hash as the assembly names it (``asset.<hash>``; the template's S3 key)."""
+    name = asset_dir.name
+    return name[len("asset.") :][:12] if name.startswith("asset.") else name
 
 
 def _names(functions: Sequence[LocalFunction]) -> Dict[Path, List[str]]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from constructs_rust._build import pipeline, replay
+from constructs_rust._build.request import BuildRequest
 from constructs_rust._cargo.targets import Target
 from constructs_rust.local.model import LocalFunction
 from constructs_rust.local.rebuild import app_file, plan_reload
@@ -29,17 +30,20 @@ def crate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return app / "lambdas" / "single"
 
 
-def _replay(crate: Path) -> replay.Replay:
+def _request(crate: Path) -> BuildRequest:
     target = Target(lambda_arch="x86_64")
     options = BundlingOptions(environment={"TOKEN": SECRET})
     manifest = crate / "Cargo.toml"
     resolved = pipeline.resolve(
         manifest, None, target=target, options=options, construct_path="Stack/Fn"
     )
-    request = pipeline.request_for(
+    return pipeline.request_for(
         resolved, target=target, options=options, construct_path="Stack/Fn", extension=False
     )
-    return replay.replay_of(request, manifest=manifest, binary_name=None)
+
+
+def _replay(crate: Path) -> replay.Replay:
+    return replay.replay_of(_request(crate), manifest=crate / "Cargo.toml", binary_name=None)
 
 
 def test_a_replay_keeps_digests_of_environment_values_never_the_values(crate, monkeypatch):
@@ -60,6 +64,23 @@ def test_a_replay_keeps_digests_of_environment_values_never_the_values(crate, mo
     assert again is not None and again.options.environment == {"TOKEN": SECRET}
     assert again.asset_hash == found.asset_hash and again.manifest == crate / "Cargo.toml"
     assert replay.read(asset.with_name("asset.other")) is None
+
+
+def test_a_replay_knows_whether_cdk_names_the_asset_as_cdk_key_does(crate):
+    found = _replay(crate)
+    assert not found.cdk_named  # staged nowhere
+    options = BundlingOptions(environment={"TOKEN": SECRET})
+    name = replay.cdk_key(found.asset_hash, options)
+    assert name.startswith("asset.") and len(name) == len("asset.") + 64
+    assert name != replay.cdk_key(found.asset_hash, BundlingOptions(docker_image="other:1"))
+    request, manifest = _request(crate), crate / "Cargo.toml"
+    assembly = crate.parents[1] / "cdk.out"
+    named = replay.replay_of(request, manifest=manifest, binary_name=None, staged=assembly / name)
+    assert named.cdk_named
+    other = replay.replay_of(
+        request, manifest=manifest, binary_name=None, staged=assembly / "asset.0123"
+    )
+    assert not other.cdk_named
 
 
 def test_a_replay_covers_the_crate_and_the_workspace_files_only(crate):
