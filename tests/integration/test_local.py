@@ -33,6 +33,7 @@ from filelock import FileLock
 
 from constructs_rust.local.assembly import load
 
+from .. import procs
 from ..conftest import ROOT
 
 pytestmark = [pytest.mark.cli, pytest.mark.build, pytest.mark.invoke]
@@ -317,8 +318,9 @@ def test_serve_answers_http_streams_and_reloads_after_an_edit(app):
             r"Local/Hello: asset hash [0-9a-f]{12} -> [0-9a-f]{12} \(built without a synth\)",
             after,
         ), after[-3000:]
-        served = re.search(r"Local/Hello: restarted with (\S+/bootstrap)", after)
+        served = re.search(r"Local/Hello: restarted with (cdk.out/asset\.(\w+)/bootstrap)", after)
         assert served is not None, after[-3000:]
+        assert re.search(rf"Local/Hello: asset hash \w{{12}} -> {served.group(2)[:12]} ", after)
         assert "Local/Stream: restarted" not in after, "only the edited function restarts"
         assert after.count("Compiling hello_http") == 1
         assert after.count("constructs_rust: built hello_http for x86_64") == 1
@@ -339,6 +341,7 @@ def test_serve_answers_http_streams_and_reloads_after_an_edit(app):
         staged = load(other).find("Local/Hello").bootstrap
         assert staged is not None
         assert _sha256(app / served.group(1)) == _sha256(staged)
+        assert staged.parent.name == f"asset.{served.group(2)}"  # where the synth stages it
 
         # an edit of the app's Python synthesizes (it may change a template: here GREETING)
         mark = len(server.err)
@@ -352,6 +355,8 @@ def test_serve_answers_http_streams_and_reloads_after_an_edit(app):
         after = server.err[mark:]
         assert "app.py changed: synthesizing (app.py is a file of the app)" in after
         assert "Compiling" not in after  # the template changed, not the binary
+        # the same asset directory: the app's synth found the reload's staged, as its own
+        assert f"Local/Hello: restarted with {served.group(1)}" in after, after[-3000:]
 
         # a compile error is reported and the previous build keeps serving; undoing it
         # needs no cargo run (the served asset's hash again)
@@ -370,7 +375,7 @@ def test_serve_answers_http_streams_and_reloads_after_an_edit(app):
         after = server.err[mark:]
         assert "Local/Hello: unchanged (asset hash" in after and "Compiling" not in after
         assert "restarted" not in after
-        children = _children(server.proc.pid)  # emulators and bootstraps
+        children = procs.children(server.proc.pid)  # emulators and bootstraps
         assert len(children) >= 4, children
     finally:
         stopped_at = time.monotonic()
@@ -379,7 +384,7 @@ def test_serve_answers_http_streams_and_reloads_after_an_edit(app):
     assert time.monotonic() - stopped_at < 30, "Ctrl-C stops serve promptly"
     assert code == 0, server.err[-3000:]
     assert "stopping" in server.err
-    left = [pid for pid in children if _alive(pid)]
+    left = [pid for pid in children if procs.alive(pid)]
     assert left == [], f"still running after serve stopped: {left}"
 
 
@@ -389,53 +394,17 @@ def test_serve_killed_outright_leaves_nothing_running(app):
     server = _Serve(app, _free_port())
     try:
         server.wait_for("watching for changes", 600)
-        started = _descendants(server.proc.pid)
+        started = procs.descendants(server.proc.pid)
         assert len(started) >= 4, started  # emulators and bootstraps (and the guard)
     finally:
         server.proc.kill()
         server.proc.wait(timeout=60)
     deadline = time.monotonic() + 15
-    while [pid for pid in started if _alive(pid)]:
-        left = {pid: _command(pid) for pid in started if _alive(pid)}
+    while [pid for pid in started if procs.alive(pid)]:
+        left = {pid: procs.command(pid) for pid in started if procs.alive(pid)}
         assert time.monotonic() < deadline, f"still running after serve was killed: {left}"
         time.sleep(0.2)
 
 
-def _descendants(parent: int) -> List[int]:
-    found, todo = [], [parent]
-    while todo:
-        children = _children(todo.pop())
-        found += children
-        todo += children
-    return found
-
-
-def _command(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
-    except OSError:
-        return "?"
-
-
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _children(parent: int) -> List[int]:
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent:
-            out.append(int(stat.parent.name))
-    return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"

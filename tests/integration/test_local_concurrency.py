@@ -35,9 +35,10 @@ from typing import Dict, Iterator, List, Tuple
 import pytest
 from filelock import FileLock
 
+from .. import procs
 from ..conftest import ROOT
-from .test_local import _children, _free_port
 from .test_local import _env as local_env
+from .test_local import _free_port
 from .test_local_faithful import _Server
 
 boto3 = pytest.importorskip("boto3")
@@ -114,14 +115,6 @@ def _start(app: Path, *extra: str) -> _Server:
     return server
 
 
-def _stop(server: _Server) -> None:
-    import signal
-
-    if server.proc.poll() is None:
-        os.killpg(server.proc.pid, signal.SIGINT)
-        server.proc.wait(timeout=30)
-
-
 def _burst(port: int, name: str, count: int) -> Tuple[float, List[float], List[dict]]:
     """``count`` invokes of a 0.3 s sleep at once: the wall time, each one's time, payloads."""
     lam = _client(port)
@@ -143,7 +136,7 @@ def _runtimes(server: _Server) -> List[int]:
     """The serve's bootstrap processes started as Managed Instances runtimes: with
     ``AWS_LAMBDA_MAX_CONCURRENCY=N`` in their environment, as Lambda starts them."""
     found = []
-    for pid in _children(server.proc.pid):
+    for pid in procs.children(server.proc.pid):
         try:
             environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         except OSError:
@@ -173,7 +166,7 @@ def test_managed_instances_take_n_events_in_one_environment(app):
         assert sorted(over_each)[N - 1] < 2 * SLEEP <= sorted(over_each)[N]
         assert len(_runtimes(server)) == 1  # all of it in ONE process
     finally:
-        _stop(server)
+        server.interrupt()
     assert "Concurrency/Managed #2" not in server.err  # (one environment: --concurrency 1)
 
 
@@ -189,7 +182,7 @@ def test_managed_instances_get_their_max_concurrency_and_scale_out_past_it(app):
         assert wall < 2 * SLEEP, wall
         assert len(_runtimes(server)) == 2
     finally:
-        _stop(server)
+        server.interrupt()
 
 
 def test_reserved_concurrency_throttles_invoke_and_function_url(app):
@@ -245,7 +238,7 @@ def test_reserved_concurrency_throttles_invoke_and_function_url(app):
                 time.sleep(0.1)
         assert json.loads(ok["Payload"].read())["slept_ms"] == 10
     finally:
-        _stop(server)
+        server.interrupt()
     assert "Rate Exceeded" in server.err
 
 
@@ -268,7 +261,7 @@ def test_the_default_limit_waits_instead_of_throttling(app):
         assert [a["StatusCode"] for a in answers] == [200, 200]
         assert time.monotonic() - started < 10
     finally:
-        _stop(server)
+        server.interrupt()
 
 
 def test_log_type_tail_returns_the_invocation_log(app):
@@ -308,7 +301,7 @@ def test_log_type_tail_returns_the_invocation_log(app):
         complete = list(streamed["EventStream"])[-1]["InvokeComplete"]
         assert "echoing message" in base64.b64decode(complete["LogResult"]).decode()
     finally:
-        _stop(server)
+        server.interrupt()
 
 
 #: A runtime in Python (the runtime API over HTTP): AWS_LAMBDA_MAX_CONCURRENCY workers each

@@ -25,7 +25,8 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
-from .test_local import _alive, _children, _env, _free_port, _local, app  # noqa: F401
+from .. import procs
+from .test_local import _env, _free_port, _local, app  # noqa: F401
 
 pytestmark = [pytest.mark.cli, pytest.mark.build, pytest.mark.invoke]
 
@@ -128,6 +129,12 @@ class _Server:
     @property
     def err(self) -> str:
         return "".join(self.lines)
+
+    def interrupt(self) -> None:
+        """Ctrl-C to its process group, as a terminal sends it; waits for the end."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
+            self.proc.wait(timeout=30)
 
     def wait_for(self, text: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -306,7 +313,7 @@ def test_serve_timeouts_crashes_limits_and_ctrl_c(server):
     while server.err.count("sleeping 8000 ms") == earlier:  # this request is in flight
         assert time.monotonic() < deadline, server.err[-3000:]
         time.sleep(0.05)
-    children = _children(server.proc.pid)
+    children = procs.children(server.proc.pid)
     node = [pid for pid in children if b"jsii" in Path(f"/proc/{pid}/cmdline").read_bytes()]
     # 2 emulators, 2 bootstraps at least; no jsii node: serving an assembly loads no CDK (#43)
     assert not node and len(children) >= 4, children
@@ -316,9 +323,9 @@ def test_serve_timeouts_crashes_limits_and_ctrl_c(server):
     took = time.monotonic() - stopped_at
     assert code == 0 and took < 1.0, (code, took, server.err[-3000:])
     deadline = time.monotonic() + 1.0
-    while [pid for pid in children if _alive(pid)] and time.monotonic() < deadline:
+    while [pid for pid in children if procs.alive(pid)] and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert [pid for pid in children if _alive(pid)] == [], "children left after Ctrl-C"
+    assert [pid for pid in children if procs.alive(pid)] == [], "children left after Ctrl-C"
     server.reader.join(10)  # its stderr to the end
     assert "Traceback" not in server.err and "Exception ignored" not in server.err, server.err
     assert "constructs-rust: stopping" in server.err
@@ -380,16 +387,16 @@ def test_serve_stops_at_once_with_a_request_in_flight(server):
     while server.err.count("sleeping 8000 ms") == earlier:  # this request is in flight
         assert time.monotonic() < deadline, server.err[-3000:]
         time.sleep(0.05)
-    children = _children(server.proc.pid)
+    children = procs.children(server.proc.pid)
     stopped_at = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
     code = server.proc.wait(timeout=30)
     took = time.monotonic() - stopped_at
     assert code == 0 and took < 1.0, (code, took, server.err[-3000:])
     deadline = time.monotonic() + 1.0
-    while [pid for pid in children if _alive(pid)] and time.monotonic() < deadline:
+    while [pid for pid in children if procs.alive(pid)] and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert [pid for pid in children if _alive(pid)] == [], "children left after SIGTERM"
+    assert [pid for pid in children if procs.alive(pid)] == [], "children left after SIGTERM"
     server.reader.join(10)
     assert "Traceback" not in server.err and "Exception ignored" not in server.err, server.err
 
@@ -439,7 +446,7 @@ def test_invoke_ctrl_c_stops_everything_at_once(synthesized):
             lines.append(line)
             if "sleeping 1900 ms" in line:
                 break
-        children = _children(proc.pid)
+        children = procs.children(proc.pid)
         assert len(children) >= 2, (children, lines)  # the emulator, the bootstrap
         node = [pid for pid in children if b"jsii" in Path(f"/proc/{pid}/cmdline").read_bytes()]
         assert not node, "an invoke of the assembly starts no jsii node (#43)"
@@ -451,4 +458,4 @@ def test_invoke_ctrl_c_stops_everything_at_once(synthesized):
     rest = proc.stderr.read()
     assert code == 130 and took < 1.0, (code, took, rest)
     assert "Traceback" not in rest and "Exception ignored" not in rest, rest
-    assert [pid for pid in children if _alive(pid)] == []
+    assert [pid for pid in children if procs.alive(pid)] == []

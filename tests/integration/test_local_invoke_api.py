@@ -42,22 +42,13 @@ def _start(app_dir, *extra: str) -> _Server:
     return server
 
 
-def _stop(server: _Server) -> None:
-    import os
-    import signal
-
-    if server.proc.poll() is None:
-        os.killpg(server.proc.pid, signal.SIGINT)
-        server.proc.wait(timeout=30)
-
-
 @pytest.fixture
 def server(synthesized) -> Iterator[_Server]:  # noqa: F811
     running = _start(synthesized)
     try:
         yield running
     finally:
-        _stop(running)
+        running.interrupt()
 
 
 def test_invoke_with_boto3(server):
@@ -146,4 +137,4 @@ def test_concurrent_events_scale_out_up_to_the_limit(synthesized):  # noqa: F811
             assert _environments(server.err) == first  # kept warm, none started
             assert server.err.count("sleeping 300 ms") == 16
         finally:
-            _stop(server)
+            server.interrupt()

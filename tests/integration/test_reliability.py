@@ -19,6 +19,7 @@ from constructs_rust._build.request import PLACEHOLDER
 from constructs_rust._cargo import toolchain
 from constructs_rust.testing import LambdaEmulator, bootstrap_path
 
+from .. import procs
 from ..conftest import FIXTURES, ROOT
 
 pytestmark = [pytest.mark.build]
@@ -415,9 +416,9 @@ def test_a_signal_to_the_synth_alone_stops_the_build_and_the_next_synth_is_corre
     assert proc.returncode != 0, err[-2000:]
     script_pid = int(marker.read_text())
     deadline = time.monotonic() + 15
-    while _alive(script_pid) and time.monotonic() < deadline:
+    while procs.alive(script_pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _alive(script_pid), "the build script outlived the synth"
+    assert not procs.alive(script_pid), "the build script outlived the synth"
     leftovers = subprocess.run(["pgrep", "-f", str(crate)], capture_output=True, text=True)
     assert leftovers.stdout.strip() == "", f"processes left: {leftovers.stdout}"
     artifacts = crate / "target" / "constructs-rust" / "artifacts"
@@ -431,17 +432,6 @@ def test_a_signal_to_the_synth_alone_stops_the_build_and_the_next_synth_is_corre
     (bootstrap,) = (tmp_path / "o2").glob("asset.*/bootstrap")
     out = subprocess.run([str(bootstrap)], capture_output=True, text=True, check=True, env={})
     assert out.stdout == "slept 0\n"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie is not running
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return False
 
 
 def test_a_shared_build_failure_is_reported_once_naming_its_binaries(copy_fixture, tmp_path, capfd):

@@ -7,8 +7,8 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
+from .. import procs
 from ..conftest import ROOT
 
 #: A command that starts its lifeline and three sleepers (a group leader with a child of its
@@ -31,26 +31,6 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-def _group_members(group: int) -> list:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == group and fields[0] != "Z":
-            found.append(int(stat.parent.name))
-    return found
-
-
 def test_a_command_killed_outright_leaves_nothing_it_watched_running():
     proc = subprocess.run(
         [sys.executable, "-c", _COMMAND],
@@ -61,10 +41,10 @@ def test_a_command_killed_outright_leaves_nothing_it_watched_running():
     )
     assert proc.returncode == -9, proc.stderr
     group, plain, done = (int(pid) for pid in proc.stdout.split())
-    assert not _alive(done)
+    assert not procs.alive(done)
     deadline = time.monotonic() + 10
-    while _alive(plain) or _group_members(group):
-        assert time.monotonic() < deadline, (_alive(plain), _group_members(group))
+    while procs.alive(plain) or procs.group_members(group):
+        assert time.monotonic() < deadline, (procs.alive(plain), procs.group_members(group))
         time.sleep(0.1)
 
 
